@@ -1,0 +1,71 @@
+"""Exceptions raised by pypitoken-core.
+
+Every exception this library raises derives from :class:`PyPITokenException`; any other
+exception type escaping a public function is a bug::
+
+    PyPITokenException
+    +-- LoaderError            Token.load / Token.restrictions / Restriction.load: bad format
+    +-- ValidationError        Token.check / TokenService.authenticate: token must be refused
+    |   +-- MissingContextError    a restriction needs a context value that was not given
+    +-- InvalidRestriction     Token.restrict: parameters cannot describe a restriction
+    |                          (also a ValueError, as in pypitoken)
+    +-- StoreError             the token store failed or refused an operation
+        +-- NotFound           no such user / project / token
+        +-- AlreadyExists      a unique name or id is taken
+
+Messages are English sentences a twine user can act on. They never contain a token, a
+signature or a key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "InvalidRestriction",
+    "LoaderError",
+    "MissingContextError",
+    "NotFound",
+    "PyPITokenException",
+    "StoreError",
+    "ValidationError",
+]
+
+
+class PyPITokenException(Exception):
+    """The base exception for all exceptions raised from this library."""
+
+
+class LoaderError(PyPITokenException):
+    """The token or caveat string could not be understood."""
+
+
+class ValidationError(PyPITokenException):
+    """The token must be considered invalid for this use.
+
+    ``reasons`` holds every individual failure (one per unmet restriction); the message is
+    those reasons joined with ``", "``.
+    """
+
+    def __init__(self, message: str = "", *, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reasons: tuple[str, ...] = reasons or ((message,) if message else ())
+
+
+class MissingContextError(ValidationError):
+    """A restriction could not be checked because the context lacks a required value."""
+
+
+class InvalidRestriction(PyPITokenException, ValueError):
+    """``Token.restrict`` received parameters that cannot describe a valid restriction."""
+
+
+class StoreError(PyPITokenException):
+    """The token store is unreachable, inconsistent, or refused the operation."""
+
+
+class NotFound(StoreError):
+    """The named user, project or token does not exist."""
+
+
+class AlreadyExists(StoreError):
+    """A user or project with this name (or a record with this id) already exists."""
