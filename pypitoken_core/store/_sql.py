@@ -1,0 +1,374 @@
+"""The queries SQLite and PostgreSQL share, written once.
+
+A backend supplies three things: ``_read`` (one autocommitted statement), ``_tx`` (a
+write transaction that commits on success and rolls back on any error) and its dialect's
+:class:`Statements`. Both translate driver errors into ``StoreError`` themselves, so the
+methods here only raise the domain errors (``NotFound``, ``AlreadyExists``) they decide on.
+
+Tuples of names are stored as one text column joined by newlines rather than JSON: splitting
+is ten times cheaper than ``json.loads`` on the hot path, and no project, index, action or
+id can contain a newline (``add_token`` refuses one that does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..exceptions import AlreadyExists, NotFound, StoreError
+from .base import ROLES, AuditEvent, Project, TokenRecord, User, redact_url
+
+_SEP = "\n"
+
+
+class Cursor(Protocol):
+    """What both drivers' cursors offer (a DB-API subset)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What both drivers' connections offer: ``execute`` returning a cursor."""
+
+    def execute(self, sql: Any, params: Sequence[Any] = ..., /) -> Cursor: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """Every statement the shared methods run, in SQLite's ``?`` parameter style.
+
+    The two ``*_lock`` statements differ by dialect: PostgreSQL needs row locks so that
+    ``remove_user`` and a concurrent ``add_token`` serialise (otherwise a token could be
+    added, unrevoked, for a user being deleted); SQLite serialises all writers anyway.
+    """
+
+    insert_user: str = (
+        "INSERT INTO users (id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    user_by_name: str = "SELECT id, name, created FROM users WHERE name = ?"
+    user_by_id: str = "SELECT id, name, created FROM users WHERE id = ?"
+    users: str = "SELECT id, name, created FROM users"
+    user_lock_share: str = "SELECT id FROM users WHERE id = ?"
+    user_lock_update: str = "SELECT id FROM users WHERE name = ?"
+    delete_roles_of_user: str = "DELETE FROM roles WHERE user_id = ?"
+    revoke_tokens_of_user: str = "UPDATE tokens SET revoked = TRUE WHERE user_id = ?"
+    delete_user: str = "DELETE FROM users WHERE id = ?"
+    insert_project: str = (
+        "INSERT INTO projects (id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    project_by_name: str = "SELECT id, name, created FROM projects WHERE name = ?"
+    project_exists: str = "SELECT id FROM projects WHERE id = ?"
+    projects: str = "SELECT id, name, created FROM projects"
+    upsert_role: str = (
+        "INSERT INTO roles (project_id, user_id, role) VALUES (?, ?, ?)"
+        " ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role"
+    )
+    role: str = "SELECT role FROM roles WHERE project_id = ? AND user_id = ?"
+    roles: str = (
+        "SELECT users.name, roles.role FROM roles JOIN users ON users.id = roles.user_id"
+        " WHERE roles.project_id = ?"
+    )
+    insert_token: str = (
+        "INSERT INTO tokens (id, user_id, salt, description, projects, project_ids, indexes,"
+        " actions, created, expires, not_before, last_used, revoked)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    token: str = (
+        "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
+        " created, expires, not_before, last_used, revoked FROM tokens WHERE id = ?"
+    )
+    tokens: str = (
+        "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
+        " created, expires, not_before, last_used, revoked FROM tokens"
+    )
+    tokens_of_user: str = (
+        "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
+        " created, expires, not_before, last_used, revoked FROM tokens WHERE user_id = ?"
+    )
+    revoke_token: str = "UPDATE tokens SET revoked = TRUE WHERE id = ?"
+    touch_token: str = (
+        "UPDATE tokens SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)"
+    )
+    insert_event: str = (
+        "INSERT INTO events (time, event, token_id, user_name, project, action, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    events: str = (
+        "SELECT time, event, token_id, user_name, project, action, reason FROM events"
+        " ORDER BY seq DESC LIMIT ?"
+    )
+    events_of_token: str = (
+        "SELECT time, event, token_id, user_name, project, action, reason FROM events"
+        " WHERE token_id = ? ORDER BY seq DESC LIMIT ?"
+    )
+    setting: str = "SELECT value FROM settings WHERE key = ?"
+    upsert_setting: str = (
+        "INSERT INTO settings (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    )
+
+    def in_style(self, placeholder: str, **overrides: str) -> Statements:
+        """Return these statements with ``?`` replaced by ``placeholder``, plus overrides."""
+        changed = {
+            f.name: getattr(self, f.name).replace("?", placeholder)
+            for f in dataclasses.fields(self)
+        }
+        changed.update(overrides)
+        return Statements(**changed)
+
+
+def new_id() -> str:
+    """A new lowercase UUID4, the id format of users, projects and tokens."""
+    return str(uuid.uuid4())
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def join_names(field: str, names: tuple[str, ...]) -> str:
+    """Encode a tuple for storage; refuse values the encoding could not give back intact."""
+    if type(names) is not tuple:
+        raise StoreError(f"token field {field!r} must be a tuple of strings")
+    for name in names:
+        if type(name) is not str or not name or _SEP in name:
+            raise StoreError(f"token field {field!r} holds an empty or multi-line value")
+    return _SEP.join(names)
+
+
+def split_names(text: str) -> tuple[str, ...]:
+    return tuple(text.split(_SEP)) if text else ()
+
+
+def check_limit(limit: int) -> None:
+    # SQLite reads a negative LIMIT as "no limit" and PostgreSQL refuses it: be uniform.
+    if type(limit) is not int or limit < 0:
+        raise StoreError(f"limit must be a non-negative integer, not {limit!r}")
+
+
+def token_from_row(row: Sequence[Any]) -> TokenRecord:
+    """Build a record from a ``tokens`` row in :attr:`Statements.token` column order."""
+    (tid, user_id, salt, description, projects, project_ids, indexes, actions,
+     created, expires, not_before, last_used, revoked) = row  # fmt: skip
+    return TokenRecord(
+        tid,
+        user_id,
+        bytes(salt),
+        description,
+        split_names(projects),
+        split_names(project_ids),
+        split_names(indexes),
+        split_names(actions),
+        created,
+        expires,
+        not_before,
+        last_used,
+        bool(revoked),
+    )
+
+
+def event_params(event: AuditEvent) -> tuple[Any, ...]:
+    if not isinstance(event, AuditEvent):
+        raise StoreError("an audit event must be an AuditEvent")
+    return (
+        event.time,
+        event.event,
+        event.token_id,
+        event.user,
+        event.project,
+        event.action,
+        event.reason,
+    )
+
+
+class SQLStore:
+    """The TokenStore methods, on top of a backend's ``_read`` / ``_tx`` / ``_sql``."""
+
+    _sql: Statements
+    _url: str
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def _tx(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return redact_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+    # -- users ---------------------------------------------------------------------------
+
+    def add_user(self, name: str) -> User:
+        user = User(new_id(), name, now())
+        with self._tx() as conn:
+            if conn.execute(self._sql.insert_user, (user.id, name, user.created)).rowcount != 1:
+                raise AlreadyExists(f"user {name!r} already exists")
+        return user
+
+    def get_user(self, name: str) -> User | None:
+        rows = self._read(self._sql.user_by_name, (name,))
+        return User(*rows[0]) if rows else None
+
+    def get_user_by_id(self, user_id: str) -> User | None:
+        rows = self._read(self._sql.user_by_id, (user_id,))
+        return User(*rows[0]) if rows else None
+
+    def list_users(self) -> list[User]:
+        return sorted((User(*r) for r in self._read(self._sql.users, ())), key=_by_name)
+
+    def remove_user(self, name: str, *, event: AuditEvent | None = None) -> None:
+        params = None if event is None else event_params(event)
+        sql = self._sql
+        with self._tx() as conn:
+            rows = conn.execute(sql.user_lock_update, (name,)).fetchall()
+            if not rows:
+                raise NotFound(f"no user {name!r}")
+            (user_id,) = rows[0]
+            conn.execute(sql.delete_roles_of_user, (user_id,))
+            conn.execute(sql.revoke_tokens_of_user, (user_id,))
+            conn.execute(sql.delete_user, (user_id,))
+            if params is not None:
+                conn.execute(sql.insert_event, params)
+
+    # -- projects and roles --------------------------------------------------------------
+
+    def add_project(self, name: str, owner_id: str) -> Project:
+        project = Project(new_id(), name, now())
+        sql = self._sql
+        with self._tx() as conn:
+            if not conn.execute(sql.user_lock_share, (owner_id,)).fetchall():
+                raise NotFound(f"no user with id {owner_id!r}")
+            params = (project.id, name, project.created)
+            if conn.execute(sql.insert_project, params).rowcount != 1:
+                raise AlreadyExists(f"project {name!r} already exists")
+            conn.execute(sql.upsert_role, (project.id, owner_id, "Owner"))
+        return project
+
+    def get_project(self, name: str) -> Project | None:
+        rows = self._read(self._sql.project_by_name, (name,))
+        return Project(*rows[0]) if rows else None
+
+    def list_projects(self) -> list[Project]:
+        return sorted((Project(*r) for r in self._read(self._sql.projects, ())), key=_by_name)
+
+    def set_role(self, project_id: str, user_id: str, role: str) -> None:
+        if role not in ROLES:
+            raise StoreError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+        sql = self._sql
+        with self._tx() as conn:
+            if not conn.execute(sql.project_exists, (project_id,)).fetchall():
+                raise NotFound(f"no project with id {project_id!r}")
+            if not conn.execute(sql.user_lock_share, (user_id,)).fetchall():
+                raise NotFound(f"no user with id {user_id!r}")
+            conn.execute(sql.upsert_role, (project_id, user_id, role))
+
+    def get_role(self, project_id: str, user_id: str) -> str | None:
+        rows = self._read(self._sql.role, (project_id, user_id))
+        return rows[0][0] if rows else None
+
+    def list_roles(self, project_id: str) -> list[tuple[str, str]]:
+        return sorted((name, role) for name, role in self._read(self._sql.roles, (project_id,)))
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
+        if not isinstance(record, TokenRecord):
+            raise StoreError("add_token needs a TokenRecord")
+        params = (
+            record.id,
+            record.user_id,
+            bytes(record.salt),
+            record.description,
+            join_names("projects", record.projects),
+            join_names("project_ids", record.project_ids),
+            join_names("indexes", record.indexes),
+            join_names("actions", record.actions),
+            record.created,
+            record.expires,
+            record.not_before,
+            record.last_used,
+            bool(record.revoked),
+        )
+        event_row = None if event is None else event_params(event)
+        sql = self._sql
+        with self._tx() as conn:
+            if not conn.execute(sql.user_lock_share, (record.user_id,)).fetchall():
+                raise NotFound(f"no user with id {record.user_id!r}")
+            if conn.execute(sql.insert_token, params).rowcount != 1:
+                raise AlreadyExists(f"a token with id {record.id!r} already exists")
+            if event_row is not None:
+                conn.execute(sql.insert_event, event_row)
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        rows = self._read(self._sql.token, (token_id,))
+        return token_from_row(rows[0]) if rows else None
+
+    def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
+        if user_id is None:
+            rows = self._read(self._sql.tokens, ())
+        else:
+            rows = self._read(self._sql.tokens_of_user, (user_id,))
+        return sorted(map(token_from_row, rows), key=_by_created)
+
+    def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
+        event_row = None if event is None else event_params(event)
+        with self._tx() as conn:
+            if conn.execute(self._sql.revoke_token, (token_id,)).rowcount != 1:
+                return False
+            if event_row is not None:
+                conn.execute(self._sql.insert_event, event_row)
+        return True
+
+    def touch_token(self, token_id: str, when: int) -> None:
+        with self._tx() as conn:
+            conn.execute(self._sql.touch_token, (when, token_id, when))
+
+    # -- audit trail and settings --------------------------------------------------------
+
+    def add_event(self, event: AuditEvent) -> None:
+        params = event_params(event)
+        with self._tx() as conn:
+            conn.execute(self._sql.insert_event, params)
+
+    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
+        check_limit(limit)
+        if token_id is None:
+            rows = self._read(self._sql.events, (limit,))
+        else:
+            rows = self._read(self._sql.events_of_token, (token_id, limit))
+        return [AuditEvent(*r) for r in rows]
+
+    def get_setting(self, key: str) -> str | None:
+        rows = self._read(self._sql.setting, (key,))
+        return rows[0][0] if rows else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute(self._sql.upsert_setting, (key, value))
+
+
+def _by_name(item: User | Project) -> str:
+    return item.name
+
+
+def _by_created(record: TokenRecord) -> tuple[int, str]:
+    return (record.created, record.id)
+
+
+def iter_statements(script: str) -> Iterator[str]:
+    """Split a migration script on ``;`` (the scripts contain no literal semicolons)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            yield statement.strip()

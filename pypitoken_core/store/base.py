@@ -1,0 +1,237 @@
+"""The records a token store keeps, and the :class:`TokenStore` protocol every backend meets.
+
+Records are plain values (frozen, slotted dataclasses) so that the service can pass them
+around, compare them in tests and never mutate a row behind a backend's back. Times are
+integer seconds since the epoch: the token caveats use the same unit, so no conversion
+happens on the hot path.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "EVENTS",
+    "ROLES",
+    "AuditEvent",
+    "Project",
+    "TokenRecord",
+    "TokenStore",
+    "User",
+    "redact_url",
+]
+
+#: The roles a user can hold on a project, as pypi.org names them.
+ROLES: frozenset[str] = frozenset({"Owner", "Maintainer"})
+
+#: Audit event names the service writes. Stores accept any name: the list documents the
+#: vocabulary, it does not police it, so a new event never needs a schema migration.
+EVENTS: frozenset[str] = frozenset({"minted", "revoked", "denied", "user_removed"})
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A registered user. ``id`` is a lowercase UUID4, the value of ``user_id`` caveats."""
+
+    id: str
+    name: str
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A project. ``name`` is PEP 503 normalised by the caller; the store compares it verbatim."""
+
+    id: str
+    name: str
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """The server-side half of an issued token.
+
+    ``id`` is the macaroon identifier. ``salt`` feeds the per-token key derivation
+    (HMAC of the server secret), so a copy of the database alone cannot mint tokens; the
+    key itself is never stored. The tuples record what the token was minted for, so that
+    ``token list`` can show it without the raw token.
+    """
+
+    id: str
+    user_id: str
+    salt: bytes
+    description: str
+    projects: tuple[str, ...]
+    project_ids: tuple[str, ...]
+    indexes: tuple[str, ...]
+    actions: tuple[str, ...]
+    created: int
+    expires: int | None
+    not_before: int | None
+    last_used: int | None
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the audit trail. It names the token by id only, never the token itself."""
+
+    time: int
+    event: str
+    token_id: str | None
+    user: str | None
+    project: str | None
+    action: str | None
+    reason: str
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Persistence for users, projects, roles, token records, audit events and settings.
+
+    Every method raises only :class:`~pypitoken_core.exceptions.StoreError` and its
+    subclasses (``NotFound``, ``AlreadyExists``), whatever the backend, so the service
+    never sees a driver exception. Writes are atomic; reads see every write that returned
+    before them, in any thread or process, which is what makes revocation immediate.
+
+    The optional ``event`` of :meth:`add_token`, :meth:`revoke_token` and
+    :meth:`remove_user` is written in the same transaction as the change, so the audit
+    trail can never disagree with the tokens after a crash.
+    """
+
+    @property
+    def url(self) -> str:
+        """The store URL without any password, safe for messages and logs."""
+        ...
+
+    def add_user(self, name: str) -> User:
+        """Create a user with a new lowercase UUID4 id; ``AlreadyExists`` if the name is taken."""
+        ...
+
+    def get_user(self, name: str) -> User | None:
+        """Return the user called ``name``, or None."""
+        ...
+
+    def get_user_by_id(self, user_id: str) -> User | None:
+        """Return the user with this id, or None."""
+        ...
+
+    def list_users(self) -> list[User]:
+        """Return every user, ordered by name."""
+        ...
+
+    def remove_user(self, name: str, *, event: AuditEvent | None = None) -> None:
+        """Delete a user, their roles, and revoke all their tokens in one transaction.
+
+        Tokens stay (revoked) so the audit trail and ``token list`` still explain them.
+        Raises ``NotFound`` if there is no such user.
+        """
+        ...
+
+    def add_project(self, name: str, owner_id: str) -> Project:
+        """Create a project and make ``owner_id`` its Owner, in one transaction.
+
+        Raises ``AlreadyExists`` if the name is taken, ``NotFound`` if the owner is unknown.
+        """
+        ...
+
+    def get_project(self, name: str) -> Project | None:
+        """Return the project called ``name`` (compared verbatim), or None."""
+        ...
+
+    def list_projects(self) -> list[Project]:
+        """Return every project, ordered by name."""
+        ...
+
+    def set_role(self, project_id: str, user_id: str, role: str) -> None:
+        """Give ``user_id`` the ``role`` ("Owner" or "Maintainer") on a project, replacing any.
+
+        Raises ``NotFound`` if the project or user is unknown, ``StoreError`` for another role.
+        """
+        ...
+
+    def get_role(self, project_id: str, user_id: str) -> str | None:
+        """Return the user's role on the project, or None."""
+        ...
+
+    def list_roles(self, project_id: str) -> list[tuple[str, str]]:
+        """Return ``(user name, role)`` pairs for a project, ordered by user name."""
+        ...
+
+    def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
+        """Store a new token record (and its "minted" event, if given) in one transaction.
+
+        Raises ``AlreadyExists`` for a duplicate id and ``NotFound`` if the owner does
+        not exist (so a token can never outlive a concurrent ``remove_user`` unrevoked).
+        """
+        ...
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        """Return the record for a token id, or None. The hot path: one indexed read."""
+        ...
+
+    def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
+        """Return all token records, or one user's, oldest first."""
+        ...
+
+    def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
+        """Mark a token revoked; False if the id is unknown (then ``event`` is not written)."""
+        ...
+
+    def touch_token(self, token_id: str, when: int) -> None:
+        """Record ``when`` as the token's last use; never moves ``last_used`` backwards.
+
+        The service throttles calls, so this is not a write per request. Unknown ids are
+        ignored: a last-used stamp is not worth an error.
+        """
+        ...
+
+    def add_event(self, event: AuditEvent) -> None:
+        """Append one event to the audit trail."""
+        ...
+
+    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
+        """Return up to ``limit`` events, newest first, optionally only one token's."""
+        ...
+
+    def get_setting(self, key: str) -> str | None:
+        """Return a stored setting (e.g. the server's token domain), or None."""
+        ...
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a setting, replacing any previous value."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection. Later calls raise ``StoreError``."""
+        ...
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without a password (in the user part or a ``password=`` option).
+
+    Store URLs end up in error messages and logs; the password must not.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{hostport}" if user else hostport
+    query = parts.query
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        query = urllib.parse.urlencode([(k, v) for k, v in pairs if k.lower() != "password"])
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    # Rebuilt by hand: urlunsplit drops the empty authority of "sqlite:////abs/path".
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )

@@ -1,0 +1,361 @@
+"""Token: create, load, restrict, dump and check PyPI-style macaroon tokens.
+
+A token string is ``<prefix>-<base64url(v2 binary macaroon)>``, the format of pypi.org and
+pypitoken. Writing is byte-identical to pypitoken 7.1.1; reading is a strict superset of
+what pypitoken and pypi.org write, and everything else fails closed. See ``README.md``,
+"Differences from pypitoken", for the deliberate differences.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pymacaroons
+
+from . import _macaroon, restrictions
+from .exceptions import LoaderError, PyPITokenException, ValidationError
+from .restrictions import Context, Restriction
+
+__all__ = ["MAX_CAVEATS", "MAX_TOKEN_LENGTH", "PREFIX", "Token"]
+
+#: Default token prefix, as on pypi.org.
+PREFIX = "pypi"
+
+#: Longest token string :meth:`Token.load` reads. pypi.org tokens are 100-400 characters;
+#: a holder adding many restrictions offline stays far below this. Longer input is refused
+#: before any decoding, so a 10 MB string costs nothing.
+MAX_TOKEN_LENGTH = 8192
+
+#: Most caveats a token may carry.
+MAX_CAVEATS = 64
+
+_INVALID = "Error while validating token: "
+
+
+def _key_bytes(key: object) -> bytes:
+    if isinstance(key, str):
+        return key.encode("utf-8")
+    if isinstance(key, bytes | bytearray):
+        return bytes(key)
+    raise ValidationError(f"{_INVALID}the key must be str or bytes")
+
+
+class Token:
+    """A PyPI token: a macaroon and a prefix.
+
+    Create one as the index would with :meth:`create`, read one with :meth:`load`, narrow
+    it with :meth:`restrict` (anyone holding it can), write it with :meth:`dump`, and
+    verify it with :meth:`check` (only the holder of the key can).
+    """
+
+    __slots__ = ("_location", "_macaroon_cache", "_raw", "_restrictions", "_version", "prefix")
+
+    prefix: str
+
+    def __init__(self, prefix: str, macaroon: pymacaroons.Macaroon) -> None:
+        """Wrap an existing pymacaroons ``Macaroon`` (as pypitoken's constructor does)."""
+        try:
+            caveats = tuple(c.caveat_id_bytes for c in macaroon.first_party_caveats())
+            raw = _macaroon.RawMacaroon(
+                location=(macaroon.location or "").encode("utf-8"),
+                identifier=macaroon.identifier_bytes,
+                caveats=caveats,
+                signature=bytes.fromhex(macaroon.signature),
+            )
+            version = macaroon.version
+        except Exception as exc:  # a foreign object: say so in our own terms
+            raise LoaderError(f"Not a usable macaroon: {type(exc).__name__}") from exc
+        if len(macaroon.caveats) != len(caveats):
+            raise LoaderError("Third-party caveats are not supported")
+        self._init(prefix, raw, version)
+        self._macaroon_cache = macaroon
+
+    def _init(self, prefix: str, raw: _macaroon.RawMacaroon, version: int) -> None:
+        try:
+            raw.identifier.decode("utf-8")
+            raw.location.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LoaderError("Deserialization error: identifier or location is not UTF-8") from exc
+        self.prefix = prefix
+        self._raw = raw
+        self._version = version
+        self._macaroon_cache: pymacaroons.Macaroon | None = None
+        self._restrictions: list[Restriction | LoaderError] | None = None
+
+    @classmethod
+    def _from_raw(cls, prefix: str, raw: _macaroon.RawMacaroon, version: int = 2) -> Token:
+        token = cls.__new__(cls)
+        token._init(prefix, raw, version)
+        return token
+
+    def __repr__(self) -> str:
+        # Never the signature: with it, anyone can use the token.
+        return f"<Token prefix={self.prefix!r} domain={self.domain!r} identifier={self.identifier!r}>"
+
+    # -- attributes ---------------------------------------------------------------------
+
+    @property
+    def domain(self) -> str:
+        """The macaroon location, e.g. ``pypi.org``: informational, never verified."""
+        return self._raw.location.decode("utf-8")
+
+    @property
+    def identifier(self) -> str:
+        """How the index finds the token in its database."""
+        return self._raw.identifier.decode("utf-8")
+
+    @property
+    def _macaroon(self) -> pymacaroons.Macaroon:
+        """The underlying pymacaroons ``Macaroon`` (private API; built on first use)."""
+        if self._macaroon_cache is None:
+            self._macaroon_cache = pymacaroons.Macaroon.deserialize(self._body())
+        return self._macaroon_cache
+
+    # -- create / load / dump -----------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        domain: str,
+        identifier: str | bytes,
+        key: str | bytes,
+        prefix: str = PREFIX,
+        version: int = pymacaroons.MACAROON_V2,
+    ) -> Token:
+        """Create a token with no restriction, signed with ``key`` (the secret part).
+
+        ``version=1`` writes a v1 macaroon, as pypitoken can; v2 is what pypi.org uses.
+        Raises :class:`LoaderError` for parameters that cannot make a token.
+        """
+        if not isinstance(prefix, str) or not prefix or "-" in prefix:
+            raise LoaderError("The prefix must be a non-empty string without '-'")
+        if domain is None:
+            domain = ""
+        if not isinstance(domain, str):
+            raise LoaderError("The domain must be a string")
+        if isinstance(identifier, str):
+            identifier = identifier.encode("utf-8")
+        if not isinstance(identifier, bytes) or not identifier:
+            raise LoaderError("The identifier must be a non-empty string")
+        if not isinstance(key, str | bytes) or not key:
+            # pymacaroons signs nothing with an empty key; that token would verify with no key.
+            raise LoaderError("The key must be a non-empty string or bytes")
+        if version not in (pymacaroons.MACAROON_V1, pymacaroons.MACAROON_V2):
+            raise LoaderError("The macaroon version must be 1 or 2")
+        key_bytes = key.encode("utf-8") if isinstance(key, str) else key
+        raw = _macaroon.RawMacaroon(
+            location=domain.encode("utf-8"),
+            identifier=identifier,
+            caveats=(),
+            signature=_macaroon.root_signature(key_bytes, identifier),
+        )
+        return cls._from_raw(prefix, raw, version)
+
+    @classmethod
+    def load(cls, raw: str) -> Token:
+        """Read a token string (including its prefix). Does NOT check validity: see :meth:`check`.
+
+        Raises :class:`LoaderError` for anything that is not a well-formed token of at most
+        :data:`MAX_TOKEN_LENGTH` characters.
+        """
+        if not isinstance(raw, str):
+            raise LoaderError(f"Token must be a string, not {type(raw).__name__}")
+        if len(raw) > MAX_TOKEN_LENGTH:
+            raise LoaderError(f"Token is longer than {MAX_TOKEN_LENGTH} characters")
+        prefix, sep, body = raw.partition("-")
+        if not sep:
+            raise LoaderError("Token is missing a prefix")
+        data = _macaroon.b64decode(body)
+        if data[:1] and data[:1] in b"0123456789abcdef":  # v1 starts with a hex length
+            decoded = _decode_v1(body)
+            version = pymacaroons.MACAROON_V1
+        else:
+            decoded = _macaroon.decode(data)
+            version = pymacaroons.MACAROON_V2
+        if len(decoded.caveats) > MAX_CAVEATS:
+            raise LoaderError(f"Token has more than {MAX_CAVEATS} caveats")
+
+        return cls._from_raw(prefix, decoded, version)
+
+    def _body(self) -> str:
+        if self._version == pymacaroons.MACAROON_V1:
+            return self._pymacaroon_v1().serialize()
+        return _macaroon.b64encode(_macaroon.encode(self._raw))
+
+    def _pymacaroon_v1(self) -> pymacaroons.Macaroon:
+        m = pymacaroons.Macaroon(
+            location=self._raw.location.decode("utf-8"),
+            identifier=self._raw.identifier,
+            signature=self._raw.signature.hex(),
+            version=pymacaroons.MACAROON_V1,
+        )
+        for caveat in self._raw.caveats:
+            m.caveats.append(pymacaroons.Caveat(caveat_id=caveat, version=pymacaroons.MACAROON_V1))
+        return m
+
+    def dump(self) -> str:
+        """The token string, as used for API authentication: ``<prefix>-<base64>``."""
+        return f"{self.prefix}-{self._body()}"
+
+    # -- restrict -----------------------------------------------------------------------
+
+    def restrict(
+        self,
+        not_before: int | datetime.datetime | None = None,
+        not_after: int | datetime.datetime | None = None,
+        project_names: Any = None,
+        project_ids: Any = None,
+        user_id: str | None = None,
+        legacy_project_names: Any = None,
+        legacy_not_before: int | datetime.datetime | None = None,
+        legacy_not_after: int | datetime.datetime | None = None,
+        legacy_noop: bool | None = None,
+        *,
+        actions: Any = None,
+        indexes: Any = None,
+    ) -> Token:
+        """Add restrictions (in place) and return the token, to ease chaining.
+
+        Anyone holding the token may call this: restrictions only narrow. Caveats are
+        appended in a fixed order (date, project names, project ids, user, legacy noop,
+        legacy names, legacy date, then this project's ``actions`` and ``indexes``), the
+        same as pypitoken. Project names are PEP 503-normalised.
+
+        Raises :class:`InvalidRestriction` if the parameters cannot describe a restriction.
+        """
+        new = restrictions._from_parameters(
+            not_before=not_before,
+            not_after=not_after,
+            project_names=project_names,
+            project_ids=project_ids,
+            user_id=user_id,
+            legacy_project_names=legacy_project_names,
+            legacy_not_before=legacy_not_before,
+            legacy_not_after=legacy_not_after,
+            legacy_noop=legacy_noop,
+            actions=actions,
+            indexes=indexes,
+        )
+        if not new:
+            return self
+        caveats = [r.dump_json().encode("utf-8") for r in new]
+        if len(self._raw.caveats) + len(caveats) > MAX_CAVEATS:
+            raise restrictions.InvalidRestriction(f"A token may carry at most {MAX_CAVEATS} caveats")
+        signature = _macaroon.chain(self._raw.signature, caveats)
+        self._raw = self._raw._replace(caveats=self._raw.caveats + tuple(caveats), signature=signature)
+        self._macaroon_cache = None
+        if self._restrictions is not None:
+            self._restrictions.extend(new)
+        return self
+
+    # -- read restrictions --------------------------------------------------------------
+
+    def _parsed(self) -> list[Restriction | LoaderError]:
+        if self._restrictions is None:
+            parsed: list[Restriction | LoaderError] = []
+            for caveat in self._raw.caveats:
+                try:
+                    parsed.append(Restriction.load_json(caveat))
+                except LoaderError as exc:
+                    parsed.append(exc)
+            self._restrictions = parsed
+        return self._restrictions
+
+    @property
+    def restrictions(self) -> list[Restriction]:
+        """The token's restrictions, in caveat order.
+
+        Raises :class:`LoaderError` if a caveat cannot be understood.
+        """
+        result = []
+        for item in self._parsed():
+            if isinstance(item, LoaderError):
+                raise LoaderError(str(item)) from item
+            result.append(item)
+        return result
+
+    # -- check --------------------------------------------------------------------------
+
+    def check(
+        self,
+        key: str | bytes,
+        project_name: str | None = None,
+        project_id: str | None = None,
+        user_id: str | None = None,
+        now: int | datetime.datetime | None = None,
+        *,
+        action: str | None = None,
+        index: str | None = None,
+        oidc_publisher_id: str | None = None,
+    ) -> None:
+        """Raise :class:`ValidationError` unless the token is valid for this use.
+
+        Verifies the signature with ``key`` (constant-time comparison) and every
+        restriction against the context. A restriction that needs a context value which
+        was not given fails (:class:`MissingContextError`), except ``now``, which
+        defaults to the current time. Unknown caveats fail. When several restrictions
+        fail, one error reports all their reasons, joined with ``", "``.
+        ``action``, ``index`` and ``oidc_publisher_id`` feed this project's extension
+        caveats and pypi.org's trusted-publisher caveat.
+        """
+        context = restrictions.Context(
+            project_name=project_name,
+            project_id=project_id,
+            user_id=user_id,
+            now=now,
+            action=action,
+            index=index,
+            oidc_publisher_id=oidc_publisher_id,
+        )
+        self.check_context(key, context)
+
+    def check_context(self, key: str | bytes, context: Context) -> None:
+        """Like :meth:`check`, with the use described by a ready :class:`Context`."""
+        key_bytes = _key_bytes(key)
+        raw = self._raw
+        signature_ok = _macaroon.signatures_match(
+            _macaroon.sign(key_bytes, raw.identifier, raw.caveats), raw.signature
+        )
+        reasons: list[str] = []
+        missing = None
+        for item in self._parsed():
+            if isinstance(item, LoaderError):
+                reasons.append(str(item))
+                continue
+            try:
+                reason = item._reason(context)
+            except ValidationError as exc:  # MissingContextError
+                missing = missing or exc
+                reason = str(exc)
+            if reason is not None:
+                reasons.append(reason)
+        # As in pypitoken, a failing restriction is reported before a bad signature.
+        if reasons:
+            error_class = type(missing) if missing is not None and len(reasons) == 1 else ValidationError
+            raise error_class(_INVALID + ", ".join(reasons), reasons=tuple(reasons))
+        if not signature_ok:
+            raise ValidationError(
+                _INVALID + "Signatures do not match: the token was not signed with this key, "
+                "or it was altered"
+            )
+
+
+def _decode_v1(body: str) -> _macaroon.RawMacaroon:
+    """v1 (text packet) macaroons: rare, read through pymacaroons, never on the hot path."""
+    try:
+        m = pymacaroons.Macaroon.deserialize(body)
+        if m.version != pymacaroons.MACAROON_V1:
+            raise ValueError("not a v1 macaroon")
+        if any(c.third_party() for c in m.caveats):
+            raise ValueError("third-party caveats are not supported")
+        return _macaroon.RawMacaroon(
+            location=(m.location or "").encode("utf-8"),
+            identifier=m.identifier_bytes,
+            caveats=tuple(c.caveat_id_bytes for c in m.caveats),
+            signature=bytes.fromhex(m.signature),
+        )
+    except PyPITokenException:
+        raise
+    except Exception as exc:  # pymacaroons raises many types for bad input
+        raise LoaderError(f"Deserialization error: {type(exc).__name__}") from exc
