@@ -312,6 +312,24 @@ class Token:
 
     def check_context(self, key: str | bytes, context: Context) -> None:
         """Like :meth:`check`, with the use described by a ready :class:`Context`."""
+        signature_ok, reasons, missing = self._evaluate(key, context)
+        # As in pypitoken, a failing restriction is reported before a bad signature.
+        if reasons:
+            error_class = type(missing) if missing is not None and len(reasons) == 1 else ValidationError
+            raise error_class(_INVALID + ", ".join(reasons), reasons=tuple(reasons))
+        if not signature_ok:
+            raise ValidationError(
+                _INVALID + "Signatures do not match: the token was not signed with this key, "
+                "or it was altered"
+            )
+
+    def _evaluate(
+        self, key: str | bytes, context: Context
+    ) -> tuple[bool, list[str], ValidationError | None]:
+        """Verify the signature and every restriction; never raise for an unmet one.
+
+        Returns (signature matches, failure reasons, the first missing-context error).
+        """
         key_bytes = _key_bytes(key)
         raw = self._raw
         signature_ok = _macaroon.signatures_match(
@@ -330,15 +348,7 @@ class Token:
                 reason = str(exc)
             if reason is not None:
                 reasons.append(reason)
-        # As in pypitoken, a failing restriction is reported before a bad signature.
-        if reasons:
-            error_class = type(missing) if missing is not None and len(reasons) == 1 else ValidationError
-            raise error_class(_INVALID + ", ".join(reasons), reasons=tuple(reasons))
-        if not signature_ok:
-            raise ValidationError(
-                _INVALID + "Signatures do not match: the token was not signed with this key, "
-                "or it was altered"
-            )
+        return signature_ok, reasons, missing
 
 
 def _decode_v1(body: str) -> _macaroon.RawMacaroon:

@@ -1,0 +1,550 @@
+"""TokenService: mint, authenticate and revoke tokens against a store.
+
+This is the one entry point the index adapters call. It knows users, projects, ownership
+and tokens; it knows nothing about HTTP. ``authenticate`` does, in order: size limit,
+load, identifier lookup, revoked?, signature, the restrictions kept on the record and the
+caveats in the token (including those the holder added offline), then the owner's own
+rights: a token never does what its owner cannot.
+
+Keys. Each token has a random salt, stored; its key is HMAC-SHA256(server secret, salt)
+and is never stored, so a database dump alone cannot forge a token. Losing or changing the
+server secret invalidates every token minted with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hmac
+import logging
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import names
+from .exceptions import (
+    AlreadyExists,
+    InvalidRestriction,
+    LoaderError,
+    NotFound,
+    StoreError,
+    ValidationError,
+)
+from .restrictions import ACTIONS, Context, timestamp_from_parameter
+from .store import AuditEvent, Project, TokenRecord, TokenStore, User, open_store
+from .token import MAX_TOKEN_LENGTH, Token
+
+__all__ = [
+    "DEFAULT_ACTIONS",
+    "OWNERSHIP_MODES",
+    "Identity",
+    "TokenService",
+    "derive_key",
+    "load_secret",
+]
+
+log = logging.getLogger(__name__)
+
+#: What a token may do unless narrowed at mint time.
+DEFAULT_ACTIONS: tuple[str, ...] = ("upload", "download")
+
+#: ``pypi``: the first uploader of a project owns it; only owners and maintainers upload.
+#: ``open``: any registered user may upload anywhere (pypiserver's own behaviour).
+#: ``external``: the index server enforces the owner's rights itself (devpi's ACLs).
+OWNERSHIP_MODES: tuple[str, ...] = ("pypi", "open", "external")
+
+OWNER, MAINTAINER = "Owner", "Maintainer"
+_SECRET_ENV = "PYPITOKEN_SECRET"
+_SECRET_FILE_ENV = "PYPITOKEN_SECRET_FILE"
+_DB_ENV = "PYPITOKEN_DB"
+_DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
+_MIN_SECRET_BYTES = 16
+_FINGERPRINT_SETTING = "secret_fingerprint"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Identity:
+    """Who acts: the user, and the token used (None for a password login)."""
+
+    user_name: str
+    user_id: str
+    token_id: str | None = None
+
+
+def derive_key(secret: bytes, salt: bytes) -> bytes:
+    """A token's macaroon key: HMAC-SHA256(server secret, per-token salt)."""
+    return hmac.digest(secret, salt, "sha256")
+
+
+def _fingerprint(secret: bytes) -> str:
+    return hmac.digest(secret, b"pypitoken-core secret fingerprint", "sha256")[:8].hex()
+
+
+def load_secret(
+    db_url: str, secret_file: str | os.PathLike[str] | None = None, *, create: bool = True
+) -> bytes:
+    """Find the server secret: ``$PYPITOKEN_SECRET``, a secret file, or the SQLite default.
+
+    The file is ``secret_file``, else ``$PYPITOKEN_SECRET_FILE``, else (for SQLite stores
+    only) ``<database>.secret`` next to the database. A missing file is created with
+    mode 0600 when ``create`` is true. A PostgreSQL store has no natural place for the
+    file, so it needs one of the explicit sources.
+    """
+    env = os.environ.get(_SECRET_ENV)
+    if env and secret_file is None:
+        secret = env.encode("utf-8")
+        if len(secret) < _MIN_SECRET_BYTES:
+            raise StoreError(f"${_SECRET_ENV} must be at least {_MIN_SECRET_BYTES} characters")
+        return secret
+    path_text = secret_file or os.environ.get(_SECRET_FILE_ENV)
+    if path_text is None:
+        if not db_url.startswith("sqlite:///"):
+            raise StoreError(
+                "this store needs a server secret: pass --secret-file or set "
+                f"${_SECRET_FILE_ENV} or ${_SECRET_ENV}"
+            )
+        path_text = db_url[len("sqlite:///") :] + ".secret"
+    path = Path(path_text)
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        if not create:
+            raise StoreError(f"secret file {path} does not exist") from None
+    return _create_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    try:
+        secret = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StoreError(f"cannot read secret file {path}: {exc.strerror}") from exc
+    if len(secret) < _MIN_SECRET_BYTES:
+        raise StoreError(f"secret file {path} holds fewer than {_MIN_SECRET_BYTES} bytes")
+    return secret
+
+
+def _create_secret(path: Path) -> bytes:
+    # Write a temporary file, then link it into place: the link fails if another process
+    # won the race, and then both use the winner's secret. Nobody ever reads half a file.
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_hex(32).encode() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+            log.info("created a new server secret in %s (mode 0600)", path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return _read_secret(path)
+    except OSError as exc:
+        raise StoreError(f"cannot create secret file {path}: {exc.strerror}") from exc
+
+
+def _iso(timestamp: int) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _when(value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str) -> int | None:
+    """Mint-time times: a datetime is absolute; an int or timedelta is relative to now."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return now + int(value.total_seconds())
+    if type(value) is int:
+        return now + value
+    return timestamp_from_parameter(value, name)
+
+
+class TokenService:
+    """Mint, authenticate and revoke tokens; manage users, projects and roles.
+
+    Thread-safe as far as the store is (both bundled stores are). ``ownership`` is one of
+    :data:`OWNERSHIP_MODES`; ``allow_delete`` enables the ``delete`` action;
+    ``last_used_interval`` throttles the ``last_used`` writes (seconds).
+    """
+
+    def __init__(
+        self,
+        store: TokenStore,
+        secret: bytes,
+        *,
+        domain: str = "localhost",
+        prefix: str = "pypi",
+        ownership: str = "pypi",
+        allow_delete: bool = False,
+        last_used_interval: int = 60,
+    ) -> None:
+        if not isinstance(secret, bytes) or len(secret) < _MIN_SECRET_BYTES:
+            raise StoreError(f"the server secret must be at least {_MIN_SECRET_BYTES} bytes")
+        if ownership not in OWNERSHIP_MODES:
+            raise StoreError(f"ownership must be one of {', '.join(OWNERSHIP_MODES)}")
+        if not prefix or "-" in prefix:
+            raise StoreError("the token prefix must be non-empty and contain no '-'")
+        self.store = store
+        self._secret = secret
+        self.domain = domain
+        self.prefix = prefix
+        self.ownership = ownership
+        self.allow_delete = allow_delete
+        self.last_used_interval = last_used_interval
+
+    def __repr__(self) -> str:
+        return f"<TokenService store={self.store.url!r} ownership={self.ownership!r}>"
+
+    @classmethod
+    def from_url(
+        cls,
+        db_url: str | None = None,
+        *,
+        secret_file: str | os.PathLike[str] | None = None,
+        domain: str | None = None,
+        prefix: str = "pypi",
+        ownership: str = "pypi",
+        allow_delete: bool = False,
+    ) -> TokenService:
+        """Open the store at ``db_url`` (default ``$PYPITOKEN_DB``, else ./pypitoken.sqlite3).
+
+        The domain defaults to the store's ``domain`` setting, else ``localhost``. Warns in
+        the log when the secret differs from the one tokens in this store were minted with.
+        """
+        url = db_url or os.environ.get(_DB_ENV) or _DEFAULT_DB
+        store = open_store(url)
+        try:
+            secret = load_secret(url, secret_file)
+            known = store.get_setting(_FINGERPRINT_SETTING)
+            if known is None:
+                store.set_setting(_FINGERPRINT_SETTING, _fingerprint(secret))
+            elif known != _fingerprint(secret):
+                log.warning(
+                    "the server secret differs from the one this store's tokens were minted "
+                    "with: every existing token will be refused"
+                )
+            domain = domain or store.get_setting("domain") or "localhost"
+        except BaseException:
+            store.close()
+            raise
+        return cls(
+            store, secret, domain=domain, prefix=prefix, ownership=ownership,
+            allow_delete=allow_delete,
+        )
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    # -- users, projects, roles ---------------------------------------------------------
+
+    def add_user(self, name: str) -> User:
+        """Register a user (raises :class:`AlreadyExists`)."""
+        if not isinstance(name, str) or not name.strip() or name == "__token__":
+            raise InvalidRestriction(f"invalid user name {name!r}")
+        return self.store.add_user(name)
+
+    def _user(self, name: str) -> User:
+        user = self.store.get_user(name)
+        if user is None:
+            raise NotFound(f"unknown user {name!r}")
+        return user
+
+    def remove_user(self, name: str) -> None:
+        """Remove a user; all their tokens are refused from the next request on."""
+        self.store.remove_user(name)
+        self._event("user_removed", user=name, reason="user removed")
+
+    def list_users(self) -> list[User]:
+        """All registered users."""
+        return self.store.list_users()
+
+    def add_project(self, name: str, owner: str) -> Project:
+        """Register a project owned by ``owner`` (raises :class:`AlreadyExists`)."""
+        normalized = self._project_name(name)
+        return self.store.add_project(normalized, self._user(owner).id)
+
+    def add_maintainer(self, project: str, user: str) -> None:
+        """Let ``user`` upload to ``project``."""
+        record = self._project(project)
+        self.store.set_role(record.id, self._user(user).id, MAINTAINER)
+
+    def list_projects(self) -> list[Project]:
+        """All registered projects."""
+        return self.store.list_projects()
+
+    def _project_name(self, name: str) -> str:
+        normalized = names.normalize(name) if isinstance(name, str) else ""
+        if not names.is_normalized(normalized):
+            raise InvalidRestriction(f"invalid project name {name!r}")
+        return normalized
+
+    def _project(self, name: str) -> Project:
+        record = self.store.get_project(self._project_name(name))
+        if record is None:
+            raise NotFound(f"unknown project {name!r}")
+        return record
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def mint(
+        self,
+        user: str,
+        *,
+        projects: Iterable[str] = (),
+        project_ids: Iterable[str] = (),
+        indexes: Iterable[str] = (),
+        expires: int | datetime.datetime | datetime.timedelta | None = None,
+        not_before: int | datetime.datetime | datetime.timedelta | None = None,
+        actions: Iterable[str] | None = None,
+        description: str = "",
+        domain: str | None = None,
+    ) -> tuple[str, TokenRecord]:
+        """Create a token for ``user``; return the raw token (show it once) and its record.
+
+        ``expires``/``not_before``: a datetime is absolute, an int or timedelta is relative
+        to now. A project-scoped token carries the project-name and project-id caveats, as
+        on pypi.org; it can only be minted for existing projects the user may upload to
+        (except in ``external`` ownership mode, where the index checks this itself). A
+        user-wide token carries the user-id caveat. Restrictions are kept on the record
+        and embedded as caveats; both are enforced.
+        """
+        owner = self._user(user)
+        now = int(time.time())
+        project_list = [self._project_name(p) for p in projects]
+        ids = list(project_ids)
+        if self.ownership != "external":
+            for name in project_list:
+                record = self._project(name)
+                if self.ownership == "pypi" and self.store.get_role(record.id, owner.id) is None:
+                    raise ValidationError(f"user {owner.name} may not upload to project {name!r}")
+                ids.append(record.id)
+        action_list = list(DEFAULT_ACTIONS if actions is None else actions)
+        for action in action_list:
+            if action not in ACTIONS:
+                raise InvalidRestriction(f"unknown action {action!r}; expected {', '.join(ACTIONS)}")
+        if "delete" in action_list and not self.allow_delete:
+            raise InvalidRestriction("the delete action is not enabled on this server")
+        index_list = list(indexes)
+        not_after_ts = _when(expires, now, "expires")
+        not_before_ts = _when(not_before, now, "not_before")
+        if not_after_ts is not None and not_after_ts <= now:
+            raise InvalidRestriction("expires must be in the future")
+        if not_before_ts is not None and not_after_ts is None:
+            raise InvalidRestriction("not_before needs expires")
+
+        token_id = str(uuid.uuid4())
+        salt = secrets.token_bytes(16)
+        token = Token.create(domain or self.domain, token_id, derive_key(self._secret, salt), self.prefix)
+        token.restrict(
+            not_before=None if not_after_ts is None else (not_before_ts if not_before_ts is not None else now),
+            not_after=not_after_ts,
+            project_names=project_list or None,
+            project_ids=ids or None,
+            user_id=None if project_list or ids else owner.id,
+            # A caveat only when narrowed: default tokens stay readable by pypitoken.
+            actions=None if set(action_list) == set(DEFAULT_ACTIONS) else action_list,
+            indexes=index_list or None,
+        )
+        record = TokenRecord(
+            id=token_id,
+            user_id=owner.id,
+            salt=salt,
+            description=description,
+            projects=tuple(project_list),
+            project_ids=tuple(ids),
+            indexes=tuple(index_list),
+            actions=tuple(action_list),
+            created=now,
+            expires=not_after_ts,
+            not_before=not_before_ts,
+            last_used=None,
+            revoked=False,
+        )
+        self.store.add_token(record)
+        self._event("minted", token_id=token_id, user=owner.name, reason=description)
+        return token.dump(), record
+
+    def revoke(self, token_id: str) -> None:
+        """Revoke a token: refused from the next request on, in every process."""
+        if not self.store.revoke_token(token_id):
+            raise NotFound(f"unknown token {token_id!r}")
+        self._event("revoked", token_id=token_id, reason="revoked")
+
+    def get_token(self, token_id: str) -> TokenRecord:
+        """The record of a token (raises :class:`NotFound`)."""
+        record = self.store.get_token(token_id)
+        if record is None:
+            raise NotFound(f"unknown token {token_id!r}")
+        return record
+
+    def list_tokens(self, user: str | None = None) -> list[TokenRecord]:
+        """Records of all tokens, or of one user's tokens."""
+        return self.store.list_tokens(None if user is None else self._user(user).id)
+
+    def user_name(self, user_id: str) -> str | None:
+        """The name of the user with this id, or None if removed."""
+        user = self.store.get_user_by_id(user_id)
+        return None if user is None else user.name
+
+    # -- authentication -----------------------------------------------------------------
+
+    def authenticate(self, raw_token: str, context: Context) -> Identity:
+        """Check ``raw_token`` for the use ``context`` describes; return who acts.
+
+        Raises :class:`ValidationError` with a reason the token's holder can act on.
+        """
+        if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
+            raise ValidationError("malformed token")
+        prefix, _, _ = raw_token.partition("-")
+        if prefix != self.prefix:
+            raise ValidationError(f"token must start with '{self.prefix}-'")
+        try:
+            token = Token.load(raw_token)
+        except LoaderError as exc:
+            raise ValidationError(f"malformed token ({exc})") from None
+        record = self.store.get_token(token.identifier)
+        if record is None:
+            raise ValidationError("unknown token (it may have been deleted)")
+        try:
+            return self._authenticate(token, record, context)
+        except ValidationError as exc:
+            self._event(
+                "denied", token_id=record.id, project=context.project_name,
+                action=context.action, reason=str(exc),
+            )
+            raise
+
+    def _authenticate(self, token: Token, record: TokenRecord, context: Context) -> Identity:
+        if record.revoked:
+            raise ValidationError("token revoked")
+        user = self.store.get_user_by_id(record.user_id)
+        if user is None:
+            raise ValidationError("the token's owner no longer exists")
+        context = dataclasses.replace(
+            context, user_id=user.id, project_id=context.project_id or self._project_id(context)
+        )
+        signature_ok, caveat_reasons, _ = token._evaluate(
+            derive_key(self._secret, record.salt), context
+        )
+        if not signature_ok:
+            raise ValidationError(
+                "invalid token signature (a modified token, or the server secret changed)"
+            )
+        reasons = _record_reasons(record, context)
+        # The caveats repeat the record's restrictions; report them only when they add
+        # something (the holder's offline restrictions), in pypitoken's words.
+        if not reasons:
+            reasons = caveat_reasons
+        if reasons:
+            raise ValidationError(", ".join(reasons), reasons=tuple(reasons))
+        self._check_rights(user, context)
+        if record.last_used is None or context.now - record.last_used >= self.last_used_interval:
+            self.store.touch_token(record.id, context.now)
+        return Identity(user.name, user.id, record.id)
+
+    def authorize_user(self, user_name: str, context: Context) -> Identity:
+        """Apply the ownership rules to a user who logged in with a password.
+
+        The password was checked by the index (e.g. htpasswd); a password user is the
+        registered user of the same name, registered on first use.
+        """
+        user = self.store.get_user(user_name)
+        if user is None:
+            try:
+                user = self.store.add_user(user_name)
+            except AlreadyExists:
+                user = self._user(user_name)
+        context = dataclasses.replace(context, user_id=user.id)
+        try:
+            self._check_rights(user, context)
+        except ValidationError as exc:
+            self._event(
+                "denied", user=user.name, project=context.project_name,
+                action=context.action, reason=str(exc),
+            )
+            raise
+        return Identity(user.name, user.id, None)
+
+    def _project_id(self, context: Context) -> str | None:
+        if context.project_name is None or self.ownership == "external":
+            return None
+        record = self.store.get_project(context.project_name)
+        return None if record is None else record.id
+
+    def _check_rights(self, user: User, context: Context) -> None:
+        """The owner's own rights: what the user could do with a password."""
+        action, project = context.action, context.project_name
+        if action == "delete" and not self.allow_delete:
+            raise ValidationError("deleting is not enabled on this server")
+        if self.ownership == "external" or action == "download" or project is None:
+            return
+        record = self.store.get_project(project)
+        if record is None:
+            if action != "upload":
+                raise ValidationError(f"project {project!r} does not exist")
+            # First upload: the uploader becomes the owner, as on pypi.org.
+            try:
+                self.store.add_project(project, user.id)
+                self._event("project_created", user=user.name, project=project, reason="first upload")
+                return
+            except AlreadyExists:  # someone else's first upload won the race
+                record = self.store.get_project(project)
+                if record is None:
+                    raise ValidationError(f"project {project!r} could not be registered") from None
+        if self.ownership == "open":
+            return
+        role = self.store.get_role(record.id, user.id)
+        if role is None or (action == "delete" and role != OWNER):
+            verb = "delete from" if action == "delete" else "upload to"
+            raise ValidationError(f"user {user.name} may not {verb} project {project!r}")
+
+    def _event(
+        self,
+        event: str,
+        *,
+        token_id: str | None = None,
+        user: str | None = None,
+        project: str | None = None,
+        action: str | None = None,
+        reason: str = "",
+    ) -> None:
+        try:
+            self.store.add_event(
+                AuditEvent(int(time.time()), event, token_id, user, project, action, reason)
+            )
+        except StoreError:
+            # The audit trail must not turn a refusal into a crash, nor a success into a failure.
+            log.exception("could not record audit event %r", event)
+
+
+def _record_reasons(record: TokenRecord, context: Context) -> list[str]:
+    """The restrictions kept on the record, in words a twine user can act on."""
+    reasons = []
+    now = context.now
+    if record.expires is not None and now >= record.expires:
+        reasons.append(f"token expired at {_iso(record.expires)}")
+    if record.not_before is not None and now < record.not_before:
+        reasons.append(f"token not valid before {_iso(record.not_before)}")
+    if record.projects:
+        if context.project_name is None:
+            reasons.append("this token is scoped to projects and the request names none")
+        elif context.project_name not in record.projects:
+            reasons.append(f"not valid for project {context.project_name!r}")
+    if record.indexes:
+        if context.index is None:
+            reasons.append("this token is scoped to indexes and the request names none")
+        elif context.index not in record.indexes:
+            reasons.append(f"not valid for index {context.index!r}")
+    if context.action is None:
+        reasons.append("the request's action is unknown")
+    elif context.action not in record.actions:
+        reasons.append(f"not valid for action {context.action!r}")
+    return reasons
