@@ -135,6 +135,13 @@ class Context:
         setter(self, "index", index)
         setter(self, "oidc_publisher_id", oidc_publisher_id)
 
+    def _evolve(self, **changes: str | None) -> Context:
+        """A copy with some fields replaced by values the caller already validated."""
+        new = object.__new__(Context)
+        for field in self.__slots__:  # type: ignore[attr-defined]
+            object.__setattr__(new, field, changes.get(field, getattr(self, field)))
+        return new
+
 
 # --- registry -------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ server secret invalidates every token minted with it.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import hmac
 import logging
@@ -22,6 +21,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import names
@@ -65,7 +65,7 @@ _MIN_SECRET_BYTES = 16
 _FINGERPRINT_SETTING = "secret_fingerprint"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
     """Who acts: the user, and the token used (None for a password login)."""
 
@@ -428,8 +428,10 @@ class TokenService:
         user = self.store.get_user_by_id(record.user_id)
         if user is None:
             raise ValidationError("the token's owner no longer exists")
-        context = dataclasses.replace(
-            context, user_id=user.id, project_id=context.project_id or self._project_id(context)
+        project = self._lookup_project(context)
+        context = context._evolve(
+            user_id=user.id,
+            project_id=context.project_id or (None if project is None else project.id),
         )
         signature_ok, caveat_reasons, _ = token._evaluate(
             derive_key(self._secret, record.salt), context
@@ -445,7 +447,7 @@ class TokenService:
             reasons = caveat_reasons
         if reasons:
             raise ValidationError(", ".join(reasons), reasons=tuple(reasons))
-        self._check_rights(user, context)
+        self._check_rights(user, context, project)
         if record.last_used is None or context.now - record.last_used >= self.last_used_interval:
             self.store.touch_token(record.id, context.now)
         return Identity(user.name, user.id, record.id)
@@ -462,9 +464,9 @@ class TokenService:
                 user = self.store.add_user(user_name)
             except AlreadyExists:
                 user = self._user(user_name)
-        context = dataclasses.replace(context, user_id=user.id)
+        context = context._evolve(user_id=user.id)
         try:
-            self._check_rights(user, context)
+            self._check_rights(user, context, self._lookup_project(context))
         except ValidationError as exc:
             self._event(
                 "denied", user=user.name, project=context.project_name,
@@ -473,20 +475,18 @@ class TokenService:
             raise
         return Identity(user.name, user.id, None)
 
-    def _project_id(self, context: Context) -> str | None:
+    def _lookup_project(self, context: Context) -> Project | None:
         if context.project_name is None or self.ownership == "external":
             return None
-        record = self.store.get_project(context.project_name)
-        return None if record is None else record.id
+        return self.store.get_project(context.project_name)
 
-    def _check_rights(self, user: User, context: Context) -> None:
+    def _check_rights(self, user: User, context: Context, record: Project | None) -> None:
         """The owner's own rights: what the user could do with a password."""
         action, project = context.action, context.project_name
         if action == "delete" and not self.allow_delete:
             raise ValidationError("deleting is not enabled on this server")
         if self.ownership == "external" or action == "download" or project is None:
             return
-        record = self.store.get_project(project)
         if record is None:
             if action != "upload":
                 raise ValidationError(f"project {project!r} does not exist")
