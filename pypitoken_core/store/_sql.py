@@ -10,15 +10,19 @@ is ten times cheaper than ``json.loads`` on the hot path, and no project, index,
 id can contain a newline (``add_token`` refuses one that does).
 """
 
+# ruff: noqa: S105  (statement names like "token" are not passwords)
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
 from .base import ROLES, AuditEvent, Project, TokenRecord, User, redact_url
@@ -152,6 +156,11 @@ def check_limit(limit: int) -> None:
     # SQLite reads a negative LIMIT as "no limit" and PostgreSQL refuses it: be uniform.
     if type(limit) is not int or limit < 0:
         raise StoreError(f"limit must be a non-negative integer, not {limit!r}")
+
+
+def check_setting(key: str, value: str) -> None:
+    if type(key) is not str or type(value) is not str:
+        raise StoreError("setting keys and values must be strings")
 
 
 def token_from_row(row: Sequence[Any]) -> TokenRecord:
@@ -355,6 +364,7 @@ class SQLStore:
         return rows[0][0] if rows else None
 
     def set_setting(self, key: str, value: str) -> None:
+        check_setting(key, value)
         with self._tx() as conn:
             conn.execute(self._sql.upsert_setting, (key, value))
 
@@ -372,3 +382,105 @@ def iter_statements(script: str) -> Iterator[str]:
     for statement in script.split(";"):
         if statement.strip():
             yield statement.strip()
+
+
+C = TypeVar("C")
+
+
+class _Holder(Generic[C]):
+    """Owns one thread's connection and closes it when the thread ends.
+
+    It lives in a ``threading.local``, so CPython drops it when its thread exits. In a
+    forked child the holders of the parent's threads are dropped too, but closing their
+    connections there would tear down the parent's sessions (libpq sends Terminate on the
+    shared socket), so a holder only closes in the process that opened it.
+    """
+
+    __slots__ = ("__weakref__", "close", "conn", "conns", "pid")
+
+    def __init__(self, conn: C, conns: dict[int, C], close: Callable[[C], None]) -> None:
+        self.conn = conn
+        self.conns = conns
+        self.close = close
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid():
+            self.conns.pop(id(self), None)
+            with suppress(Exception):
+                self.close(self.conn)
+
+
+class ThreadConnections(Generic[C]):
+    """One database connection per (process, thread), opened on first use.
+
+    Neither sqlite3 nor psycopg connections may be used by two threads at once, and no
+    connection may cross a fork (gunicorn forks workers after the app, and so the store,
+    was created). A ``threading.local`` gives each thread its own connection with a
+    single attribute lookup on the hot path; an ``os.register_at_fork`` hook gives a
+    forked child fresh connections without a ``getpid()`` call per request. The
+    connections inherited from the parent are kept referenced, never closed, in the child.
+    """
+
+    def __init__(self, connect: Callable[[], C], close: Callable[[C], None]) -> None:
+        self._connect = connect
+        self._close = close
+        self._local = threading.local()
+        # Strong references, so that no connection is garbage-collected (and closed) in a
+        # forked child when CPython drops the parent's other threads. Plain dict operations
+        # are atomic, so no lock is needed (a lock held by another thread at fork time would
+        # deadlock the child).
+        self._conns: dict[int, C] = {}
+        self._inherited: list[C] = []
+        self._closed = False
+        _LIVE.add(self)
+
+    def get(self) -> C:
+        """Return this thread's connection, opening it if needed."""
+        try:
+            return self._local.holder.conn  # type: ignore[no-any-return]
+        except AttributeError:
+            return self._open()
+
+    def _open(self) -> C:
+        if self._closed:
+            raise StoreError("the store is closed")
+        conn = self._connect()
+        holder = _Holder(conn, self._conns, self._close)
+        self._conns[id(holder)] = conn
+        self._local.holder = holder
+        return conn
+
+    def discard(self) -> None:
+        """Close and forget this thread's connection (it broke); the next ``get`` reconnects."""
+        holder = getattr(self._local, "holder", None)
+        if holder is not None:
+            del self._local.holder
+            self._conns.pop(id(holder), None)
+            with suppress(Exception):
+                self._close(holder.conn)
+
+    def close(self) -> None:
+        """Close every thread's connection; later ``get`` calls raise StoreError."""
+        self._closed = True
+        self._local = threading.local()
+        conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            with suppress(Exception):
+                self._close(conn)
+
+    def _after_fork_in_child(self) -> None:
+        self._inherited.extend(self._conns.values())
+        self._conns = {}
+        self._local = threading.local()
+
+
+_LIVE: weakref.WeakSet[ThreadConnections[Any]] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for pool in list(_LIVE):
+        pool._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,0 +1,206 @@
+"""An in-memory store with the same contract, for unit tests of the service.
+
+It runs the same contract suite as the SQL backends, so a service test that passes here
+tells the truth about SQLite and PostgreSQL too. One lock makes every method atomic;
+nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..exceptions import AlreadyExists, NotFound, StoreError
+from ._sql import check_limit, check_setting, join_names, new_id, now
+from .base import ROLES, AuditEvent, Project, TokenRecord, User
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """A :class:`~pypitoken_core.store.TokenStore` kept in dictionaries."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self._url = url
+        self._lock = threading.Lock()
+        self._closed = False
+        self._users: dict[str, User] = {}  # by id
+        self._projects: dict[str, Project] = {}  # by id
+        self._roles: dict[tuple[str, str], str] = {}  # (project id, user id) -> role
+        self._tokens: dict[str, TokenRecord] = {}
+        self._events: list[AuditEvent] = []
+        self._settings: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"<MemoryStore {self._url}>"
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            yield
+
+    def _user_named(self, name: str) -> User | None:
+        return next((u for u in self._users.values() if u.name == name), None)
+
+    # -- users ---------------------------------------------------------------------------
+
+    def add_user(self, name: str) -> User:
+        with self._locked():
+            if self._user_named(name) is not None:
+                raise AlreadyExists(f"user {name!r} already exists")
+            user = User(new_id(), name, now())
+            self._users[user.id] = user
+            return user
+
+    def get_user(self, name: str) -> User | None:
+        with self._locked():
+            return self._user_named(name)
+
+    def get_user_by_id(self, user_id: str) -> User | None:
+        with self._locked():
+            return self._users.get(user_id)
+
+    def list_users(self) -> list[User]:
+        with self._locked():
+            return sorted(self._users.values(), key=lambda u: u.name)
+
+    def remove_user(self, name: str, *, event: AuditEvent | None = None) -> None:
+        _check_event(event)
+        with self._locked():
+            user = self._user_named(name)
+            if user is None:
+                raise NotFound(f"no user {name!r}")
+            self._roles = {k: r for k, r in self._roles.items() if k[1] != user.id}
+            for tid, record in self._tokens.items():
+                if record.user_id == user.id:
+                    self._tokens[tid] = dataclasses.replace(record, revoked=True)
+            del self._users[user.id]
+            if event is not None:
+                self._events.append(event)
+
+    # -- projects and roles --------------------------------------------------------------
+
+    def add_project(self, name: str, owner_id: str) -> Project:
+        with self._locked():
+            if owner_id not in self._users:
+                raise NotFound(f"no user with id {owner_id!r}")
+            if any(p.name == name for p in self._projects.values()):
+                raise AlreadyExists(f"project {name!r} already exists")
+            project = Project(new_id(), name, now())
+            self._projects[project.id] = project
+            self._roles[(project.id, owner_id)] = "Owner"
+            return project
+
+    def get_project(self, name: str) -> Project | None:
+        with self._locked():
+            return next((p for p in self._projects.values() if p.name == name), None)
+
+    def list_projects(self) -> list[Project]:
+        with self._locked():
+            return sorted(self._projects.values(), key=lambda p: p.name)
+
+    def set_role(self, project_id: str, user_id: str, role: str) -> None:
+        if role not in ROLES:
+            raise StoreError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+        with self._locked():
+            if project_id not in self._projects:
+                raise NotFound(f"no project with id {project_id!r}")
+            if user_id not in self._users:
+                raise NotFound(f"no user with id {user_id!r}")
+            self._roles[(project_id, user_id)] = role
+
+    def get_role(self, project_id: str, user_id: str) -> str | None:
+        with self._locked():
+            return self._roles.get((project_id, user_id))
+
+    def list_roles(self, project_id: str) -> list[tuple[str, str]]:
+        with self._locked():
+            return sorted(
+                (self._users[uid].name, role)
+                for (pid, uid), role in self._roles.items()
+                if pid == project_id
+            )
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
+        if not isinstance(record, TokenRecord):
+            raise StoreError("add_token needs a TokenRecord")
+        for field in ("projects", "project_ids", "indexes", "actions"):
+            join_names(field, getattr(record, field))  # the SQL stores' validation
+        _check_event(event)
+        # What a database would hand back: plain bytes and a real bool.
+        record = dataclasses.replace(record, salt=bytes(record.salt), revoked=bool(record.revoked))
+        with self._locked():
+            if record.user_id not in self._users:
+                raise NotFound(f"no user with id {record.user_id!r}")
+            if record.id in self._tokens:
+                raise AlreadyExists(f"a token with id {record.id!r} already exists")
+            self._tokens[record.id] = record
+            if event is not None:
+                self._events.append(event)
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        with self._locked():
+            return self._tokens.get(token_id)
+
+    def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
+        with self._locked():
+            records = [r for r in self._tokens.values() if user_id in (None, r.user_id)]
+        return sorted(records, key=lambda r: (r.created, r.id))
+
+    def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
+        _check_event(event)
+        with self._locked():
+            record = self._tokens.get(token_id)
+            if record is None:
+                return False
+            self._tokens[token_id] = dataclasses.replace(record, revoked=True)
+            if event is not None:
+                self._events.append(event)
+            return True
+
+    def touch_token(self, token_id: str, when: int) -> None:
+        with self._locked():
+            record = self._tokens.get(token_id)
+            if record is not None and (record.last_used is None or record.last_used < when):
+                self._tokens[token_id] = dataclasses.replace(record, last_used=when)
+
+    # -- audit trail and settings --------------------------------------------------------
+
+    def add_event(self, event: AuditEvent) -> None:
+        _check_event(event)
+        with self._locked():
+            self._events.append(event)
+
+    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
+        check_limit(limit)
+        with self._locked():
+            events = [e for e in reversed(self._events) if token_id in (None, e.token_id)]
+        return events[:limit]
+
+    def get_setting(self, key: str) -> str | None:
+        with self._locked():
+            return self._settings.get(key)
+
+    def set_setting(self, key: str, value: str) -> None:
+        check_setting(key, value)
+        with self._locked():
+            self._settings[key] = value
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+
+def _check_event(event: AuditEvent | None) -> None:
+    if event is not None and not isinstance(event, AuditEvent):
+        raise StoreError("an audit event must be an AuditEvent")
