@@ -1,0 +1,59 @@
+"""Fixtures for the store suite: SQLite files and a throwaway PostgreSQL cluster.
+
+The cluster is started once per session and stopped (by ``pg_ctl``, then by PID) at the
+end; each test gets its own freshly created database. Without the server binaries the
+PostgreSQL tests skip with the reason, except when ``PYPITOKEN_REQUIRE_POSTGRES=1``
+(``.ci/run`` sets it), where a missing PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.store.pgcluster import REQUIRE_ENV, Cluster, find_bindir, start_cluster
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1: PostgreSQL is required)", pytrace=False)
+    pytest.skip(f"{reason}; set {REQUIRE_ENV}=1 to make this a failure")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A running PostgreSQL cluster for the whole session."""
+    if importlib.util.find_spec("psycopg") is None:
+        _unavailable("psycopg is not installed (pip install 'pypitoken-core[postgres]')")
+    bindir = find_bindir()
+    if bindir is None:
+        _unavailable(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found in"
+            " /usr/lib/postgresql/*/bin; install the Debian 'postgresql' package"
+        )
+        raise AssertionError("unreachable")
+    cluster = start_cluster(bindir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """The URL of a new, empty database, dropped after the test."""
+    name = pg_cluster.create_database()
+    try:
+        yield pg_cluster.url(name)
+    finally:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The URL of a not-yet-existing SQLite file in a directory that does not exist yet."""
+    return f"sqlite:///{tmp_path / 'data' / 'tokens.sqlite3'}"

@@ -1,0 +1,478 @@
+"""The TokenStore contract, written once and run against every backend.
+
+``StoreContract`` holds the tests; each ``Test*`` subclass only says how to get a URL.
+``PersistentContract`` adds what only a real database can promise (reopening, schema
+versions, a fresh connection per thread).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
+from pypitoken_core.store import (
+    AuditEvent,
+    Project,
+    TokenRecord,
+    TokenStore,
+    User,
+    open_store,
+)
+
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def record(user_id: str, token_id: str = "tok-1", **changes: object) -> TokenRecord:
+    fields: dict[str, object] = {
+        "id": token_id,
+        "user_id": user_id,
+        "salt": bytes(range(256))[:32] + b"\x00\xff",
+        "description": "CI upload, ünïcode",
+        "projects": ("foo", "foo-bar"),
+        "project_ids": ("0b1f7f0e-4c9e-4a53-9a53-1f2b4f0c9d11",),
+        "indexes": ("alice/dev",),
+        "actions": ("upload", "download"),
+        "created": 1_700_000_000,
+        "expires": 1_800_000_000,
+        "not_before": 1_690_000_000,
+        "last_used": None,
+        "revoked": False,
+    }
+    fields.update(changes)
+    return TokenRecord(**fields)  # type: ignore[arg-type]
+
+
+def event(name: str = "minted", token_id: str | None = "tok-1", **changes: object) -> AuditEvent:
+    fields: dict[str, object] = {
+        "time": 1_700_000_000,
+        "event": name,
+        "token_id": token_id,
+        "user": "alice",
+        "project": "foo",
+        "action": "upload",
+        "reason": "",
+    }
+    fields.update(changes)
+    return AuditEvent(**fields)  # type: ignore[arg-type]
+
+
+class StoreContract:
+    """Every behaviour the service relies on. Subclasses provide ``store_url``."""
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, store_url: str) -> Iterator[TokenStore]:
+        store = open_store(store_url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @pytest.fixture
+    def alice(self, store: TokenStore) -> User:
+        return store.add_user("alice")
+
+    # -- the protocol itself ---------------------------------------------------------
+
+    def test_implements_protocol(self, store: TokenStore) -> None:
+        assert isinstance(store, TokenStore)
+
+    def test_url_has_no_password(self, store: TokenStore, store_url: str) -> None:
+        assert store.url
+        assert "@" not in store.url or ":" not in store.url.split("@")[0].split("//")[-1]
+        assert store.url in repr(store)
+
+    # -- users -------------------------------------------------------------------------
+
+    def test_add_and_get_user(self, store: TokenStore) -> None:
+        user = store.add_user("alice")
+        assert UUID4.match(user.id)
+        assert user.name == "alice"
+        assert user.created > 1_700_000_000
+        assert store.get_user("alice") == user
+        assert store.get_user_by_id(user.id) == user
+        assert store.get_user("bob") is None
+        assert store.get_user_by_id("00000000-0000-4000-8000-000000000000") is None
+
+    def test_duplicate_user(self, store: TokenStore, alice: User) -> None:
+        with pytest.raises(AlreadyExists, match="alice"):
+            store.add_user("alice")
+        assert store.list_users() == [alice]
+
+    def test_user_names_are_case_sensitive_and_verbatim(self, store: TokenStore) -> None:
+        store.add_user("Alice")
+        store.add_user("alice")
+        assert [u.name for u in store.list_users()] == ["Alice", "alice"]
+
+    def test_list_users_sorted(self, store: TokenStore) -> None:
+        for name in ("carol", "alice", "bob"):
+            store.add_user(name)
+        assert [u.name for u in store.list_users()] == ["alice", "bob", "carol"]
+        assert len({u.id for u in store.list_users()}) == 3
+
+    def test_remove_user(self, store: TokenStore, alice: User) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        store.set_role(foo.id, bob.id, "Maintainer")
+        bar = store.add_project("bar", bob.id)
+        store.add_token(record(alice.id, "a1"))
+        store.add_token(record(alice.id, "a2"))
+        store.add_token(record(bob.id, "b1"))
+
+        store.remove_user("alice", event=event("user_removed", None, reason="by admin"))
+
+        assert store.get_user("alice") is None
+        assert store.get_user_by_id(alice.id) is None
+        assert store.get_role(foo.id, alice.id) is None
+        assert store.list_roles(foo.id) == [("bob", "Maintainer")]
+        assert store.list_roles(bar.id) == [("bob", "Owner")]
+        assert store.get_project("foo") == foo  # projects outlive their owners
+        tokens = {t.id: t for t in store.list_tokens()}
+        assert tokens["a1"].revoked and tokens["a2"].revoked
+        assert not tokens["b1"].revoked
+        assert [t.id for t in store.list_tokens(alice.id)] == ["a1", "a2"]
+        assert store.list_events()[0].event == "user_removed"
+        assert store.list_users() == [bob]
+
+    def test_remove_unknown_user(self, store: TokenStore, alice: User) -> None:
+        with pytest.raises(NotFound, match="bob"):
+            store.remove_user("bob", event=event("user_removed"))
+        assert store.list_events() == []
+        assert store.list_users() == [alice]
+
+    def test_name_can_be_reused_after_removal(self, store: TokenStore, alice: User) -> None:
+        store.remove_user("alice")
+        again = store.add_user("alice")
+        assert again.id != alice.id
+
+    # -- projects and roles ------------------------------------------------------------
+
+    def test_add_project_makes_owner(self, store: TokenStore, alice: User) -> None:
+        project = store.add_project("foo-bar", alice.id)
+        assert isinstance(project, Project)
+        assert UUID4.match(project.id)
+        assert project.name == "foo-bar"
+        assert store.get_project("foo-bar") == project
+        assert store.get_project("foo_bar") is None  # normalising is the caller's job
+        assert store.get_role(project.id, alice.id) == "Owner"
+        assert store.list_roles(project.id) == [("alice", "Owner")]
+
+    def test_duplicate_project(self, store: TokenStore, alice: User) -> None:
+        bob = store.add_user("bob")
+        project = store.add_project("foo", alice.id)
+        with pytest.raises(AlreadyExists, match="foo"):
+            store.add_project("foo", bob.id)
+        assert store.list_projects() == [project]
+        assert store.get_role(project.id, bob.id) is None
+
+    def test_project_with_unknown_owner_is_not_created(self, store: TokenStore) -> None:
+        with pytest.raises(NotFound):
+            store.add_project("foo", "00000000-0000-4000-8000-000000000000")
+        assert store.get_project("foo") is None
+        assert store.list_projects() == []
+
+    def test_list_projects_sorted(self, store: TokenStore, alice: User) -> None:
+        for name in ("zope", "attrs", "numpy"):
+            store.add_project(name, alice.id)
+        assert [p.name for p in store.list_projects()] == ["attrs", "numpy", "zope"]
+
+    def test_set_role_upserts(self, store: TokenStore, alice: User) -> None:
+        bob = store.add_user("bob")
+        carol = store.add_user("carol")
+        project = store.add_project("foo", alice.id)
+        assert store.get_role(project.id, bob.id) is None
+        store.set_role(project.id, carol.id, "Maintainer")
+        store.set_role(project.id, bob.id, "Maintainer")
+        assert store.get_role(project.id, bob.id) == "Maintainer"
+        store.set_role(project.id, bob.id, "Owner")
+        assert store.get_role(project.id, bob.id) == "Owner"
+        assert store.list_roles(project.id) == [
+            ("alice", "Owner"),
+            ("bob", "Owner"),
+            ("carol", "Maintainer"),
+        ]
+
+    def test_set_role_refuses_bad_input(self, store: TokenStore, alice: User) -> None:
+        project = store.add_project("foo", alice.id)
+        with pytest.raises(StoreError, match="role"):
+            store.set_role(project.id, alice.id, "Admin")
+        with pytest.raises(NotFound):
+            store.set_role("00000000-0000-4000-8000-000000000000", alice.id, "Owner")
+        with pytest.raises(NotFound):
+            store.set_role(project.id, "00000000-0000-4000-8000-000000000000", "Owner")
+        assert store.list_roles(project.id) == [("alice", "Owner")]
+
+    def test_roles_of_unknown_project(self, store: TokenStore) -> None:
+        assert store.list_roles("00000000-0000-4000-8000-000000000000") == []
+
+    # -- tokens ------------------------------------------------------------------------
+
+    def test_token_round_trip(self, store: TokenStore, alice: User) -> None:
+        rec = record(alice.id)
+        store.add_token(rec)
+        got = store.get_token(rec.id)
+        assert got == rec
+        assert got is not None
+        assert type(got.salt) is bytes and type(got.revoked) is bool
+        assert type(got.projects) is tuple
+
+    def test_token_round_trip_edge_values(self, store: TokenStore, alice: User) -> None:
+        rec = record(
+            alice.id,
+            "t-empty",
+            salt=b"",
+            description="",
+            projects=(),
+            project_ids=(),
+            indexes=(),
+            actions=(),
+            expires=None,
+            not_before=None,
+            last_used=1_700_000_005,
+            revoked=True,
+        )
+        store.add_token(rec)
+        assert store.get_token("t-empty") == rec
+        many = record(alice.id, "t-many", projects=tuple(f"p{i}" for i in range(50)))
+        store.add_token(many)
+        assert store.get_token("t-many") == many
+
+    def test_unknown_token(self, store: TokenStore) -> None:
+        assert store.get_token("no-such-token") is None
+
+    def test_duplicate_token_id(self, store: TokenStore, alice: User) -> None:
+        store.add_token(record(alice.id), event=event())
+        with pytest.raises(AlreadyExists):
+            store.add_token(record(alice.id, description="other"), event=event())
+        assert store.get_token("tok-1") == record(alice.id)
+        assert len(store.list_events()) == 1  # the failed add wrote no event
+
+    def test_token_of_unknown_user(self, store: TokenStore) -> None:
+        with pytest.raises(NotFound):
+            store.add_token(record("00000000-0000-4000-8000-000000000000"), event=event())
+        assert store.list_tokens() == []
+        assert store.list_events() == []
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"projects": ("",)},
+            {"projects": ("a\nb",)},
+            {"actions": ["upload"]},
+            {"indexes": (None,)},
+        ],
+    )
+    def test_token_fields_that_cannot_round_trip(
+        self, store: TokenStore, alice: User, changes: dict[str, object]
+    ) -> None:
+        with pytest.raises(StoreError):
+            store.add_token(record(alice.id, **changes))
+        assert store.list_tokens() == []
+
+    def test_add_token_needs_a_record(self, store: TokenStore) -> None:
+        with pytest.raises(StoreError):
+            store.add_token({"id": "x"})  # type: ignore[arg-type]
+
+    def test_add_token_with_event(self, store: TokenStore, alice: User) -> None:
+        store.add_token(record(alice.id), event=event("minted"))
+        assert store.list_events(token_id="tok-1") == [event("minted")]
+
+    def test_list_tokens(self, store: TokenStore, alice: User) -> None:
+        bob = store.add_user("bob")
+        store.add_token(record(alice.id, "c", created=3))
+        store.add_token(record(bob.id, "b", created=2))
+        store.add_token(record(alice.id, "a", created=3))
+        store.add_token(record(alice.id, "d", created=1))
+        assert [t.id for t in store.list_tokens()] == ["d", "b", "a", "c"]
+        assert [t.id for t in store.list_tokens(alice.id)] == ["d", "a", "c"]
+        assert [t.id for t in store.list_tokens(bob.id)] == ["b"]
+        assert store.list_tokens("00000000-0000-4000-8000-000000000000") == []
+
+    def test_revoke_token(self, store: TokenStore, alice: User) -> None:
+        store.add_token(record(alice.id, "a"))
+        store.add_token(record(alice.id, "b"))
+        assert store.revoke_token("a", event=event("revoked", "a")) is True
+        got = store.get_token("a")
+        assert got is not None and got.revoked
+        other = store.get_token("b")
+        assert other is not None and not other.revoked
+        assert store.revoke_token("a") is True  # idempotent
+        assert store.list_events(token_id="a") == [event("revoked", "a")]
+
+    def test_revoke_unknown_token(self, store: TokenStore) -> None:
+        assert store.revoke_token("nope", event=event("revoked", "nope")) is False
+        assert store.list_events() == []
+
+    def test_touch_token(self, store: TokenStore, alice: User) -> None:
+        store.add_token(record(alice.id))
+        store.touch_token("tok-1", 1_700_000_100)
+        got = store.get_token("tok-1")
+        assert got is not None and got.last_used == 1_700_000_100
+        store.touch_token("tok-1", 1_700_000_050)  # a slower worker's older stamp
+        got = store.get_token("tok-1")
+        assert got is not None and got.last_used == 1_700_000_100
+        store.touch_token("tok-1", 1_700_000_200)
+        got = store.get_token("tok-1")
+        assert got is not None and got.last_used == 1_700_000_200
+        assert got == record(alice.id, last_used=1_700_000_200)
+
+    def test_touch_unknown_token_is_ignored(self, store: TokenStore) -> None:
+        store.touch_token("nope", 1)
+        assert store.get_token("nope") is None
+
+    # -- audit trail -------------------------------------------------------------------
+
+    def test_events_newest_first(self, store: TokenStore) -> None:
+        events = [
+            event("minted", "t1", time=1),
+            event("denied", None, time=2, user=None, project=None, action=None, reason="bad"),
+            event("revoked", "t1", time=3, reason="leaked"),
+            event("denied", "t2", time=3, action="delete", reason="token revoked"),
+        ]
+        for e in events:
+            store.add_event(e)
+        assert store.list_events() == events[::-1]
+        assert store.list_events(limit=2) == events[:1:-1]
+        assert store.list_events(limit=0) == []
+        assert store.list_events(token_id="t1") == [events[2], events[0]]
+        assert store.list_events(limit=1, token_id="t1") == [events[2]]
+        assert store.list_events(token_id="t9") == []
+
+    def test_events_default_limit(self, store: TokenStore) -> None:
+        for i in range(105):
+            store.add_event(event(time=i))
+        got = store.list_events()
+        assert len(got) == 100
+        assert got[0].time == 104 and got[-1].time == 5
+
+    def test_bad_event_arguments(self, store: TokenStore) -> None:
+        with pytest.raises(StoreError):
+            store.list_events(limit=-1)
+        with pytest.raises(StoreError):
+            store.add_event(("minted",))  # type: ignore[arg-type]
+
+    # -- settings ----------------------------------------------------------------------
+
+    def test_settings(self, store: TokenStore) -> None:
+        assert store.get_setting("domain") is None
+        store.set_setting("domain", "pypi.example")
+        assert store.get_setting("domain") == "pypi.example"
+        store.set_setting("domain", "other.example")
+        assert store.get_setting("domain") == "other.example"
+        store.set_setting("empty", "")
+        assert store.get_setting("empty") == ""
+        with pytest.raises(StoreError):
+            store.set_setting("domain", None)  # type: ignore[arg-type]
+        assert store.get_setting("domain") == "other.example"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def test_closed_store_refuses_calls(self, store_url: str) -> None:
+        store = open_store(store_url)
+        store.add_user("alice")
+        store.close()
+        with pytest.raises(StoreError, match="closed"):
+            store.get_user("alice")
+        with pytest.raises(StoreError, match="closed"):
+            store.add_user("bob")
+        store.close()  # twice is fine
+
+    def test_threads_share_one_store(self, store: TokenStore, alice: User) -> None:
+        errors: list[BaseException] = []
+
+        def work(n: int) -> None:
+            try:
+                for i in range(10):
+                    tid = f"t{n}-{i}"
+                    store.add_token(record(alice.id, tid), event=event(token_id=tid))
+                    assert store.get_token(tid) == record(alice.id, tid)
+                    assert store.revoke_token(tid)
+                    got = store.get_token(tid)
+                    assert got is not None and got.revoked
+            except BaseException as e:  # collected for the main thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(store.list_tokens()) == 40
+        assert len(store.list_events(limit=1000)) == 40
+
+
+class PersistentContract(StoreContract):
+    """What a real database adds: data and schema survive a reopen."""
+
+    def test_reopen_keeps_data_and_migrations_are_idempotent(self, store_url: str) -> None:
+        first = open_store(store_url)
+        alice = first.add_user("alice")
+        first.add_token(record(alice.id), event=event())
+        first.set_setting("domain", "x")
+        first.close()
+        for _ in range(2):
+            again = open_store(store_url)
+            try:
+                assert again.get_user("alice") == alice
+                assert again.get_token("tok-1") == record(alice.id)
+                assert again.list_events() == [event()]
+                assert again.get_setting("domain") == "x"
+            finally:
+                again.close()
+
+    def test_two_stores_on_one_database(self, store_url: str) -> None:
+        a = open_store(store_url)
+        b = open_store(store_url)
+        try:
+            alice = a.add_user("alice")
+            a.add_token(record(alice.id))
+            assert b.get_user("alice") == alice
+            got = b.get_token("tok-1")
+            assert got is not None and not got.revoked
+            assert a.revoke_token("tok-1")
+            got = b.get_token("tok-1")
+            assert got is not None and got.revoked
+        finally:
+            a.close()
+            b.close()
+
+    def test_thread_connection_closes_when_thread_ends(self, store: TokenStore) -> None:
+        conns = store._conns  # type: ignore[attr-defined]
+        store.get_user("x")
+        before = len(conns._conns)
+        thread = threading.Thread(target=store.get_user, args=("x",))
+        thread.start()
+        thread.join()
+        assert len(conns._conns) == before
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture
+    def store_url(self) -> str:
+        return "memory://"
+
+    def test_each_open_is_a_new_store(self) -> None:
+        a = open_store("memory://")
+        a.add_user("alice")
+        assert open_store("memory://").list_users() == []
+
+
+class TestSQLiteStore(PersistentContract):
+    @pytest.fixture
+    def store_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+@pytest.mark.postgres
+class TestPostgreSQLStore(PersistentContract):
+    @pytest.fixture
+    def store_url(self, pg_url: str) -> str:
+        return pg_url
