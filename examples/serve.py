@@ -51,7 +51,8 @@ def main() -> None:
     print(
         "Upload:  twine upload --repository-url URL -u __token__ -p TOKEN dist/*\n"
         "Install: pip install --index-url http://__token__:TOKEN@HOST:PORT/simple/ NAME\n"
-        f"More tokens: pypitoken --db {db_url} token create --user {USER} --project NAME --expires 1d",
+        f"More tokens: pypitoken --db {db_url} token create --user {USER} "
+        "--project NAME --expires 1d",
         flush=True,
     )
 
@@ -59,14 +60,21 @@ def main() -> None:
     if server is None:
         sys.exit("pypitoken-pypiserver is not installed in this environment")
     argv = [
-        server, "run",
-        "--host", args.host, "--port", str(args.port),
-        "--authenticate", "update,download,list",
-        "--token-db", db_url,
-        "--token-domain", f"{args.host}:{args.port}",
+        server,
+        "run",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--authenticate",
+        "update,download,list",
+        "--token-db",
+        db_url,
+        "--token-domain",
+        f"{args.host}:{args.port}",
         str(packages),
     ]
-    os.execv(server, argv)
+    os.execv(server, argv)  # noqa: S606 (replace this process: Ctrl-C reaches the server)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,9 @@ def parse_moment(text: str, *, allow_duration: bool = False) -> int:
 def _iso(timestamp: int | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
+    return (
+        datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
+    )
 
 
 def _fail(message: str) -> NoReturn:
@@ -79,12 +81,20 @@ def _read_token(value: str) -> Token:
 
 
 _WORDS: dict[type[r.Restriction], Callable[[Any], str]] = {
-    r.DateRestriction: lambda x: f"valid from {_iso(x.not_before)} until {_iso(x.not_after)} (excl)",
-    r.LegacyDateRestriction: lambda x: f"valid from {_iso(x.not_before)} until {_iso(x.not_after)} (excl, legacy)",
+    r.DateRestriction: lambda x: (
+        f"valid from {_iso(x.not_before)} until {_iso(x.not_after)} (excl)"
+    ),
+    r.LegacyDateRestriction: lambda x: (
+        f"valid from {_iso(x.not_before)} until {_iso(x.not_after)} (excl, legacy)"
+    ),
     r.ProjectNamesRestriction: lambda x: f"projects: {', '.join(x.project_names) or '(none)'}",
-    r.LegacyProjectNamesRestriction: lambda x: f"projects: {', '.join(x.project_names) or '(none)'} (legacy)",
+    r.LegacyProjectNamesRestriction: lambda x: (
+        f"projects: {', '.join(x.project_names) or '(none)'} (legacy)"
+    ),
     r.ProjectIDsRestriction: lambda x: f"project ids: {', '.join(x.project_ids) or '(none)'}",
-    r.LegacyProjectIDsRestriction: lambda x: f"project ids: {', '.join(x.project_ids) or '(none)'} (legacy)",
+    r.LegacyProjectIDsRestriction: lambda x: (
+        f"project ids: {', '.join(x.project_ids) or '(none)'} (legacy)"
+    ),
     r.UserIDRestriction: lambda x: f"user id: {x.user_id}",
     r.OIDCPublisherRestriction: lambda x: f"trusted publisher: {x.oidc_publisher_id}",
     r.LegacyNoopRestriction: lambda x: "no restriction (legacy noop)",
@@ -104,7 +114,9 @@ class _Admin:
     def service(self) -> TokenService:
         if self._service is None:
             self._service = TokenService.from_url(
-                self.db, secret_file=self.secret_file, ownership=self.ownership,
+                self.db,
+                secret_file=self.secret_file,
+                ownership=self.ownership,
                 allow_delete=self.allow_delete,
             )
             click.get_current_context().call_on_close(self._service.close)
@@ -115,18 +127,36 @@ pass_admin = click.make_pass_decorator(_Admin)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="PYPITOKEN_DB", metavar="URL",
-              help="Store URL: sqlite:///path or postgresql://... [env PYPITOKEN_DB]")
-@click.option("--secret-file", envvar="PYPITOKEN_SECRET_FILE", metavar="PATH",
-              help="Server secret file (default: next to the SQLite database).")
-@click.option("--ownership", type=click.Choice(OWNERSHIP_MODES[:2]), default="pypi",
-              envvar="PYPITOKEN_OWNERSHIP", show_default=True,
-              help="pypi: only owners and maintainers upload; open: any user uploads anywhere.")
-@click.option("--allow-delete", is_flag=True, envvar="PYPITOKEN_ALLOW_DELETE",
-              help="Allow minting tokens with the delete action.")
+@click.option(
+    "--db",
+    envvar="PYPITOKEN_DB",
+    metavar="URL",
+    help="Store URL: sqlite:///path or postgresql://... [env PYPITOKEN_DB]",
+)
+@click.option(
+    "--secret-file",
+    envvar="PYPITOKEN_SECRET_FILE",
+    metavar="PATH",
+    help="Server secret file (default: next to the SQLite database).",
+)
+@click.option(
+    "--ownership",
+    type=click.Choice(OWNERSHIP_MODES[:2]),
+    default="pypi",
+    envvar="PYPITOKEN_OWNERSHIP",
+    show_default=True,
+    help="pypi: only owners and maintainers upload; open: any user uploads anywhere.",
+)
+@click.option(
+    "--allow-delete",
+    is_flag=True,
+    envvar="PYPITOKEN_ALLOW_DELETE",
+    help="Allow minting tokens with the delete action.",
+)
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, secret_file: str | None, ownership: str,
-        allow_delete: bool) -> None:
+def cli(
+    ctx: click.Context, db: str | None, secret_file: str | None, ownership: str, allow_delete: bool
+) -> None:
     """PyPI-style API tokens for self-hosted package indexes."""
     ctx.obj = _Admin(db, secret_file, ownership, allow_delete)
 
@@ -142,12 +172,19 @@ def inspect(token: str, as_json: bool) -> None:
     tok = _read_token(token)
     items = [i if isinstance(i, r.Restriction) else str(i) for i in tok._parsed()]
     if as_json:
-        click.echo(json.dumps({
-            "prefix": tok.prefix,
-            "domain": tok.domain,
-            "identifier": tok.identifier,
-            "restrictions": [i.dump() if isinstance(i, r.Restriction) else {"unknown": i} for i in items],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "prefix": tok.prefix,
+                    "domain": tok.domain,
+                    "identifier": tok.identifier,
+                    "restrictions": [
+                        i.dump() if isinstance(i, r.Restriction) else {"unknown": i} for i in items
+                    ],
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(f"prefix: {tok.prefix}\ndomain: {tok.domain}\nidentifier: {tok.identifier}")
     if not items:
@@ -163,17 +200,53 @@ def inspect(token: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("token")
-@click.option("--project", "projects", multiple=True, metavar="NAME", help="Only this project (repeatable).")
-@click.option("--project-id", "project_ids", multiple=True, metavar="ID", help="Only this project id (repeatable).")
+@click.option(
+    "--project", "projects", multiple=True, metavar="NAME", help="Only this project (repeatable)."
+)
+@click.option(
+    "--project-id",
+    "project_ids",
+    multiple=True,
+    metavar="ID",
+    help="Only this project id (repeatable).",
+)
 @click.option("--user-id", metavar="ID", help="Only this user id.")
-@click.option("--expires", metavar="DURATION|DATETIME", help="Valid from now until then (1h, 2w, ISO 8601, epoch).")
-@click.option("--not-before", metavar="DATETIME", help="Start of the validity window (with --not-after).")
-@click.option("--not-after", metavar="DATETIME", help="End of the validity window (with --not-before).")
-@click.option("--action", "actions", multiple=True, type=click.Choice(r.ACTIONS), help="Only this action (repeatable).")
-@click.option("--index", "indexes", multiple=True, metavar="USER/INDEX", help="Only this devpi index (repeatable).")
-def restrict(token: str, projects: tuple[str, ...], project_ids: tuple[str, ...], user_id: str | None,
-             expires: str | None, not_before: str | None, not_after: str | None,
-             actions: tuple[str, ...], indexes: tuple[str, ...]) -> None:
+@click.option(
+    "--expires",
+    metavar="DURATION|DATETIME",
+    help="Valid from now until then (1h, 2w, ISO 8601, epoch).",
+)
+@click.option(
+    "--not-before", metavar="DATETIME", help="Start of the validity window (with --not-after)."
+)
+@click.option(
+    "--not-after", metavar="DATETIME", help="End of the validity window (with --not-before)."
+)
+@click.option(
+    "--action",
+    "actions",
+    multiple=True,
+    type=click.Choice(r.ACTIONS),
+    help="Only this action (repeatable).",
+)
+@click.option(
+    "--index",
+    "indexes",
+    multiple=True,
+    metavar="USER/INDEX",
+    help="Only this devpi index (repeatable).",
+)
+def restrict(
+    token: str,
+    projects: tuple[str, ...],
+    project_ids: tuple[str, ...],
+    user_id: str | None,
+    expires: str | None,
+    not_before: str | None,
+    not_after: str | None,
+    actions: tuple[str, ...],
+    indexes: tuple[str, ...],
+) -> None:
     """Narrow a token offline and print it (TOKEN or - for stdin). Needs no key."""
     tok = _read_token(token)
     if expires is not None and (not_before or not_after):
@@ -190,9 +263,13 @@ def restrict(token: str, projects: tuple[str, ...], project_ids: tuple[str, ...]
         raise click.UsageError("give at least one restriction")
     try:
         tok.restrict(
-            not_before=nbf, not_after=exp, project_names=projects or None,
-            project_ids=project_ids or None, user_id=user_id,
-            actions=actions or None, indexes=indexes or None,
+            not_before=nbf,
+            not_after=exp,
+            project_names=projects or None,
+            project_ids=project_ids or None,
+            user_id=user_id,
+            actions=actions or None,
+            indexes=indexes or None,
         )
     except PyPITokenException as exc:
         _fail(str(exc))
@@ -312,23 +389,44 @@ def _record_json(service: TokenService, rec: TokenRecord) -> dict[str, Any]:
 
 @token.command("create")
 @click.option("--user", "user_name", required=True, metavar="NAME", help="The token's owner.")
-@click.option("--project", "projects", multiple=True, metavar="NAME", help="Scope to this project (repeatable).")
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="NAME",
+    help="Scope to this project (repeatable).",
+)
 @click.option("--expires", metavar="DURATION|DATETIME", help="1h, 2w, ISO 8601 or epoch seconds.")
 @click.option("--actions", metavar="LIST", help="Comma-separated: upload,download[,delete].")
 @click.option("--description", default="", help="What the token is for.")
-@click.option("--domain", metavar="DOMAIN", help="Location written in the token (default: the store's).")
+@click.option(
+    "--domain", metavar="DOMAIN", help="Location written in the token (default: the store's)."
+)
 @pass_admin
 @_admin_errors
-def token_create(admin: _Admin, user_name: str, projects: tuple[str, ...], expires: str | None,
-                 actions: str | None, description: str, domain: str | None) -> None:
+def token_create(
+    admin: _Admin,
+    user_name: str,
+    projects: tuple[str, ...],
+    expires: str | None,
+    actions: str | None,
+    description: str,
+    domain: str | None,
+) -> None:
     """Mint a token and print it (only the token, on stdout: it is shown once)."""
     expiry = None
     if expires is not None:
-        expiry = datetime.datetime.fromtimestamp(parse_moment(expires, allow_duration=True), datetime.UTC)
+        expiry = datetime.datetime.fromtimestamp(
+            parse_moment(expires, allow_duration=True), datetime.UTC
+        )
     action_list = None if actions is None else [a.strip() for a in actions.split(",") if a.strip()]
     raw, _ = admin.service().mint(
-        user_name, projects=projects, expires=expiry, actions=action_list,
-        description=description, domain=domain,
+        user_name,
+        projects=projects,
+        expires=expiry,
+        actions=action_list,
+        description=description,
+        domain=domain,
     )
     click.echo(raw)
 

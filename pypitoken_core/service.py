@@ -57,8 +57,8 @@ DEFAULT_ACTIONS: tuple[str, ...] = ("upload", "download")
 OWNERSHIP_MODES: tuple[str, ...] = ("pypi", "open", "external")
 
 OWNER, MAINTAINER = "Owner", "Maintainer"
-_SECRET_ENV = "PYPITOKEN_SECRET"
-_SECRET_FILE_ENV = "PYPITOKEN_SECRET_FILE"
+_SECRET_ENV = "PYPITOKEN_SECRET"  # noqa: S105 (a variable name, not a secret)
+_SECRET_FILE_ENV = "PYPITOKEN_SECRET_FILE"  # noqa: S105
 _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _MIN_SECRET_BYTES = 16
@@ -152,10 +152,14 @@ def _create_secret(path: Path) -> bytes:
 
 
 def _iso(timestamp: int) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime(
+        "%Y-%m-%d %H:%M:%S UTC"
+    )
 
 
-def _when(value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str) -> int | None:
+def _when(
+    value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str
+) -> int | None:
     """Mint-time times: a datetime is absolute; an int or timedelta is relative to now."""
     if value is None:
         return None
@@ -235,7 +239,11 @@ class TokenService:
             store.close()
             raise
         return cls(
-            store, secret, domain=domain, prefix=prefix, ownership=ownership,
+            store,
+            secret,
+            domain=domain,
+            prefix=prefix,
+            ownership=ownership,
             allow_delete=allow_delete,
         )
 
@@ -259,8 +267,7 @@ class TokenService:
 
     def remove_user(self, name: str) -> None:
         """Remove a user; all their tokens are refused from the next request on."""
-        self.store.remove_user(name)
-        self._event("user_removed", user=name, reason="user removed")
+        self.store.remove_user(name, event=_audit("user_removed", user=name, reason="user removed"))
 
     def list_users(self) -> list[User]:
         """All registered users."""
@@ -329,7 +336,9 @@ class TokenService:
         action_list = list(DEFAULT_ACTIONS if actions is None else actions)
         for action in action_list:
             if action not in ACTIONS:
-                raise InvalidRestriction(f"unknown action {action!r}; expected {', '.join(ACTIONS)}")
+                raise InvalidRestriction(
+                    f"unknown action {action!r}; expected {', '.join(ACTIONS)}"
+                )
         if "delete" in action_list and not self.allow_delete:
             raise InvalidRestriction("the delete action is not enabled on this server")
         index_list = list(indexes)
@@ -342,9 +351,13 @@ class TokenService:
 
         token_id = str(uuid.uuid4())
         salt = secrets.token_bytes(16)
-        token = Token.create(domain or self.domain, token_id, derive_key(self._secret, salt), self.prefix)
+        token = Token.create(
+            domain or self.domain, token_id, derive_key(self._secret, salt), self.prefix
+        )
         token.restrict(
-            not_before=None if not_after_ts is None else (not_before_ts if not_before_ts is not None else now),
+            not_before=None
+            if not_after_ts is None
+            else (not_before_ts if not_before_ts is not None else now),
             not_after=not_after_ts,
             project_names=project_list or None,
             project_ids=ids or None,
@@ -368,15 +381,17 @@ class TokenService:
             last_used=None,
             revoked=False,
         )
-        self.store.add_token(record)
-        self._event("minted", token_id=token_id, user=owner.name, reason=description)
+        self.store.add_token(
+            record, event=_audit("minted", token_id=token_id, user=owner.name, reason=description)
+        )
         return token.dump(), record
 
     def revoke(self, token_id: str) -> None:
         """Revoke a token: refused from the next request on, in every process."""
-        if not self.store.revoke_token(token_id):
+        if not self.store.revoke_token(
+            token_id, event=_audit("revoked", token_id=token_id, reason="revoked")
+        ):
             raise NotFound(f"unknown token {token_id!r}")
-        self._event("revoked", token_id=token_id, reason="revoked")
 
     def get_token(self, token_id: str) -> TokenRecord:
         """The record of a token (raises :class:`NotFound`)."""
@@ -417,8 +432,11 @@ class TokenService:
             return self._authenticate(token, record, context)
         except ValidationError as exc:
             self._event(
-                "denied", token_id=record.id, project=context.project_name,
-                action=context.action, reason=str(exc),
+                "denied",
+                token_id=record.id,
+                project=context.project_name,
+                action=context.action,
+                reason=str(exc),
             )
             raise
 
@@ -469,8 +487,11 @@ class TokenService:
             self._check_rights(user, context, self._lookup_project(context))
         except ValidationError as exc:
             self._event(
-                "denied", user=user.name, project=context.project_name,
-                action=context.action, reason=str(exc),
+                "denied",
+                user=user.name,
+                project=context.project_name,
+                action=context.action,
+                reason=str(exc),
             )
             raise
         return Identity(user.name, user.id, None)
@@ -493,7 +514,9 @@ class TokenService:
             # First upload: the uploader becomes the owner, as on pypi.org.
             try:
                 self.store.add_project(project, user.id)
-                self._event("project_created", user=user.name, project=project, reason="first upload")
+                self._event(
+                    "project_created", user=user.name, project=project, reason="first upload"
+                )
                 return
             except AlreadyExists:  # someone else's first upload won the race
                 record = self.store.get_project(project)
@@ -518,11 +541,30 @@ class TokenService:
     ) -> None:
         try:
             self.store.add_event(
-                AuditEvent(int(time.time()), event, token_id, user, project, action, reason)
+                _audit(
+                    event,
+                    token_id=token_id,
+                    user=user,
+                    project=project,
+                    action=action,
+                    reason=reason,
+                )
             )
         except StoreError:
             # The audit trail must not turn a refusal into a crash, nor a success into a failure.
             log.exception("could not record audit event %r", event)
+
+
+def _audit(
+    event: str,
+    *,
+    token_id: str | None = None,
+    user: str | None = None,
+    project: str | None = None,
+    action: str | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    return AuditEvent(int(time.time()), event, token_id, user, project, action, reason)
 
 
 def _record_reasons(record: TokenRecord, context: Context) -> list[str]:
