@@ -163,10 +163,12 @@ def _packet(field: int, data: bytes) -> bytes:
 
 
 def encode(macaroon: RawMacaroon) -> bytes:
-    """Encode as v2 binary, byte for byte what pymacaroons' BinarySerializer writes."""
-    parts = [b"\x02"]
-    if macaroon.location:
-        parts.append(_packet(_LOCATION, macaroon.location))
+    """Encode as v2 binary, byte for byte what pymacaroons' BinarySerializer writes.
+
+    The location packet is always written, even when empty: pymacaroons does so (its
+    location is never None), and pypitoken tokens with ``domain=""`` carry it.
+    """
+    parts = [b"\x02", _packet(_LOCATION, macaroon.location)]
     parts.append(_packet(_IDENTIFIER, macaroon.identifier))
     parts.append(b"\x00")
     for caveat in macaroon.caveats:
