@@ -129,8 +129,10 @@ def decode(data: bytes) -> RawMacaroon:
         field, value = packet()
         if field == _EOS:
             break
-        if field == _LOCATION:  # a caveat location is only meaningful for third-party caveats
-            field, value = packet()
+        if field == _LOCATION:
+            # Only third-party caveats have a location (pymacaroons refuses it on a
+            # first-party one); skipping it would also change the bytes on dump().
+            raise LoaderError("Deserialization error: third-party caveats are not supported")
         if field != _IDENTIFIER:
             raise LoaderError("Deserialization error: caveat has no identifier")
         caveat = value

@@ -356,9 +356,9 @@ def _decode_v1(body: str) -> _macaroon.RawMacaroon:
     try:
         m = pymacaroons.Macaroon.deserialize(body)
         if m.version != pymacaroons.MACAROON_V1:
-            raise ValueError("not a v1 macaroon")
-        if any(c.third_party() for c in m.caveats):
-            raise ValueError("third-party caveats are not supported")
+            raise LoaderError("Deserialization error: not a v1 macaroon")
+        if any(c.third_party() or c.location for c in m.caveats):
+            raise LoaderError("Deserialization error: third-party caveats are not supported")
         return _macaroon.RawMacaroon(
             location=(m.location or "").encode("utf-8"),
             identifier=m.identifier_bytes,
