@@ -1,0 +1,312 @@
+"""What is particular to each backend: URLs, driver errors, reconnects, forks, schema versions."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import pypitoken_core.store
+from pypitoken_core.exceptions import StoreError
+from pypitoken_core.store import TokenStore, open_store
+from pypitoken_core.store.base import redact_url
+from pypitoken_core.store.sqlite import SQLiteStore
+from tests.e2e.procs import free_port
+from tests.store.pgcluster import Cluster
+from tests.store.test_contract import record
+
+# -- the package surface ---------------------------------------------------------------
+
+
+def test_exported_names() -> None:
+    assert sorted(pypitoken_core.store.__all__) == [
+        "AuditEvent",
+        "Project",
+        "TokenRecord",
+        "TokenStore",
+        "User",
+        "open_store",
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "mysql://root@localhost/db",
+        "sqlite:/relative",
+        "sqlite://host/path",
+        "sqlite:///",
+        "sqlite:////",
+        "sqlite:///dir/",
+        "sqlite:///:memory:",
+        "sqlite:///db.sqlite3?mode=ro",
+        "memory://named",
+    ],
+)
+def test_bad_urls(url: object) -> None:
+    with pytest.raises(StoreError):
+        open_store(url)  # type: ignore[arg-type]
+
+
+def test_bad_url_message_hides_password() -> None:
+    with pytest.raises(StoreError) as info:
+        open_store("mysql://root:hunter2@localhost/db")
+    assert "hunter2" not in str(info.value)
+    assert "mysql://root@localhost/db" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("postgresql://u:p%40ss@h:5432/db", "postgresql://u@h:5432/db"),
+        ("postgresql://:pw@h/db", "postgresql://h/db"),
+        ("postgresql://u@h/db?password=x&sslmode=require", "postgresql://u@h/db?sslmode=require"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("sqlite:////abs/db.sqlite3", "sqlite:////abs/db.sqlite3"),
+        ("sqlite:///rel/db.sqlite3", "sqlite:///rel/db.sqlite3"),
+    ],
+)
+def test_redact_url(url: str, redacted: str) -> None:
+    assert redact_url(url) == redacted
+
+
+def test_sqlite_does_not_import_psycopg(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pypitoken_core.store import open_store\n"
+        f"open_store('sqlite:///{tmp_path}/db.sqlite3').list_users()\n"
+        "assert 'psycopg' not in sys.modules, 'psycopg imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_postgresql_without_psycopg_says_how_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None  # as if the extra were not installed\n"
+        "from pypitoken_core.exceptions import StoreError\n"
+        "from pypitoken_core.store import open_store\n"
+        "try:\n"
+        "    open_store('postgresql://u:secret@127.0.0.1/db')\n"
+        "except StoreError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, timeout=60, capture_output=True, text=True
+    ).stdout
+    assert "pypitoken-core[postgres]" in out
+    assert "secret" not in out
+
+
+# -- SQLite ----------------------------------------------------------------------------
+
+
+def test_sqlite_relative_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///var/tokens.sqlite3")
+    try:
+        assert isinstance(store, SQLiteStore)
+        assert store.path == tmp_path / "var" / "tokens.sqlite3"
+        monkeypatch.chdir("/")
+        store.add_user("alice")  # still the same file after a chdir
+    finally:
+        store.close()
+    assert (tmp_path / "var" / "tokens.sqlite3").is_file()
+
+
+def test_sqlite_absolute_url_creates_parents(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "tokens.sqlite3"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store.url == f"sqlite:///{path}"
+        assert store.url.startswith("sqlite:////")
+    finally:
+        store.close()
+    assert path.is_file()
+
+
+def test_sqlite_pragmas(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    try:
+        assert isinstance(store, SQLiteStore)
+        conn = store._conns.get()
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+        assert store.integrity_check() == "ok"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("kind", ["not-a-database", "directory", "parent-is-a-file"])
+def test_sqlite_unusable_path(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "db.sqlite3"
+    if kind == "not-a-database":
+        path.write_bytes(b"this is not an SQLite database" * 100)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        (tmp_path / "file").write_text("")
+        path = tmp_path / "file" / "db.sqlite3"
+    with pytest.raises(StoreError, match=str(tmp_path)):
+        open_store(f"sqlite:///{path}")
+
+
+def test_sqlite_newer_schema_is_refused(sqlite_url: str) -> None:
+    open_store(sqlite_url).close()
+    path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    with pytest.raises(StoreError, match="newer"):
+        open_store(sqlite_url)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------
+
+
+def test_postgres_unreachable_is_a_store_error() -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(StoreError) as info:
+        open_store(f"postgresql://alice:s3cr%40t@127.0.0.1:{port}/tokens")
+    message = str(info.value)
+    assert "s3cr" not in message
+    assert f"postgresql://alice@127.0.0.1:{port}/tokens" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://127.0.0.1:notaport/db",
+        "postgresql://127.0.0.1/db?no_such_option=1",
+    ],
+)
+def test_postgres_bad_url(url: str) -> None:
+    with pytest.raises(StoreError):
+        open_store(url)
+
+
+@pytest.mark.postgres
+def test_postgres_unknown_database_hides_password(pg_cluster: Cluster) -> None:
+    with pytest.raises(StoreError) as info:
+        open_store(pg_cluster.url("no_such_db", password="hunter2"))
+    assert "hunter2" not in str(info.value)
+    assert "no_such_db" in str(info.value)
+
+
+@pytest.mark.postgres
+def test_postgres_url_hides_password(pg_cluster: Cluster, pg_url: str) -> None:
+    dbname = pg_url.rsplit("/", 1)[1]
+    store = open_store(pg_cluster.url(dbname, password="hunter2"))  # trust auth ignores it
+    try:
+        assert "hunter2" not in store.url
+        assert "hunter2" not in repr(store)
+        store.add_user("alice")
+        with pytest.raises(StoreError) as info:
+            store.add_user("alice")
+        assert "hunter2" not in str(info.value)
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_reconnects_once_after_the_server_drops_it(
+    pg_cluster: Cluster, pg_url: str
+) -> None:
+    store = open_store(pg_url)
+
+    def kill_backend() -> None:
+        pid = store._conns.get().info.backend_pid  # type: ignore[attr-defined]
+        with pg_cluster.admin() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    try:
+        alice = store.add_user("alice")
+        kill_backend()
+        assert store.get_user("alice") == alice  # a read
+        kill_backend()
+        store.add_token(record(alice.id))  # a write
+        assert store.get_token("tok-1") == record(alice.id)
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_newer_schema_is_refused(pg_url: str) -> None:
+    import psycopg
+
+    open_store(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as raw:
+        raw.execute("UPDATE pypitoken_schema SET version = 99")
+    with pytest.raises(StoreError, match="newer"):
+        open_store(pg_url)
+
+
+@pytest.mark.postgres
+def test_postgres_concurrent_first_open(pg_url: str) -> None:
+    """Several threads creating the schema at once: the advisory lock lets one do it."""
+    errors: list[BaseException] = []
+
+    def open_and_close() -> None:
+        try:
+            open_store(pg_url).close()
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+# -- fork safety (gunicorn forks workers after the app opened the store) ----------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def forked_store(request: pytest.FixtureRequest) -> Iterator[TokenStore]:
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_forked_child_gets_its_own_connection(forked_store: TokenStore) -> None:
+    store = forked_store
+    alice = store.add_user("alice")
+    parent_conn = store._conns.get()  # type: ignore[attr-defined]
+    pid = os.fork()
+    if pid == 0:  # the child: use the store, exit without any Python cleanup
+        code = 1
+        try:
+            if store._conns.get() is not parent_conn:  # type: ignore[attr-defined]
+                store.add_token(record(alice.id, "from-child"))
+                code = 0 if store.get_token("from-child") is not None else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's own connection survived the child (libpq would have sent Terminate
+    # on the shared socket had the child closed it) and sees the child's write.
+    assert store._conns.get() is parent_conn  # type: ignore[attr-defined]
+    # Asked directly, not through the store, which would quietly reconnect.
+    if hasattr(parent_conn, "info"):
+        (backend,) = parent_conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert backend == parent_conn.info.backend_pid
+    else:
+        assert parent_conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
+    got = store.get_token("from-child")
+    assert got is not None and got.user_id == alice.id
