@@ -1,0 +1,187 @@
+"""Building a pypiserver app (or config) whose auther is :class:`TokenAuther`.
+
+Shared by the three ways to run: the ``pypitoken-pypiserver`` command, the WSGI factory
+``make_app`` (gunicorn, waitress) and the paste factory.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pypiserver
+from pypiserver.bottle_wrapper import Bottle
+from pypiserver.config import RunConfig
+
+from pypitoken_core.service import TokenService
+
+from ._auth import TokenAuther
+from ._redact import install_log_redaction
+
+__all__ = ["TokenSettings", "default_token_db", "install_auther", "make_app", "paste_app_factory"]
+
+OWNERSHIP_MODES = ("pypi", "open")
+
+
+def default_token_db() -> str:
+    """``$PYPITOKEN_DB``, else an SQLite file ``pypitoken.sqlite3`` in the current directory."""
+    return os.environ.get("PYPITOKEN_DB") or f"sqlite:///{pathlib.Path.cwd() / 'pypitoken.sqlite3'}"
+
+
+def safe_url(url: str) -> str:
+    """Return ``url`` with any password masked, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc[-1]}"))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSettings:
+    """How to reach the token store; the adapter's only configuration."""
+
+    db: str
+    domain: str | None = None
+    secret_file: str | None = None
+    ownership: str = "pypi"
+    allow_delete: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ownership not in OWNERSHIP_MODES:
+            raise ValueError(f"ownership must be one of {OWNERSHIP_MODES}, not {self.ownership!r}")
+
+    def open(self) -> TokenService:
+        """Open a :class:`TokenService` on the store."""
+        return TokenService.from_url(
+            self.db,
+            secret_file=self.secret_file,
+            domain=self.domain,
+            ownership=self.ownership,
+            allow_delete=self.allow_delete,
+        )
+
+
+class _PerProcess:
+    """One service per process, opened on first use.
+
+    gunicorn (and ``--server gunicorn``) may build the app in the master and fork workers;
+    a database connection must not cross a fork, so a new PID opens its own service.
+    """
+
+    def __init__(self, factory: Callable[[], TokenService]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._service: TokenService | None = None
+
+    def __call__(self) -> TokenService:
+        service, pid = self._service, os.getpid()
+        if service is None or self._pid != pid:
+            with self._lock:
+                if self._service is None or self._pid != pid:
+                    self._service, self._pid = self._factory(), pid
+                service = self._service
+        return service
+
+
+def install_auther(config: RunConfig, settings: TokenSettings) -> RunConfig:
+    """Put a :class:`TokenAuther` in ``config``, keeping pypiserver's own as the fallback.
+
+    The store is opened once now, so a bad ``--token-db`` fails at start-up, not at the
+    first upload. Raises :class:`pypitoken_core.exceptions.PyPITokenException` if it cannot.
+    """
+    install_log_redaction()
+    if not config.authenticate:  # `-a .`: pypiserver never calls an auther
+        return config
+    settings.open().close()
+    config.auther = TokenAuther(_PerProcess(settings.open), fallback=config.auther)
+    return config
+
+
+def make_app(
+    *,
+    token_db: str | None = None,
+    token_domain: str | None = None,
+    token_secret_file: str | None = None,
+    ownership: str = "pypi",
+    allow_token_delete: bool = False,
+    **pypiserver_options: Any,
+) -> Bottle:
+    """Return pypiserver's WSGI app with token authentication.
+
+    ``pypiserver_options`` are those of ``pypiserver.app()`` (``roots``, ``authenticate``,
+    ``password_file``, ...; legacy names such as ``root`` too); ``roots`` may be strings.
+    ``token_db`` defaults to :func:`default_token_db`. Unlike ``pypiserver.app()``, a
+    ``server_base_url`` is honoured by mounting the app under it. For gunicorn:
+    ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
+    """
+    if "auther" in pypiserver_options:
+        raise TypeError("make_app() builds the auther itself; pass password_file= for htpasswd")
+    options = pypiserver.backwards_compat_kwargs(pypiserver_options)
+    if "roots" in options:
+        options["roots"] = [pathlib.Path(r).expanduser().resolve() for r in options["roots"]]
+    settings = TokenSettings(
+        db=token_db or default_token_db(),
+        domain=token_domain,
+        secret_file=token_secret_file,
+        ownership=ownership,
+        allow_delete=allow_token_delete,
+    )
+    config = install_auther(pypiserver.Config.default_with_overrides(**options), settings)
+    app = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)
+    if config.server_base_url.strip("/"):
+        outer = Bottle()
+        outer.mount(config.server_base_url, app)
+        return outer
+    return app
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on", "y", "t"):
+        return True
+    if lowered in ("0", "false", "no", "off", "n", "f"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _words(value: str) -> list[str]:
+    return [w for w in value.replace(",", " ").split() if w]
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+# Paste hands every option over as a string.
+_PASTE_TYPES: Mapping[str, Callable[[str], Any]] = {
+    "roots": _lines,
+    "root": _lines,
+    "authenticate": _words,
+    "authenticated": _words,
+    "disable_fallback": _flag,
+    "redirect_to_fallback": _flag,
+    "overwrite": _flag,
+    "allow_token_delete": _flag,
+    "cache_control": int,
+    "verbosity": int,
+    "port": int,
+}
+
+
+def paste_app_factory(global_config: Mapping[str, str], **local_conf: str) -> Bottle:
+    """The ``paste.app_factory`` entry point: ``use = egg:pypitoken-core#main``.
+
+    Takes the options of :func:`make_app` as strings (lists space- or comma-separated,
+    ``roots`` one per line).
+    """
+    options = {key: _PASTE_TYPES.get(key, str)(value) for key, value in local_conf.items()}
+    if "authenticate" in options and options["authenticate"] == ["."]:
+        options["authenticate"] = []
+    return make_app(**options)

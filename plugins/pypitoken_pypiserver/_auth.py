@@ -1,0 +1,198 @@
+"""pypiserver request -> :class:`~pypitoken_core.Context` -> :class:`TokenService`.
+
+pypiserver calls ``config.auther(username, password)`` for every route whose action is
+listed in ``-a``; the request itself is bottle's thread-local ``request``. This module
+turns that request into an action and a project, hands the token to the service and
+turns a refusal into ``403 <reason>``, the reason phrase twine prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pypiserver.bottle_wrapper import HTTPError, request
+from pypiserver.pkg_helpers import guess_pkgname_and_version
+
+from pypitoken_core import Context
+from pypitoken_core.exceptions import PyPITokenException, ValidationError
+from pypitoken_core.names import normalize
+from pypitoken_core.service import TokenService
+
+from ._redact import redact
+
+__all__ = ["TOKEN_USERNAME", "Refused", "Target", "TokenAuther", "extract_token"]
+
+log = logging.getLogger("pypitoken_pypiserver")
+
+#: The username twine, pip and pypi.org use to say "the password is an API token".
+TOKEN_USERNAME = "__token__"  # noqa: S105 (a username, not a secret)
+
+# RFC 9110 reason-phrase = *( HTAB / SP / VCHAR / obs-text ); we keep printable ASCII only,
+# so neither a CR/LF nor a non-latin-1 character from a project name reaches the status line.
+_UNSAFE_IN_PHRASE = re.compile(r"[^\x20-\x7e]")
+_MAX_PHRASE = 400
+
+
+def extract_token(username: str, password: str | None, prefix: str) -> str | None:
+    """Return the API token carried by Basic credentials, or None if they are a password.
+
+    ``__token__`` always means a token. An empty username with a password that starts with
+    ``<prefix>-`` is a token too (some clients send only a password).
+    """
+    if password is None:
+        return None
+    if username == TOKEN_USERNAME:
+        return password
+    if username == "" and password.startswith(prefix + "-"):
+        return password
+    return None
+
+
+class Refused(Exception):
+    """The request cannot be mapped to one action and one project; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a request tries to do: ``action`` ("upload", "download", "delete") on ``project``
+    (PEP 503-normalised, or None for index-wide pages)."""
+
+    action: str
+    project: str | None
+
+
+def project_of_file(filename: str) -> str | None:
+    """Return the normalised project a distribution file name belongs to, the way
+    pypiserver will file it, or None if pypiserver cannot tell."""
+    guessed = guess_pkgname_and_version(filename)
+    return normalize(guessed[0]) if guessed and guessed[0] else None
+
+
+def target_from_url(method: str, path: str, url_args: Mapping[str, str]) -> Target | None:
+    """Map a routed request to a :class:`Target`; None means "POST /, read the form"."""
+    if "project" in url_args:  # /simple/<p>, /simple/<p>/, /<p>/json
+        return Target("download", normalize(url_args["project"]))
+    if "filename" in url_args:  # /packages/<file>
+        return Target("download", project_of_file(url_args["filename"]))
+    if method == "POST" and path.strip("/") == "":
+        return None
+    return Target("download", None)  # /simple/, /packages/, /RPC2 search
+
+
+def _name_field(forms: Any) -> str:
+    name = forms.get("name")
+    if not name:
+        raise Refused("missing form field 'name'")
+    return normalize(name)
+
+
+def target_from_form(forms: Any, files: Any) -> Target:
+    """Map the form of a ``POST /`` (bottle FormsDicts) to a :class:`Target`.
+
+    pypiserver stores an upload under its file name and never reads ``name``; so the
+    project is taken from the file name (and the signature's), and must equal ``name``.
+    """
+    action = forms.get(":action")
+    if action == "file_upload":
+        content = files.get("content")
+        if content is None:
+            raise Refused("missing file field 'content'")
+        uploads = [f for f in (content, files.get("gpg_signature")) if f is not None]
+        projects = {project_of_file(f.raw_filename) for f in uploads}
+        if None in projects or len(projects) != 1:
+            raise Refused(f"cannot tell the project of file {content.raw_filename!r}")
+        project = projects.pop()
+        if _name_field(forms) != project:
+            raise Refused(
+                f"file {content.raw_filename!r} does not belong to project {forms.get('name')!r}"
+            )
+        return Target("upload", project)
+    if action == "remove_pkg":
+        return Target("delete", _name_field(forms))
+    if action in ("doc_upload", "verify", "submit"):
+        return Target("upload", _name_field(forms))
+    raise Refused(f"unsupported ':action' {action!r}")
+
+
+def _where() -> str:
+    try:
+        return f"{request.method} {request.path}"
+    except Exception:  # no request bound: a caller outside pypiserver
+        return "(no request)"
+
+
+def forbidden(label: str, reason: object) -> HTTPError:
+    """A 403 whose reason phrase is ``label: reason``, made safe for a status line."""
+    text = _UNSAFE_IN_PHRASE.sub("?", f"{label}: {reason}")[:_MAX_PHRASE].rstrip()
+    return HTTPError(f"403 {text}", text)
+
+
+class TokenAuther:
+    """pypiserver's ``auther(username, password) -> bool``, for tokens and password users.
+
+    Tokens go to ``service().authenticate``. Other credentials go to ``fallback`` (the
+    htpasswd check pypiserver built from ``-P``, or always-False), then to
+    ``service().authorize_user`` for the ownership rules. A refusal raises a 403 with the
+    reason; anything unexpected is logged without credentials and answered 403, never 500.
+    """
+
+    def __init__(
+        self,
+        service: Callable[[], TokenService],
+        fallback: Callable[[str, str], bool],
+        prefix: str = "pypi",
+    ) -> None:
+        self._service = service
+        self._fallback = fallback
+        self._prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"<TokenAuther prefix={self._prefix!r}>"
+
+    def __call__(self, username: str, password: str) -> bool:
+        try:
+            return self._check(username, password)
+        except HTTPError:
+            raise
+        except Refused as exc:
+            raise forbidden("Forbidden", exc) from None
+        except Exception as exc:
+            # Only the type, a masked message and the route: never the credentials.
+            log.error(
+                "pypitoken: %s while checking %s: %s",
+                type(exc).__name__,
+                _where(),
+                redact(str(exc)),
+            )
+            raise forbidden("Forbidden", "the server could not check these credentials") from None
+
+    def _check(self, username: str, password: str) -> bool:
+        token = extract_token(username, password, self._prefix)
+        if token is None:
+            if not self._fallback(username, password):
+                return False
+            try:
+                self._service().authorize_user(username, self._context())
+            except ValidationError as exc:
+                raise forbidden("Forbidden", exc) from None
+            return True
+        service = self._service()
+        try:
+            service.authenticate(token, self._context())
+        except ValidationError as exc:
+            raise forbidden("Invalid API Token", exc) from None
+        except PyPITokenException as exc:
+            log.error("pypitoken: token check failed: %s", redact(str(exc)))
+            raise forbidden("Forbidden", "the server could not check this token") from None
+        return True
+
+    @staticmethod
+    def _context() -> Context:
+        target = target_from_url(request.method, request.path, request.url_args)
+        if target is None:
+            target = target_from_form(request.forms, request.files)
+        return Context(project_name=target.project, action=target.action)

@@ -1,0 +1,110 @@
+"""``pypitoken-pypiserver``: ``pypi-server`` with API tokens.
+
+``pypitoken-pypiserver run [pypi-server run options] [token options] PACKAGES_DIR``.
+
+The token options are taken out of the command line; everything else goes, untouched, to
+pypiserver's own ``main()``, so flags, defaults, logging set-up, server selection and
+``--server-base-url`` behave exactly as in ``pypi-server``. The one change is the auther:
+while ``main()`` runs, ``RunConfig.get_auther`` is wrapped so that the auther pypiserver
+builds (htpasswd from ``-P``, or always-False) becomes the fallback of a
+:class:`~pypitoken_pypiserver._auth.TokenAuther`. Wrapping that one method, rather than
+re-implementing ``main()``, keeps us from drifting from pypiserver's start-up code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from pypiserver.__main__ import main as pypiserver_main
+from pypiserver.config import RunConfig
+
+from pypitoken_core.exceptions import PyPITokenException
+
+from ._app import OWNERSHIP_MODES, TokenSettings, default_token_db, install_auther, safe_url
+
+__all__ = ["main"]
+
+Auther = Callable[[str, str], bool]
+
+
+def _token_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pypitoken-pypiserver",
+        add_help=False,
+        allow_abbrev=False,
+        description="Token options (on top of every `pypi-server run` option):",
+    )
+    parser.add_argument(
+        "--token-db",
+        metavar="URL",
+        help="token store: sqlite:////abs/path.sqlite3 or postgresql://... "
+        "(default: $PYPITOKEN_DB, else sqlite ./pypitoken.sqlite3 in the current directory)",
+    )
+    parser.add_argument(
+        "--token-domain", metavar="DOMAIN", help="location written into new tokens"
+    )
+    parser.add_argument(
+        "--token-secret-file",
+        metavar="FILE",
+        help="file holding the server secret (default: the store keeps it)",
+    )
+    parser.add_argument(
+        "--ownership",
+        choices=OWNERSHIP_MODES,
+        default="pypi",
+        help="pypi: upload only to projects you own or maintain (new ones become yours); "
+        "open: any registered user uploads anywhere (default: pypi)",
+    )
+    parser.add_argument(
+        "--allow-token-delete",
+        action="store_true",
+        help="let tokens remove packages (:action=remove_pkg); off by default",
+    )
+    return parser
+
+
+@contextmanager
+def _token_auther(settings: TokenSettings) -> Iterator[None]:
+    original = RunConfig.get_auther
+
+    def get_auther(self: RunConfig, passed_auther: Auther | None) -> Auther:
+        self.auther = original(self, passed_auther)
+        try:
+            return install_auther(self, settings).auther
+        except PyPITokenException as exc:
+            sys.exit(
+                f"pypitoken-pypiserver: cannot open the token store "
+                f"{safe_url(settings.db)}: {exc}"
+            )
+
+    RunConfig.get_auther = get_auther  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RunConfig.get_auther = original  # type: ignore[method-assign]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run pypiserver with token authentication; see the module docstring."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = _token_parser()
+    ours, rest = parser.parse_known_args(args)
+    if "-h" in rest or "--help" in rest:
+        parser.print_help()
+        print()
+    settings = TokenSettings(
+        db=ours.token_db or default_token_db(),
+        domain=ours.token_domain,
+        secret_file=ours.token_secret_file,
+        ownership=ours.ownership,
+        allow_delete=ours.allow_token_delete,
+    )
+    with _token_auther(settings):
+        pypiserver_main(rest)
+
+
+if __name__ == "__main__":
+    main()
