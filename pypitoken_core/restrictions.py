@@ -59,7 +59,10 @@ _MAX_REPR = 120
 
 
 def _short_repr(obj: object) -> str:
-    text = repr(obj)
+    try:
+        text = repr(obj)
+    except Exception:  # a deeply nested list (RecursionError) or a hostile __repr__
+        text = f"<{type(obj).__name__}>"
     return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
 
 
@@ -225,7 +228,14 @@ class Restriction:
         :class:`LoaderError` if the caveat is not fully understood, or if it loads as a
         restriction that is not a ``cls``.
         """
-        restriction = _load(caveat)
+        try:
+            restriction = _load(caveat)
+        except LoaderError:
+            raise
+        except Exception as exc:  # Python objects that no JSON decoder would produce
+            raise LoaderError(
+                f"Could not find matching Restriction for {_short_repr(caveat)}"
+            ) from exc
         if not isinstance(restriction, cls):
             raise LoaderError(f"Could not find matching Restriction for {_short_repr(caveat)}")
         return restriction
