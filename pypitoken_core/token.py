@@ -35,7 +35,11 @@ _INVALID = "Error while validating token: "
 
 def _key_bytes(key: object) -> bytes:
     if isinstance(key, str):
-        return key.encode("utf-8")
+        try:
+            return key.encode("utf-8")
+        except UnicodeEncodeError:
+            # "from None": the UnicodeEncodeError would carry the key itself.
+            raise ValidationError(f"{_INVALID}the key is not encodable as UTF-8") from None
     if isinstance(key, bytes | bytearray):
         return bytes(key)
     raise ValidationError(f"{_INVALID}the key must be str or bytes")
@@ -134,8 +138,12 @@ class Token:
             domain = ""
         if not isinstance(domain, str):
             raise LoaderError("The domain must be a string")
-        if isinstance(identifier, str):
-            identifier = identifier.encode("utf-8")
+        try:
+            location = domain.encode("utf-8")
+            if isinstance(identifier, str):
+                identifier = identifier.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise LoaderError("The domain and identifier must be encodable as UTF-8") from exc
         if not isinstance(identifier, bytes) or not identifier:
             raise LoaderError("The identifier must be a non-empty string")
         if not isinstance(key, str | bytes) or not key:
@@ -143,9 +151,13 @@ class Token:
             raise LoaderError("The key must be a non-empty string or bytes")
         if version not in (pymacaroons.MACAROON_V1, pymacaroons.MACAROON_V2):
             raise LoaderError("The macaroon version must be 1 or 2")
-        key_bytes = key.encode("utf-8") if isinstance(key, str) else key
+        try:
+            key_bytes = key.encode("utf-8") if isinstance(key, str) else key
+        except UnicodeEncodeError:
+            # "from None": the UnicodeEncodeError would carry the key itself.
+            raise LoaderError("The key must be encodable as UTF-8") from None
         raw = _macaroon.RawMacaroon(
-            location=domain.encode("utf-8"),
+            location=location,
             identifier=identifier,
             caveats=(),
             signature=_macaroon.root_signature(key_bytes, identifier),
