@@ -1,0 +1,316 @@
+"""A TokenStore kept in devpi-server's own keyfs, so tokens replicate and export with users.
+
+Layout: every token record lives in its owner's user record (keyfs key ``{user}/.config``)
+under the hidden key ``"pypitoken_tokens"``, a dict ``{token_id: {...}}``. devpi never
+shows keys outside ``User.visible_keys`` over HTTP, copies the whole record into
+``devpi-export`` and back with ``devpi-import``, and replicates it with every other keyfs
+change. The salts stored there are useless without the server secret (the per-token key is
+HMAC-SHA256(secret, salt), computed by the service), which matters because replicas can
+fetch this data.
+
+Ids: devpi has no user or project ids, so this module defines stable ones (documented in
+``examples/devpi/README.md``)::
+
+    user id    = uuid5(USER_NAMESPACE, "<username>")
+    project id = uuid5(PROJECT_NAMESPACE, "<user>/<index>/<normalised project>")
+
+They need no storage, are the same on the primary, every replica and after an
+export/import, and let pypitoken write ``[2, [ids]]`` / ``[3, id]`` caveats offline.
+
+Every method needs the keyfs transaction devpi opens around each request; writes need a
+write transaction (POST/PUT/PATCH/DELETE on the primary) and fail with ``StoreError``
+elsewhere. Users, projects and roles belong to devpi: the methods that would create or
+change them refuse.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
+from pypitoken_core.names import normalize
+from pypitoken_core.store import AuditEvent, Project, TokenRecord, User
+
+__all__ = [
+    "PROJECT_NAMESPACE",
+    "TOKENS_KEY",
+    "USER_NAMESPACE",
+    "KeyfsStore",
+    "project_id",
+    "user_id",
+]
+
+#: The hidden key of a devpi user record that holds that user's token records.
+TOKENS_KEY = "pypitoken_tokens"
+#: Namespaces of the derived ids; changing them would invalidate every id caveat.
+USER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:user")
+PROJECT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:project")
+
+
+def user_id(username: str) -> str:
+    """Return the stable lowercase UUID of a devpi user."""
+    return str(uuid.uuid5(USER_NAMESPACE, username))
+
+
+def project_id(index: str, project: str) -> str:
+    """Return the stable lowercase UUID of ``project`` (normalised here) on ``user/index``."""
+    return str(uuid.uuid5(PROJECT_NAMESPACE, f"{index}/{normalize(project)}"))
+
+
+def _record_to_dict(record: TokenRecord) -> dict[str, Any]:
+    return {
+        "user_id": record.user_id,
+        "salt": base64.b64encode(record.salt).decode("ascii"),
+        "description": record.description,
+        "projects": list(record.projects),
+        "project_ids": list(record.project_ids),
+        "indexes": list(record.indexes),
+        "actions": list(record.actions),
+        "created": record.created,
+        "expires": record.expires,
+        "not_before": record.not_before,
+        "last_used": record.last_used,
+        "revoked": record.revoked,
+    }
+
+
+def _record_from_dict(token_id: str, data: Mapping[str, Any]) -> TokenRecord:
+    try:
+        return TokenRecord(
+            id=token_id,
+            user_id=str(data["user_id"]),
+            salt=base64.b64decode(data["salt"], validate=True),
+            description=str(data.get("description", "")),
+            projects=tuple(data.get("projects", ())),
+            project_ids=tuple(data.get("project_ids", ())),
+            indexes=tuple(data.get("indexes", ())),
+            actions=tuple(data.get("actions", ())),
+            created=int(data["created"]),
+            expires=None if data.get("expires") is None else int(data["expires"]),
+            not_before=None if data.get("not_before") is None else int(data["not_before"]),
+            last_used=None if data.get("last_used") is None else int(data["last_used"]),
+            revoked=bool(data.get("revoked", False)),
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise StoreError(f"token record {token_id} in devpi's keyfs is damaged") from exc
+
+
+class KeyfsStore:
+    """The parts of the TokenStore protocol a TokenService with external ownership uses.
+
+    ``xom`` is devpi-server's application object; the store reads ``xom.model`` (bound to
+    the current thread's keyfs transaction) on every call and keeps no copy of the data,
+    only a process-local map from token id to owner name that is rebuilt when a lookup
+    misses and keyfs has changed since the last build.
+    """
+
+    def __init__(self, xom: Any, log: Any = None) -> None:
+        self._xom = xom
+        self._log = log
+        self._lock = threading.Lock()
+        self._owner_of: dict[str, str] = {}
+        self._name_of: dict[str, str] = {}
+        self._built_at: int | None = None
+        self._settings: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"<KeyfsStore {self.url}>"
+
+    @property
+    def url(self) -> str:
+        return "devpi-keyfs:"
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _keyfs_tx(self) -> Any:
+        try:
+            return self._xom.keyfs.tx
+        except AttributeError as exc:  # no transaction open on this thread
+            raise StoreError("no devpi keyfs transaction is open") from exc
+
+    def _tokens_of(self, devpi_user: Any) -> Mapping[str, Any]:
+        config = devpi_user.key.get() or {}
+        tokens = config.get(TOKENS_KEY)
+        return tokens if isinstance(tokens, Mapping) else {}
+
+    def _writable_user(self, name: str) -> Any:
+        if not self._keyfs_tx().write:
+            raise StoreError("tokens can only be changed on the primary, in a write request")
+        devpi_user = self._xom.model.get_user(name)
+        if devpi_user is None:
+            raise NotFound(f"no devpi user {name!r}")
+        return devpi_user
+
+    def _user_name_for_id(self, uid: str) -> str | None:
+        # Ids are derived from names, so a cached pair never goes stale; only whether the
+        # user still exists has to be asked each time.
+        name = self._name_of.get(uid)
+        if name is None:
+            self._name_of = {user_id(n): n for n in self._xom.model.get_usernames()}
+            name = self._name_of.get(uid)
+        if name is None or self._xom.model.get_user(name) is None:
+            return None
+        return name
+
+    def _owner(self, token_id: str) -> str | None:
+        owner = self._owner_of.get(token_id)
+        if owner is not None:
+            return owner
+        serial = self._keyfs_tx().at_serial
+        with self._lock:
+            if self._built_at == serial:
+                return None
+            # A miss after a keyfs change: rebuild from the user records. Replicas get
+            # tokens only through replication, and devpi-import writes user records
+            # directly, so the map cannot be maintained incrementally alone.
+            owner_of: dict[str, str] = {}
+            for devpi_user in self._xom.model.get_userlist():
+                for tid in self._tokens_of(devpi_user):
+                    owner_of[tid] = devpi_user.name
+            self._owner_of = owner_of
+            self._built_at = serial
+        return self._owner_of.get(token_id)
+
+    # -- users (devpi's own) -----------------------------------------------------------
+
+    def get_user(self, name: str) -> User | None:
+        devpi_user = self._xom.model.get_user(name)
+        if devpi_user is None:
+            return None
+        return User(id=user_id(name), name=name, created=0)
+
+    def get_user_by_id(self, uid: str) -> User | None:
+        name = self._user_name_for_id(uid)
+        return None if name is None else User(id=uid, name=name, created=0)
+
+    def list_users(self) -> list[User]:
+        names = sorted(self._xom.model.get_usernames())
+        return [User(id=user_id(n), name=n, created=0) for n in names]
+
+    def add_user(self, name: str) -> User:
+        raise StoreError("devpi users are managed by devpi-server")
+
+    def remove_user(self, name: str, *, event: AuditEvent | None = None) -> None:
+        raise StoreError("devpi users are managed by devpi-server")
+
+    # -- projects: devpi's ACLs decide, there is no registry ---------------------------
+
+    def add_project(self, name: str, owner_id: str) -> Project:
+        raise StoreError("devpi projects have no owners; index ACLs decide")
+
+    def get_project(self, name: str) -> Project | None:
+        return None
+
+    def list_projects(self) -> list[Project]:
+        return []
+
+    def set_role(self, project_id: str, user_id: str, role: str) -> None:
+        raise StoreError("devpi projects have no roles; index ACLs decide")
+
+    def get_role(self, project_id: str, user_id: str) -> str | None:
+        return None
+
+    def list_roles(self, project_id: str) -> list[tuple[str, str]]:
+        return []
+
+    # -- tokens ------------------------------------------------------------------------
+
+    def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
+        name = self._user_name_for_id(record.user_id)
+        if name is None:
+            raise NotFound(f"no devpi user with id {record.user_id}")
+        devpi_user = self._writable_user(name)
+        with devpi_user.key.update() as config:
+            tokens = dict(config.get(TOKENS_KEY) or {})
+            if record.id in tokens:
+                raise AlreadyExists(f"token {record.id} already exists")
+            tokens[record.id] = _record_to_dict(record)
+            config[TOKENS_KEY] = tokens
+        self._owner_of[record.id] = name
+        if event is not None:
+            self.add_event(event)
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        owner = self._owner(token_id)
+        if owner is None:
+            return None
+        devpi_user = self._xom.model.get_user(owner)
+        data = None if devpi_user is None else self._tokens_of(devpi_user).get(token_id)
+        if data is None:  # user or token deleted since the map was built
+            self._owner_of.pop(token_id, None)
+            return None
+        return _record_from_dict(token_id, data)
+
+    def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
+        if user_id is None:
+            names = sorted(self._xom.model.get_usernames())
+        else:
+            name = self._user_name_for_id(user_id)
+            names = [] if name is None else [name]
+        records = []
+        for name in names:
+            devpi_user = self._xom.model.get_user(name)
+            if devpi_user is None:
+                continue
+            for tid, data in self._tokens_of(devpi_user).items():
+                records.append(_record_from_dict(tid, data))
+        records.sort(key=lambda r: (r.created, r.id))
+        return records
+
+    def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
+        record = self.get_token(token_id)
+        if record is None:
+            return False
+        name = self._owner_of[token_id]
+        devpi_user = self._writable_user(name)
+        with devpi_user.key.update() as config:
+            tokens = dict(config.get(TOKENS_KEY) or {})
+            data = dict(tokens[token_id])
+            data["revoked"] = True
+            tokens[token_id] = data
+            config[TOKENS_KEY] = tokens
+        if event is not None:
+            self.add_event(event)
+        return True
+
+    def touch_token(self, token_id: str, when: int) -> None:
+        # Not recorded: keyfs writes need a write transaction, and most token uses are
+        # read requests (and every request on a replica is).
+        return None
+
+    # -- audit and settings ------------------------------------------------------------
+
+    def add_event(self, event: AuditEvent) -> None:
+        if self._log is None:
+            return
+        # Every stage check asks about every action, so most denials are about actions
+        # the request does not even attempt: debug only. The refusal a client actually
+        # receives is logged by the server hooks.
+        write = self._log.debug if event.event == "denied" else self._log.info
+        write(
+            "pypitoken: %s token=%s user=%s project=%s action=%s reason=%s",
+            event.event,
+            event.token_id,
+            event.user,
+            event.project,
+            event.action,
+            event.reason,
+        )
+
+    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
+        # Events go to devpi's log, which is where devpi operators already look.
+        return []
+
+    def get_setting(self, key: str) -> str | None:
+        return self._settings.get(key)
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._settings[key] = value
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,331 @@
+"""devpi-server hooks: PyPI-style API tokens, checked by pypitoken-core's TokenService.
+
+Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` entry point.
+
+- ``devpiserver_get_identity`` (tryfirst) recognises our tokens (``__token__:<token>``,
+  ``:<token>``, ``<token>:``, ``<owner>:<token>``, ``Authorization: Bearer <token>``,
+  ``X-Devpi-Auth``) and makes the token's owner the identity, once the service has
+  verified that the token is genuine, unrevoked and current. Anything else is left to
+  devpi's password/login check and to other plugins (devpi-tokens keeps working).
+- ``devpiserver_auth_denials`` runs for every stage devpi checks a permission on, push
+  targets included, and asks the service whether the token allows each action there
+  (index, project, project id, time). Denied actions become devpi ``Deny`` ACL entries;
+  ``user_*`` and ``index_*`` permissions are always denied to tokens.
+- A response subscriber turns a refusal into ``403 Invalid API Token: <reason>``, the
+  reason phrase twine and devpi-client print. Nothing here ever answers 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import urllib.parse
+from typing import Any
+
+from devpi_server.log import threadlog
+from pluggy import HookimplMarker
+from pyramid.authorization import Everyone
+from pyramid.events import NewResponse
+from pyramid.httpexceptions import HTTPException, HTTPForbidden
+
+from pypitoken_core import (
+    ActionsRestriction,
+    Context,
+    IndexesRestriction,
+    LegacyProjectIDsRestriction,
+    LegacyProjectNamesRestriction,
+    LoaderError,
+    ProjectIDsRestriction,
+    ProjectNamesRestriction,
+    PyPITokenException,
+    Token,
+    ValidationError,
+)
+from pypitoken_core.service import TokenService
+
+from . import views
+from ._identity import REGISTRY_KEY, TokenIdentity
+from ._request import (
+    ALWAYS_DENIED,
+    PERMISSIONS,
+    extract_token,
+    method_action,
+    request_project,
+    sanitize_reason,
+)
+from ._store import KeyfsStore, project_id
+
+__all__ = ["TokenIdentity"]
+
+hookimpl = HookimplMarker("devpiserver")
+
+#: request.environ key of the last stage evaluation that denied something:
+#: (token id, index, project, {action: reason}).
+_DENIAL_KEY = "pypitoken_devpi.denial"
+#: Label of the service secret, derived from devpi's argon2-stretched auth secret.
+_SECRET_LABEL = b"pypitoken-core devpi token secret v1"
+_ALL_STAGE_PERMISSIONS = frozenset(p for perms in PERMISSIONS.values() for p in perms)
+
+
+class _Plugin:
+    """Per-application state: the service over a keyfs-backed store, and the options."""
+
+    def __init__(self, xom: Any) -> None:
+        args = xom.config.args
+        self.prefix: str = getattr(args, "pypitoken_prefix", None) or "pypi"
+        self.max_expiry: int = int(getattr(args, "pypitoken_max_expiry", 0) or 0)
+        domain = getattr(args, "pypitoken_domain", None) or _default_domain(args)
+        # devpi derives its own secrets with argon2 at start-up; one HMAC with our label
+        # gives an independent key at no extra cost, so the first token use after a
+        # restart is as fast as any other.
+        secret = hmac.digest(xom.config.get_auth_secret(), _SECRET_LABEL, "sha256")
+        self.xom = xom
+        self.store = KeyfsStore(xom, log=threadlog)
+        self.service = TokenService(
+            self.store,
+            secret,
+            domain=domain,
+            prefix=self.prefix,
+            ownership="external",
+            allow_delete=True,
+        )
+
+    def identify(
+        self, request: Any, raw: str, claimed: str | None, explicit: bool
+    ) -> TokenIdentity | None:
+        """Verify that ``raw`` is a genuine, current token; return its owner's identity.
+
+        Returns None when the credentials are not ours after all (``<owner>:<password>``
+        where the password merely starts with our prefix). Raises ValidationError.
+        """
+        try:
+            token = Token.load(raw)
+        except LoaderError:
+            if not explicit:
+                return None
+            raise ValidationError("malformed token") from None
+        record = self.store.get_token(token.identifier)
+        if record is None and not explicit:
+            return None
+        route = self._route_context(request)
+        try:
+            ident = self.service.authenticate(raw, route)
+        except ValidationError as exc:
+            # Not valid for what the route names: still the identity if the token is
+            # valid for something (a push reads one index and writes another); the
+            # stage checks in auth_denials decide. Otherwise explain with the route's
+            # reason, unless the route names no project or index to explain it with.
+            try:
+                ident = self.service.authenticate(raw, _witness(token, record))
+            except ValidationError as witness_exc:
+                if route.index is None or route.project_name is None:
+                    raise witness_exc from None
+                raise exc from None
+        if claimed is not None and claimed != ident.user_name:
+            raise ValidationError(f"this token does not belong to user {claimed!r}")
+        return TokenIdentity(ident.user_name, ident.token_id or "", raw)
+
+    def _route_context(self, request: Any) -> Context:
+        matchdict = request.matchdict or {}
+        user, index = matchdict.get("user"), matchdict.get("index")
+        index_name = f"{user.strip('/')}/{index.strip('/')}" if user and index else None
+        project = request_project(request, self.xom)
+        return Context(
+            project_name=project,
+            project_id=project_id(index_name, project) if index_name and project else None,
+            index=index_name,
+            action=method_action(request.method),
+        )
+
+    def denials(self, request: Any, identity: TokenIdentity, stage: Any) -> set[str]:
+        """The devpi permissions the token does not grant on ``stage`` for this request."""
+        index = stage.name
+        project = request_project(request, self.xom)
+        pid = project_id(index, project) if project else None
+        now = int(time.time())
+        denied: set[str] = set()
+        reasons: dict[str, str] = {}
+        for action, permissions in PERMISSIONS.items():
+            context = Context(
+                project_name=project, project_id=pid, now=now, action=action, index=index
+            )
+            try:
+                self.service.authenticate(identity._raw, context)
+            except ValidationError as exc:
+                denied.update(permissions)
+                reasons[action] = str(exc)
+        request.environ[_DENIAL_KEY] = (identity.token_id, index, project, reasons)
+        return denied
+
+
+def _default_domain(args: Any) -> str:
+    outside = getattr(args, "outside_url", None)
+    host = urllib.parse.urlsplit(outside).hostname if outside else None
+    return host or "devpi"
+
+
+def _narrow(current: set[str] | None, values: list[str]) -> set[str]:
+    # An empty intersection makes the token useless; keep the newest restriction's
+    # values so that the service's refusal names one of them.
+    narrowed = set(values) if current is None else current & set(values)
+    return narrowed or set(values)
+
+
+def _witness(token: Token, record: Any) -> Context:
+    """A use the token's own restrictions allow, to check that the token is genuine.
+
+    The identity hook runs before devpi knows which stages a request touches (a push
+    reads one index and writes another), so it asks the service about a use built from
+    the token itself: the signature, revocation, owner and dates are then checked for
+    real, while index, project and action are checked per stage in auth_denials.
+    """
+    names: set[str] | None = set(record.projects) if record and record.projects else None
+    ids: set[str] | None = None
+    indexes: set[str] | None = set(record.indexes) if record and record.indexes else None
+    actions: set[str] = set(record.actions) if record else {"download"}
+    try:
+        restrictions = token.restrictions
+    except LoaderError:
+        restrictions = []  # the service will report the unreadable caveat
+    for r in restrictions:
+        if isinstance(r, ProjectNamesRestriction | LegacyProjectNamesRestriction):
+            names = _narrow(names, r.project_names)
+        elif isinstance(r, ProjectIDsRestriction | LegacyProjectIDsRestriction):
+            ids = _narrow(ids, r.project_ids)
+        elif isinstance(r, IndexesRestriction):
+            indexes = _narrow(indexes, r.indexes)
+        elif isinstance(r, ActionsRestriction):
+            actions &= set(r.actions)
+    return Context(
+        project_name=min(names) if names else None,
+        project_id=min(ids) if ids else None,
+        index=min(indexes) if indexes else None,
+        action=min(actions) if actions else "download",
+    )
+
+
+def _forbidden(reason: str) -> HTTPForbidden:
+    text = sanitize_reason(f"Invalid API Token: {reason}")
+    exc = HTTPForbidden(explanation=text)
+    exc.status = f"403 {text}"
+    return exc
+
+
+def _plugin(request: Any) -> _Plugin | None:
+    return request.registry.get(REGISTRY_KEY)
+
+
+# -- hooks ------------------------------------------------------------------------------
+
+
+@hookimpl
+def devpiserver_add_parser_options(parser: Any) -> None:
+    group = parser.addgroup("pypitoken-core API tokens")
+    group.addoption(
+        "--pypitoken-domain",
+        type=str,
+        default=None,
+        help="location written into new API tokens (default: the host of --outside-url, "
+        "else 'devpi'); informational, tokens are checked by id and signature",
+    )
+    group.addoption(
+        "--pypitoken-prefix",
+        type=str,
+        default="pypi",
+        help="prefix of API tokens issued and accepted by this server; changing it makes "
+        "earlier tokens unrecognised",
+    )
+    group.addoption(
+        "--pypitoken-max-expiry",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="longest lifetime a non-root user may give a new API token; 0 means no limit",
+    )
+
+
+@hookimpl
+def devpiserver_get_features() -> set[str]:
+    return {"pypitoken-api-tokens"}
+
+
+@hookimpl
+def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
+    xom = pyramid_config.registry["xom"]
+    pyramid_config.registry[REGISTRY_KEY] = _Plugin(xom)
+    pyramid_config.add_subscriber(_explain_refusal, NewResponse)
+    pyramid_config.include(views.includeme)
+
+
+@hookimpl(tryfirst=True)
+def devpiserver_get_identity(request: Any, credentials: Any) -> TokenIdentity | None:
+    plugin = _plugin(request)
+    if plugin is None:
+        return None
+    found = extract_token(request, credentials, plugin.prefix)
+    if found is None:
+        return None
+    raw, claimed = found
+    explicit = claimed is None
+    try:
+        return plugin.identify(request, raw, claimed, explicit)
+    except ValidationError as exc:
+        threadlog.info("pypitoken: token refused: %s", sanitize_reason(str(exc)))
+        raise _forbidden(str(exc)) from None
+    except HTTPException:
+        raise
+    except Exception as exc:  # never a 500: any failure is a refusal
+        threadlog.error("pypitoken: error while checking a token: %s", type(exc).__name__)
+        raise _forbidden("the token could not be checked") from None
+
+
+@hookimpl
+def devpiserver_auth_denials(request: Any, acl: Any, user: Any, stage: Any) -> Any:
+    identity = getattr(request, "identity", None)
+    if not isinstance(identity, TokenIdentity):
+        return None
+    denied = set(ALWAYS_DENIED)
+    plugin = _plugin(request)
+    if stage is not None:
+        try:
+            denied |= plugin.denials(request, identity, stage) if plugin else _ALL_STAGE_PERMISSIONS
+        except Exception as exc:  # fail closed, never a 500
+            threadlog.error("pypitoken: error while checking a token: %s", type(exc).__name__)
+            request.environ[_DENIAL_KEY] = (
+                identity.token_id, getattr(stage, "name", None), None,
+                dict.fromkeys(PERMISSIONS, "the token could not be checked"),
+            )
+            denied |= _ALL_STAGE_PERMISSIONS
+    return [(Everyone, permission) for permission in sorted(denied)]
+
+
+def _explain_refusal(event: Any) -> None:
+    """Give a refused token request the reason: ``403 Invalid API Token: <reason>``.
+
+    devpi answers a denied permission with its own words ("no permission to submit", or
+    401 for a push target); the service's reason is what the token's holder needs.
+    """
+    try:
+        request, response = event.request, event.response
+        denial = request.environ.get(_DENIAL_KEY)
+        if denial is None or response.status_code not in (401, 403):
+            return
+        token_id, index, project, reasons = denial
+        if not reasons:
+            return
+        action = method_action(request.method)
+        reason = reasons.get(action)
+        if reason is None and action == "upload":
+            # A push first checks that the token may read the source index.
+            reason = reasons.get("download")
+        if reason is None:
+            return
+        threadlog.warn(
+            "pypitoken: refused token %s on %s project %s: %s",
+            token_id, index, project, sanitize_reason(reason),
+        )
+        response.status = f"403 {sanitize_reason('Invalid API Token: ' + reason)}"
+        if "WWW-Authenticate" in response.headers:
+            del response.headers["WWW-Authenticate"]
+    except (PyPITokenException, AttributeError, KeyError, TypeError, ValueError):
+        return
