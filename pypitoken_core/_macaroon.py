@@ -23,7 +23,16 @@ from typing import NamedTuple
 
 from .exceptions import LoaderError
 
-__all__ = ["RawMacaroon", "chain", "decode", "encode", "root_signature", "sign", "signatures_match"]
+__all__ = [
+    "RawMacaroon",
+    "chain",
+    "decode",
+    "encode",
+    "encoded_length",
+    "root_signature",
+    "sign",
+    "signatures_match",
+]
 
 _KEY_GENERATOR = b"macaroons-key-generator"
 _EOS, _LOCATION, _IDENTIFIER, _VID, _SIGNATURE = 0, 1, 2, 4, 6
@@ -179,6 +188,21 @@ def encode(macaroon: RawMacaroon) -> bytes:
     parts.append(b"\x00")
     parts.append(_packet(_SIGNATURE, macaroon.signature))
     return b"".join(parts)
+
+
+def _packet_length(data: bytes) -> int:
+    # field type (1 byte) + length varint + data
+    size = len(data)
+    return 2 + size + (size >= 0x80) + (size >= 0x4000) + (size >= 0x200000) + (size >= 0x10000000)
+
+
+def encoded_length(macaroon: RawMacaroon) -> int:
+    """Length of ``b64encode(encode(macaroon))``, without encoding anything."""
+    size = 1 + _packet_length(macaroon.location) + _packet_length(macaroon.identifier) + 1
+    for caveat in macaroon.caveats:
+        size += _packet_length(caveat) + 1
+    size += 1 + 2 + _SIGNATURE_BYTES
+    return (size * 4 + 2) // 3
 
 
 def root_signature(key: bytes, identifier: bytes) -> bytes:

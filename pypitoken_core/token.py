@@ -254,8 +254,24 @@ class Token:
         caveats = [r.dump_json().encode("utf-8") for r in new]
         if len(self._raw.caveats) + len(caveats) > MAX_CAVEATS:
             raise restrictions.InvalidRestriction(f"A token may carry at most {MAX_CAVEATS} caveats")
+        for caveat in caveats:
+            # Refuse to write what load() and check() would refuse to read.
+            if len(caveat) > restrictions.MAX_CAVEAT_BYTES:
+                raise restrictions.InvalidRestriction(
+                    f"A restriction may be at most {restrictions.MAX_CAVEAT_BYTES} bytes of "
+                    f"JSON; this one would be {len(caveat)}"
+                )
         signature = _macaroon.chain(self._raw.signature, caveats)
-        self._raw = self._raw._replace(caveats=self._raw.caveats + tuple(caveats), signature=signature)
+        raw = self._raw._replace(caveats=self._raw.caveats + tuple(caveats), signature=signature)
+        if self._version == pymacaroons.MACAROON_V1:
+            body_length = len(self._from_raw(self.prefix, raw, self._version)._body())
+        else:
+            body_length = _macaroon.encoded_length(raw)
+        if len(self.prefix) + 1 + body_length > MAX_TOKEN_LENGTH:
+            raise restrictions.InvalidRestriction(
+                f"The token would be longer than {MAX_TOKEN_LENGTH} characters"
+            )
+        self._raw = raw
         self._macaroon_cache = None
         if self._restrictions is not None:
             self._restrictions.extend(new)
