@@ -405,9 +405,10 @@ class _Holder(Generic[C]):
         self.pid = os.getpid()
 
     def __del__(self) -> None:
-        if self.pid == os.getpid():
-            self.conns.pop(id(self), None)
-            with suppress(Exception):
+        # Also runs at interpreter shutdown, when anything may already be torn down.
+        with suppress(Exception):
+            if self.pid == os.getpid():
+                self.conns.pop(id(self), None)
                 self.close(self.conn)
 
 
@@ -433,6 +434,7 @@ class ThreadConnections(Generic[C]):
         self._conns: dict[int, C] = {}
         self._inherited: list[C] = []
         self._closed = False
+        self._pid = os.getpid()
         _LIVE.add(self)
 
     def get(self) -> C:
@@ -469,7 +471,15 @@ class ThreadConnections(Generic[C]):
             with suppress(Exception):
                 self._close(conn)
 
+    def __del__(self) -> None:
+        # A store dropped without close(): release its connections (drivers warn about
+        # unclosed ones), but only in the process that opened them.
+        with suppress(Exception):
+            if self._pid == os.getpid():
+                self.close()
+
     def _after_fork_in_child(self) -> None:
+        self._pid = os.getpid()
         self._inherited.extend(self._conns.values())
         self._conns = {}
         self._local = threading.local()

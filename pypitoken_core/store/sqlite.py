@@ -100,6 +100,8 @@ def parse_sqlite_url(url: str) -> Path:
     rest = url[len(prefix) :]
     if not rest or rest.endswith("/"):
         raise StoreError(f"SQLite URL {url!r} names no file")
+    if "\x00" in rest:
+        raise StoreError("SQLite URL contains a NUL character")
     if "?" in rest or "#" in rest:
         raise StoreError(f"SQLite URL {url!r}: options (?...) are not supported")
     if rest == ":memory:":

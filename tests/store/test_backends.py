@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +50,7 @@ def test_exported_names() -> None:
         "sqlite:///dir/",
         "sqlite:///:memory:",
         "sqlite:///db.sqlite3?mode=ro",
+        "sqlite:///tmp/nul\x00byte",
         "memory://named",
     ],
 )
@@ -169,6 +172,42 @@ def test_sqlite_newer_schema_is_refused(sqlite_url: str) -> None:
     raw.close()
     with pytest.raises(StoreError, match="newer"):
         open_store(sqlite_url)
+
+
+# -- migrations (both SQL backends) ------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sql_url(request: pytest.FixtureRequest) -> str:
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
+
+
+def test_new_migrations_apply_once_in_order(sql_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "sqlite" if sql_url.startswith("sqlite") else "postgresql"
+    backend: Any = importlib.import_module(f"pypitoken_core.store.{name}")
+    store = open_store(sql_url)
+    alice = store.add_user("alice")
+    store.close()
+
+    # A release that adds a column and fills it: applied on the next open, and only then.
+    monkeypatch.setattr(
+        backend,
+        "MIGRATIONS",
+        (
+            *backend.MIGRATIONS,
+            "ALTER TABLE users ADD COLUMN note TEXT NOT NULL DEFAULT ''",
+            "UPDATE users SET note = note || 'x'",
+        ),
+    )
+    for _ in range(2):
+        store = open_store(sql_url)
+        try:
+            assert store.get_user("alice") == alice
+            rows = store._read("SELECT note FROM users", ())  # type: ignore[attr-defined]
+            assert rows == [("x",)]
+        finally:
+            store.close()
 
 
 # -- PostgreSQL ------------------------------------------------------------------------

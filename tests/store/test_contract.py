@@ -26,7 +26,7 @@ from pypitoken_core.store import (
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def record(user_id: str, token_id: str = "tok-1", **changes: object) -> TokenRecord:
+def record(user_id: str, token_id: str = "tok-1", /, **changes: object) -> TokenRecord:
     fields: dict[str, object] = {
         "id": token_id,
         "user_id": user_id,
