@@ -1,0 +1,64 @@
+"""``devpi push`` with a token: the target index and the pushed project are checked.
+
+devpi-tokens 1.1.0 checks its caveats once, against the source index of the request, and
+lets a push into an index or project the token does not cover through. Here every stage
+devpi checks (source for reading, target for uploading) gets the token's verdict.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Devpi, devpi_client, request, squash
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def pushable(devpi: Devpi) -> Devpi:
+    devpi.create_index("alice/prod")
+    assert devpi.upload("alice/dev", devpi.wheel("tinypkg", "2.0"), user="alice").status == 200
+    return devpi
+
+
+def push(devpi: Devpi, tmp_path, token: str, target: str):
+    cd = tmp_path / "client"
+    devpi_client(cd, "use", f"http://__token__:{token}@{devpi.url[7:]}/alice/dev", check=True)
+    return devpi_client(cd, "push", "tinypkg==2.0", target)
+
+
+@pytest.mark.parametrize(
+    ("mint", "reason"),
+    [
+        ({"projects": ["tinypkg"], "indexes": ["alice/dev"]}, "not valid for index 'alice/prod'"),
+        ({"projects": ["otherpkg"], "indexes": ["alice/dev", "alice/prod"]},
+         "not valid for project 'tinypkg'"),
+        ({"indexes": ["alice/prod"]}, "not valid for index 'alice/dev'"),
+        ({"actions": ["download"]}, "not valid for action 'upload'"),
+    ],
+    ids=["target-index", "project", "source-index", "download-only"],
+)
+def test_push_outside_the_token_is_refused(pushable: Devpi, tmp_path, mint, reason) -> None:
+    _, token = pushable.mint(**mint)
+    proc = push(pushable, tmp_path, token, "alice/prod")
+    out = squash(proc.stdout + proc.stderr)
+    assert proc.returncode != 0, out
+    assert "403" in out and f"Invalid API Token: {reason}" in out, out
+    assert request(f"{pushable.url}/alice/prod/tinypkg").status == 404
+
+
+def test_push_inside_the_token_works(pushable: Devpi, tmp_path) -> None:
+    _, token = pushable.mint(projects=["tinypkg"], indexes=["alice/dev", "alice/prod"])
+    proc = push(pushable, tmp_path, token, "alice/prod")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert request(f"{pushable.url}/alice/prod/tinypkg").status == 200
+
+
+def test_json_push_with_bearer_token(pushable: Devpi) -> None:
+    """The raw JSON push (POST), as other clients send it."""
+    _, token = pushable.mint(projects=["tinypkg"], indexes=["alice/dev"])
+    reply = pushable.api(
+        "POST", "/alice/dev", {"name": "tinypkg", "version": "2.0", "targetindex": "alice/other"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert reply.status == 403 and "not valid for index 'alice/other'" in reply.reason, reply

@@ -1,0 +1,85 @@
+"""pip installs with a token from an index that requires authentication to read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import (
+    PASSWORDS,
+    Devpi,
+    devpi_init,
+    devpi_server,
+    make_secret,
+    request,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devpi]:
+    """A server whose index alice/private lets only alice read packages."""
+    base = tmp_path_factory.mktemp("devpi-read")
+    secret = make_secret(base / "secret")
+    devpi_init(base / "server", "--no-root-pypi", "--root-passwd", PASSWORDS["root"])
+    with devpi_server(base / "server", secret, readacl=True) as srv:
+        d = Devpi(srv, base)
+        d.create_user("alice")
+        d.create_index("alice/private", acl_pkg_read=["alice"])
+        assert d.upload("alice/private", d.wheel("tinypkg", "1.0"), user="alice").status == 200
+        assert d.upload("alice/private", d.wheel("otherpkg", "1.0"), user="alice").status == 200
+        yield d
+
+
+def pip_install(devpi: Devpi, target: Path, credentials: str | None, project: str = "tinypkg"):
+    host = devpi.url[len("http://"):]
+    userinfo = f"{credentials}@" if credentials else ""
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "PIP_NO_INPUT": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--no-deps",
+         "--target", str(target), "--index-url", f"http://{userinfo}{host}/alice/private/+simple/",
+         project],
+        capture_output=True, text=True, timeout=180, env=env,
+    )
+
+
+def test_anonymous_download_is_refused(private: Devpi, tmp_path) -> None:
+    proc = pip_install(private, tmp_path / "t", None)
+    assert proc.returncode != 0
+    assert "403" in proc.stdout + proc.stderr
+
+
+def test_pip_install_with_token(private: Devpi, tmp_path) -> None:
+    _, token = private.mint(projects=["tinypkg"], actions=["download"])
+    proc = pip_install(private, tmp_path / "t", f"__token__:{token}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "t" / "tinypkg" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("mint", "project", "reason"),
+    [
+        ({"actions": ["upload"]}, "tinypkg", "not valid for action 'download'"),
+        ({"projects": ["tinypkg"]}, "otherpkg", "not valid for project 'otherpkg'"),
+    ],
+    ids=["upload-only", "other-project"],
+)
+def test_token_outside_its_scope_cannot_download(private: Devpi, tmp_path, mint, project,
+                                                 reason) -> None:
+    _, token = private.mint(**mint)
+    proc = pip_install(private, tmp_path / "t", f"__token__:{token}", project)
+    assert proc.returncode != 0
+    assert "403" in proc.stdout + proc.stderr
+    # The reason, as a plain download sees it:
+    links = request(f"{private.url}/alice/private/{project}", auth=("alice", "alicepw"))
+    href = next(link["href"] for version in links.body["result"].values()
+                for link in version["+links"])
+    reply = request(href, auth=("__token__", token), headers={"Accept": "*/*"})
+    assert reply.status == 403 and reason in reply.reason, reply
