@@ -387,11 +387,14 @@ def _decode_v1(body: str) -> _macaroon.RawMacaroon:
             raise LoaderError("Deserialization error: not a v1 macaroon")
         if any(c.third_party() or c.location for c in m.caveats):
             raise LoaderError("Deserialization error: third-party caveats are not supported")
+        signature = bytes.fromhex(m.signature)
+        if len(signature) != 32:  # pymacaroons reads a missing or truncated one as short
+            raise LoaderError("Deserialization error: macaroon has no valid signature")
         return _macaroon.RawMacaroon(
             location=(m.location or "").encode("utf-8"),
             identifier=m.identifier_bytes,
             caveats=tuple(c.caveat_id_bytes for c in m.caveats),
-            signature=bytes.fromhex(m.signature),
+            signature=signature,
         )
     except PyPITokenException:
         raise
