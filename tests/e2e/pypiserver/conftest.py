@@ -7,6 +7,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,17 @@ import pytest
 
 from tests.e2e.dists import make_sdist, make_wheel
 from tests.e2e.procs import Server, free_port, run_server
+
+with warnings.catch_warnings():
+    # test_adapter.py runs pypiserver in-process. Its vendored bottle imports the deprecated
+    # stdlib cgi module, and optional imports (watchdog) warn through bottle's importer.
+    warnings.simplefilter("ignore")
+    import pypiserver.bottle_wrapper  # noqa: F401
+
+# bottle appends an importer for its "bottle.ext" namespace to sys.meta_path. It has no
+# find_spec(), so every *failed* import in this process would then raise ImportWarning (an
+# error under filterwarnings=error) instead of ImportError, in other test modules too.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_ImportRedirect"]
 
 BIN = Path(sys.executable).parent
 TOKEN_USER = "__token__"
@@ -106,14 +118,17 @@ class Index:
     def pip_download(
         self, project: str, dest: Path, user: str | None = None, password: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """``pip download`` one project from this index (credentials in the URL, like CI)."""
+        """``pip download`` one project from this index (credentials in the URL, like CI).
+
+        ``--isolated``: no pip.conf of the machine running the tests adds another index.
+        """
         netloc = self.url.split("://", 1)[1]
         creds = f"{user}:{password}@" if user is not None else ""
         return run(
             [
                 sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
-                "--disable-pip-version-check", "--no-input", "--keyring-provider", "disabled",
-                "--retries", "0", "-d", str(dest),
+                "--isolated", "--disable-pip-version-check", "--no-input",
+                "--keyring-provider", "disabled", "--retries", "0", "-d", str(dest),
                 "--index-url", f"http://{creds}{netloc}/simple/", project,
             ],
             check=False,

@@ -1,0 +1,63 @@
+"""Password users from ``-P htpasswd`` keep working beside tokens, under the ownership rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .client import basic, request, upload_body
+from .conftest import TOKEN_USER, Index, pypiserver_running
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "carol-secret-pw"
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+    from passlib.apache import HtpasswdFile
+
+    work = tmp_path_factory.mktemp("mixed")
+    htpasswd = HtpasswdFile(str(work / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
+    htpasswd.set_password("carol", PASSWORD)
+    htpasswd.save()
+    with pypiserver_running(work / "run", "-P", str(work / "htpasswd")) as idx:
+        yield idx
+
+
+def test_password_user_uploads_with_twine(mixed: Index, dists) -> None:
+    wheel, sdist = dists("ht-carol")
+
+    proc = mixed.twine("carol", PASSWORD, wheel, sdist)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {wheel.name, sdist.name} <= mixed.stored()
+
+
+def test_wrong_password_is_refused(mixed: Index, dists) -> None:
+    body, ctype = upload_body(dists("ht-wrong")[0], "ht-wrong")
+
+    auth = basic("carol", "nope")
+    resp = request(mixed.url, "POST", "/", auth=auth, body=body, content_type=ctype)
+
+    assert resp.status == 403
+
+
+def test_tokens_work_on_the_same_server(mixed: Index, dists) -> None:
+    tess = mixed.admin.user("ht-tess")
+    token = mixed.admin.mint(tess)
+
+    assert mixed.twine(TOKEN_USER, token, dists("ht-tess-proj")[0]).returncode == 0
+
+
+def test_password_user_follows_ownership(mixed: Index, dists) -> None:
+    owner = mixed.admin.user("ht-owner")
+    assert mixed.twine(TOKEN_USER, mixed.admin.mint(owner), dists("ht-owned")[0]).returncode == 0
+    body, ctype = upload_body(dists("ht-owned", "0.2")[0], "ht-owned")
+
+    auth = basic("carol", PASSWORD)
+    resp = request(mixed.url, "POST", "/", auth=auth, body=body, content_type=ctype)
+
+    assert resp.status == 403
+    assert resp.reason == "Forbidden: user carol may not upload to project 'ht-owned'"

@@ -1,0 +1,63 @@
+"""No credential reaches a log line, even with ``--log-req-frmt %s -v``.
+
+With that format pypiserver logs the whole WSGI environ of every request, the
+Authorization header included; the adapter's log filter must mask it.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from .client import basic, request, upload_body
+from .conftest import TOKEN_USER, pypiserver_running
+
+pytestmark = pytest.mark.e2e
+
+
+def test_tokens_and_passwords_never_reach_the_logs(tmp_path: Path, dists) -> None:
+    from passlib.apache import HtpasswdFile
+
+    password = "log-password-1234"
+    htpasswd = HtpasswdFile(str(tmp_path / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
+    htpasswd.set_password("lou", password)
+    htpasswd.save()
+    log_file = tmp_path / "pypiserver.log"
+    options = ("-a", "update,download,list", "-P", str(tmp_path / "htpasswd"),
+               "--log-req-frmt", "%s", "--log-res-frmt", "%s", "-v", "--log-file", str(log_file))
+    with pypiserver_running(tmp_path / "run", *options) as idx:
+        lea = idx.admin.user("log-lea")
+        token = idx.admin.mint(lea)
+        scoped = idx.admin.restrict(token, "--project", "log-proj")
+        wheel, sdist = dists("log-proj")
+        other = dists("log-other")[0]
+
+        assert idx.twine(TOKEN_USER, token, wheel, sdist).returncode == 0
+        assert idx.twine(TOKEN_USER, scoped, other).returncode != 0  # a refusal is logged too
+        assert idx.twine("lou", password, dists("log-lou")[0]).returncode == 0
+        assert idx.pip_download("log-proj", tmp_path / "dl", TOKEN_USER, token).returncode == 0
+        body, ctype = upload_body(other, "log-proj")  # spoofed
+        assert request(idx.url, "POST", "/", auth=basic(TOKEN_USER, token), body=body,
+                       content_type=ctype).status == 403
+        assert request(idx.url, "GET", "/simple/", auth=basic("", scoped)).status == 403
+        idx.server.stop()  # flush every handler
+        logs = {"stdout": idx.server.log_text(), "log file": log_file.read_text()}
+
+    secrets = {
+        "token": token,
+        "narrowed token": scoped,
+        "token signature": token[-30:],
+        "password": password,
+    }
+    credentials = ((TOKEN_USER, token), (TOKEN_USER, scoped), ("lou", password), ("", scoped))
+    for user, secret in credentials:
+        header = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        secrets[f"Authorization of {user or 'empty user'}"] = header[:40]
+    for where, text in logs.items():
+        # The format really logged the environ, with the header's slot masked.
+        assert "'HTTP_AUTHORIZATION': '<redacted>'" in text, where
+        assert "stored 'log_proj-0.1-py3-none-any.whl'" in text, where
+        for what, secret in secrets.items():
+            assert secret not in text, f"{what} found in the {where}"
