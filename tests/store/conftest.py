@@ -1,10 +1,10 @@
 """Fixtures for the store suite: SQLite files and a throwaway PostgreSQL cluster.
 
 The cluster is started once per session and stopped (by ``pg_ctl``, then by PID) at the
-end; each test gets its own freshly created database. Without the server binaries the
-PostgreSQL tests skip with the reason, except when ``PYPITOKEN_REQUIRE_POSTGRES=1``
-(``.ci/run`` sets it), where a missing PostgreSQL fails the run.
-"""
+end. Each test gets a fresh schema (``pg_url``) or a fresh database (``pg_database_url``).
+Without the server binaries the PostgreSQL tests skip with the reason, except when
+``PYPITOKEN_REQUIRE_POSTGRES=1`` (``.ci/run`` sets it), where a missing PostgreSQL fails
+the run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.pgcluster import REQUIRE_ENV, Cluster, find_bindir, start_cluster
+from tests.store.pgcluster import REQUIRE_ENV, SCHEMA_DB, Cluster, find_bindir, start_cluster
 
 
 def _unavailable(reason: str) -> None:
@@ -45,7 +45,17 @@ def pg_cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def pg_url(pg_cluster: Cluster) -> Iterator[str]:
-    """The URL of a new, empty database, dropped after the test."""
+    """The URL of a new, empty schema (via ``search_path``), dropped after the test."""
+    name = pg_cluster.create_schema()
+    try:
+        yield pg_cluster.url(SCHEMA_DB, schema=name)
+    finally:
+        pg_cluster.drop_schema(name)
+
+
+@pytest.fixture
+def pg_database_url(pg_cluster: Cluster) -> Iterator[str]:
+    """The URL of a new, empty database (tables in ``public``), dropped after the test."""
     name = pg_cluster.create_database()
     try:
         yield pg_cluster.url(name)

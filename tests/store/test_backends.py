@@ -243,8 +243,8 @@ def test_postgres_unknown_database_hides_password(pg_cluster: Cluster) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_url_hides_password(pg_cluster: Cluster, pg_url: str) -> None:
-    dbname = pg_url.rsplit("/", 1)[1]
+def test_postgres_url_hides_password(pg_cluster: Cluster, pg_database_url: str) -> None:
+    dbname = pg_database_url.rsplit("/", 1)[1]
     store = open_store(pg_cluster.url(dbname, password="hunter2"))  # trust auth ignores it
     try:
         assert "hunter2" not in store.url
@@ -253,6 +253,29 @@ def test_postgres_url_hides_password(pg_cluster: Cluster, pg_url: str) -> None:
         with pytest.raises(StoreError) as info:
             store.add_user("alice")
         assert "hunter2" not in str(info.value)
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_whole_database_in_public_schema(pg_database_url: str) -> None:
+    """The contract suite runs in per-test schemas; this is the plain deployment shape."""
+    store = open_store(pg_database_url)
+    try:
+        alice = store.add_user("alice")
+        foo = store.add_project("foo", alice.id)
+    finally:
+        store.close()
+    store = open_store(pg_database_url)  # finds its schema in place
+    try:
+        tables = store._read(  # type: ignore[attr-defined]
+            "SELECT table_schema, count(*) FROM information_schema.tables"
+            " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+            " GROUP BY table_schema",
+            (),
+        )
+        assert tables == [("public", 7)]
+        assert store.list_roles(foo.id) == [("alice", "Owner")]
     finally:
         store.close()
 
