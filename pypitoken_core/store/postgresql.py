@@ -16,7 +16,8 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._sql import SQLStore, Statements, ThreadConnections, iter_statements
+from ._connections import ThreadConnections
+from ._sql import SQLStore, Statements, iter_statements
 
 try:
     import psycopg

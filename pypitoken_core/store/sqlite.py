@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._sql import SQLStore, Statements, ThreadConnections, iter_statements
+from ._connections import ThreadConnections
+from ._sql import SQLStore, Statements, iter_statements
 
 __all__ = ["SQLiteStore", "parse_sqlite_url"]
 
