@@ -289,7 +289,10 @@ def test_postgres_reconnects_once_after_the_server_drops_it(
     def kill_backend() -> None:
         pid = store._conns.get().info.backend_pid  # type: ignore[attr-defined]
         with pg_cluster.admin() as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            # Waits (up to 10 s) until the backend is gone, so the next call meets a dead
+            # connection rather than racing the termination.
+            (done,) = admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone()
+            assert done
 
     try:
         alice = store.add_user("alice")
