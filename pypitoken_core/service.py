@@ -334,6 +334,8 @@ class TokenService:
                     raise ValidationError(f"user {owner.name} may not upload to project {name!r}")
                 ids.append(record.id)
         action_list = list(DEFAULT_ACTIONS if actions is None else actions)
+        if not action_list:
+            raise InvalidRestriction("a token needs at least one action")
         for action in action_list:
             if action not in ACTIONS:
                 raise InvalidRestriction(
@@ -522,8 +524,9 @@ class TokenService:
                 record = self.store.get_project(project)
                 if record is None:
                     raise ValidationError(f"project {project!r} could not be registered") from None
-        if self.ownership == "open":
+        if self.ownership == "open" and action == "upload":
             return
+        # Deleting stays with the owners in both modes: open mode shares uploads, not removal.
         role = self.store.get_role(record.id, user.id)
         if role is None or (action == "delete" and role != OWNER):
             verb = "delete from" if action == "delete" else "upload to"
