@@ -79,23 +79,26 @@ def method_action(method: str) -> str:
     return "download"
 
 
+#: devpi's routes for uploads (multipart with ``:action``) and pushes (a JSON body).
+_SUBMIT_ROUTES = frozenset({"/{user}/{index}", "/{user}/{index}/"})
+
+
 def request_project(request: Any, xom: Any) -> str | None:
     """Return the normalised project a request acts on, or None if it names none.
 
-    Sources, in order: the upload form's ``name`` (twine, ``:action`` requests), the JSON
-    body's ``name`` (``devpi push``), the route's ``project``, and for file routes
-    (``+f``/``+e``, downloads and tox results) the project devpi recorded for the file.
+    Sources: on the index routes, the upload form's ``name`` (twine, ``:action``
+    requests) or the JSON body's ``name`` (``devpi push``); elsewhere the route's
+    ``project``, and for file routes (``+f``/``+e``: downloads, tox results, deletions)
+    the project devpi recorded for the file.
     """
-    if request.method in ("POST", "PUT", "PATCH", "PUSH"):
+    route = getattr(request.matched_route, "name", None)
+    if route in _SUBMIT_ROUTES and request.method in ("POST", "PUSH"):
         content_type = (request.content_type or "").lower()
         if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            name = request.POST.get("name")
-            if isinstance(name, str) and name:
-                return normalize(name)
-        elif content_type == "application/json" or content_type == "":
+            name = request.POST.get("name") if ":action" in request.POST else None
+        else:
             name = _json_name(request)
-            if name:
-                return normalize(name)
+        return normalize(name) if isinstance(name, str) and name else None
     matchdict = request.matchdict or {}
     project = matchdict.get("project")
     if isinstance(project, str) and project.strip("/"):
