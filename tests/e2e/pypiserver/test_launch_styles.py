@@ -129,3 +129,26 @@ def test_gunicorn_two_workers_share_one_store(tmp_path: Path, dists) -> None:
                 assert {(a.status, a.reason) for a in answers} == {
                     (403, "Invalid API Token: token revoked")
                 }
+
+
+def test_cli_passes_pypi_server_options_through(tmp_path: Path, dists) -> None:
+    welcome = tmp_path / "welcome.html"
+    welcome.write_text("<p>tokens only, please</p>")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/pypi"
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    admin = Admin(f"sqlite:///{tmp_path / 'tokens.sqlite3'}")
+    token = admin.mint(admin.user("opt-olga"))
+    argv = [exe("pypitoken-pypiserver"), "run", "--token-db", admin.db, "-i", "127.0.0.1",
+            "-p", str(port), "--server-base-url", "/pypi", "--health-endpoint", "/alive",
+            "--welcome", str(welcome), "--hash-algo", "md5", "-a", "update,list",
+            "--disable-fallback", str(packages)]
+    with run_server(argv, ready_url=url + "/alive", base_url=url, log=tmp_path / "log") as server:
+        idx = Index(server, url, packages, admin)
+        assert idx.twine(TOKEN_USER, token, dists("opt-proj")[0]).returncode == 0
+        assert b"tokens only, please" in request(url, "GET", "/pypi/").body
+        page = request(url, "GET", "/pypi/simple/opt-proj/", auth=basic(TOKEN_USER, token))
+        assert page.status == 200
+        assert b"#md5=" in page.body
+        assert request(url, "GET", "/pypi/simple/opt-proj/").status == 401
