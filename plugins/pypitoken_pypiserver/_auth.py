@@ -18,7 +18,7 @@ from pypiserver.bottle_wrapper import HTTPError, request
 from pypiserver.pkg_helpers import guess_pkgname_and_version
 
 from pypitoken_core import Context
-from pypitoken_core.exceptions import PyPITokenException, ValidationError
+from pypitoken_core.exceptions import ValidationError
 from pypitoken_core.names import normalize
 from pypitoken_core.service import TokenService
 
@@ -185,9 +185,6 @@ class TokenAuther:
             service.authenticate(token, self._context())
         except ValidationError as exc:
             raise forbidden("Invalid API Token", exc) from None
-        except PyPITokenException as exc:
-            log.error("pypitoken: token check failed: %s", redact(str(exc)))
-            raise forbidden("Forbidden", "the server could not check this token") from None
         return True
 
     @staticmethod
