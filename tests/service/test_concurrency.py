@@ -293,3 +293,25 @@ def test_threads_on_one_service(make_service: MakeService) -> None:
     assert {r.id for r in svc.list_tokens("alice")} == set(ids)
     assert sum(r.revoked for r in svc.list_tokens("alice")) == 6
     assert sum(added for _, added in results) == 1
+
+
+def test_processes_opening_a_new_store_at_once_agree_on_one_secret(tmp_path: Path) -> None:
+    """Several servers start on a fresh SQLite file: one secret file wins, all use it."""
+    db = tmp_path / "fresh" / "tokens.sqlite3"
+    url = f"sqlite:///{db}"
+    secret_file = str(db) + ".secret"
+    with ExitStack() as stack:
+        procs = [Worker("serve", url, secret_file) for _ in range(4)]
+        for w in procs:
+            stack.callback(w.stop)
+        for w in procs:
+            assert w.receive() == {"ready": True}
+        service = TokenService.from_url(url)
+        stack.callback(service.close)
+        service.add_user("alice")
+        raw, _ = service.mint("alice")
+        for w in procs:
+            assert w.auth(raw, "anything")["ok"] is True
+    assert sorted(p.name for p in db.parent.iterdir() if "secret" in p.name) == [
+        "tokens.sqlite3.secret"
+    ]
