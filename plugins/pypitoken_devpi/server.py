@@ -37,7 +37,6 @@ from pypitoken_core import (
     LoaderError,
     ProjectIDsRestriction,
     ProjectNamesRestriction,
-    PyPITokenException,
     Token,
     ValidationError,
 )
@@ -262,13 +261,12 @@ def devpiserver_get_identity(request: Any, credentials: Any) -> TokenIdentity | 
     plugin = _plugin(request)
     if plugin is None:
         return None
-    found = extract_token(request, credentials, plugin.prefix)
-    if found is None:
-        return None
-    raw, claimed = found
-    explicit = claimed is None
     try:
-        return plugin.identify(request, raw, claimed, explicit)
+        found = extract_token(request, credentials, plugin.prefix)
+        if found is None:
+            return None
+        raw, claimed = found
+        return plugin.identify(request, raw, claimed, explicit=claimed is None)
     except ValidationError as exc:
         threadlog.info("pypitoken: token refused: %s", sanitize_reason(str(exc)))
         raise _forbidden(str(exc)) from None
@@ -327,5 +325,5 @@ def _explain_refusal(event: Any) -> None:
         response.status = f"403 {sanitize_reason('Invalid API Token: ' + reason)}"
         if "WWW-Authenticate" in response.headers:
             del response.headers["WWW-Authenticate"]
-    except (PyPITokenException, AttributeError, KeyError, TypeError, ValueError):
-        return
+    except Exception as exc:  # an explanation must never turn a refusal into a 500
+        threadlog.error("pypitoken: could not explain a refusal: %s", type(exc).__name__)
