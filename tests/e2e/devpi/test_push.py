@@ -62,3 +62,15 @@ def test_json_push_with_bearer_token(pushable: Devpi) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert reply.status == 403 and "not valid for index 'alice/other'" in reply.reason, reply
+
+
+def test_devpi_upload_with_token_in_index_url(pushable: Devpi, tmp_path) -> None:
+    _, token = pushable.mint(projects=["tinypkg"], indexes=["alice/dev"])
+    cd = tmp_path / "client"
+    devpi_client(cd, "use", f"http://__token__:{token}@{pushable.url[7:]}/alice/dev", check=True)
+    proc = devpi_client(cd, "upload", str(pushable.wheel("tinypkg", "3.0")))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = devpi_client(cd, "upload", str(pushable.wheel("otherpkg", "3.0")))
+    out = squash(proc.stdout + proc.stderr)
+    assert proc.returncode != 0, out
+    assert "Invalid API Token: not valid for project 'otherpkg'" in out, out
