@@ -17,6 +17,7 @@ import datetime
 import hmac
 import logging
 import os
+import re
 import secrets
 import time
 import uuid
@@ -63,6 +64,19 @@ _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _MIN_SECRET_BYTES = 16
 _FINGERPRINT_SETTING = "secret_fingerprint"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_MAX_USER_NAME = 200
+
+
+def _valid_user_name(name: object) -> bool:
+    """Printable, non-blank, not the token pseudo-user, and of a sane length."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= _MAX_USER_NAME
+        and name.strip() == name
+        and name != "__token__"
+        and name.isprintable()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +269,7 @@ class TokenService:
 
     def add_user(self, name: str) -> User:
         """Register a user (raises :class:`AlreadyExists`)."""
-        if not isinstance(name, str) or not name.strip() or name == "__token__":
+        if not _valid_user_name(name):
             raise InvalidRestriction(f"invalid user name {name!r}")
         return self.store.add_user(name)
 
@@ -383,6 +397,10 @@ class TokenService:
             last_used=None,
             revoked=False,
         )
+        fingerprint = _fingerprint(self._secret)
+        if self.store.get_setting(_FINGERPRINT_SETTING) != fingerprint:
+            # Tokens minted from now on belong to this secret: warn about the others only.
+            self.store.set_setting(_FINGERPRINT_SETTING, fingerprint)
         self.store.add_token(
             record, event=_audit("minted", token_id=token_id, user=owner.name, reason=description)
         )
@@ -427,7 +445,11 @@ class TokenService:
             token = Token.load(raw_token)
         except LoaderError as exc:
             raise ValidationError(f"malformed token ({exc})") from None
-        record = self.store.get_token(token.identifier)
+        # Our identifiers are lowercase UUID4s; anything else cannot be in the store, and
+        # crafted bytes (NUL, megabytes) never reach a database query.
+        record = None
+        if _UUID.fullmatch(token.identifier):
+            record = self.store.get_token(token.identifier)
         if record is None:
             raise ValidationError("unknown token (it may have been deleted)")
         try:
@@ -436,6 +458,7 @@ class TokenService:
             self._event(
                 "denied",
                 token_id=record.id,
+                user=self.user_name(record.user_id),
                 project=context.project_name,
                 action=context.action,
                 reason=str(exc),
@@ -478,6 +501,8 @@ class TokenService:
         The password was checked by the index (e.g. htpasswd); a password user is the
         registered user of the same name, registered on first use.
         """
+        if not _valid_user_name(user_name):
+            raise ValidationError(f"invalid user name {user_name!r}")
         user = self.store.get_user(user_name)
         if user is None:
             try:
@@ -499,9 +524,14 @@ class TokenService:
         return Identity(user.name, user.id, None)
 
     def _lookup_project(self, context: Context) -> Project | None:
-        if context.project_name is None or self.ownership == "external":
+        name = context.project_name
+        if name is None:
             return None
-        return self.store.get_project(context.project_name)
+        if not names.is_normalized(name):
+            raise ValidationError(f"invalid project name {name!r}")
+        if self.ownership == "external":
+            return None
+        return self.store.get_project(name)
 
     def _check_rights(self, user: User, context: Context, record: Project | None) -> None:
         """The owner's own rights: what the user could do with a password."""
