@@ -8,6 +8,11 @@ methods here only raise the domain errors (``NotFound``, ``AlreadyExists``) they
 Tuples of names are stored as one text column joined by newlines rather than JSON: splitting
 is ten times cheaper than ``json.loads`` on the hot path, and no project, index, action or
 id can contain a newline (``add_token`` refuses one that does).
+
+NUL characters: PostgreSQL text cannot hold them, and names, ids and tokens come from
+requests. So every backend behaves alike: a key with a NUL matches nothing (lookups say
+"not found"), a value with a NUL is refused on writes, and audit events, which must never
+be lost to a crafted name, get U+FFFD in its place.
 """
 
 # ruff: noqa: S105  (statement names like "token" are not passwords)
@@ -25,6 +30,7 @@ from ..exceptions import AlreadyExists, NotFound, StoreError
 from .base import ROLES, AuditEvent, Project, TokenRecord, User, redact_url
 
 _SEP = "\n"
+_NUL = "\x00"
 
 
 class Cursor(Protocol):
@@ -135,14 +141,49 @@ def now() -> int:
     return int(time.time())
 
 
+def has_nul(*values: object) -> bool:
+    """Tell whether any of the string ``values`` holds a NUL (so cannot be stored)."""
+    return any(type(v) is str and _NUL in v for v in values)
+
+
+def check_text(what: str, *values: object) -> None:
+    """Refuse to write a string with a NUL character (see the module docstring)."""
+    if has_nul(*values):
+        raise StoreError(f"{what} cannot contain NUL characters")
+
+
 def join_names(field: str, names: tuple[str, ...]) -> str:
     """Encode a tuple for storage; refuse values the encoding could not give back intact."""
     if type(names) is not tuple:
         raise StoreError(f"token field {field!r} must be a tuple of strings")
     for name in names:
-        if type(name) is not str or not name or _SEP in name:
-            raise StoreError(f"token field {field!r} holds an empty or multi-line value")
+        if type(name) is not str or not name or _SEP in name or _NUL in name:
+            raise StoreError(f"token field {field!r} holds an empty, multi-line or NUL value")
     return _SEP.join(names)
+
+
+def check_record(record: TokenRecord) -> tuple[Any, ...]:
+    """Validate a token record for writing and return its row in column order."""
+    if not isinstance(record, TokenRecord):
+        raise StoreError("add_token needs a TokenRecord")
+    check_text(
+        "a token's id, user id and description", record.id, record.user_id, record.description
+    )
+    return (
+        record.id,
+        record.user_id,
+        bytes(record.salt),
+        record.description,
+        join_names("projects", record.projects),
+        join_names("project_ids", record.project_ids),
+        join_names("indexes", record.indexes),
+        join_names("actions", record.actions),
+        record.created,
+        record.expires,
+        record.not_before,
+        record.last_used,
+        bool(record.revoked),
+    )
 
 
 def split_names(text: str) -> tuple[str, ...]:
@@ -158,6 +199,7 @@ def check_limit(limit: int) -> None:
 def check_setting(key: str, value: str) -> None:
     if type(key) is not str or type(value) is not str:
         raise StoreError("setting keys and values must be strings")
+    check_text("a setting", key, value)
 
 
 def token_from_row(row: Sequence[Any]) -> TokenRecord:
@@ -181,9 +223,20 @@ def token_from_row(row: Sequence[Any]) -> TokenRecord:
     )
 
 
-def event_params(event: AuditEvent) -> tuple[Any, ...]:
+def clean_event(event: AuditEvent) -> AuditEvent:
+    """The event as it will be stored: NUL characters replaced by U+FFFD."""
     if not isinstance(event, AuditEvent):
         raise StoreError("an audit event must be an AuditEvent")
+    dirty = {
+        name: getattr(event, name).replace(_NUL, "\ufffd")
+        for name in ("event", "token_id", "user", "project", "action", "reason")
+        if has_nul(getattr(event, name))
+    }
+    return dataclasses.replace(event, **dirty) if dirty else event
+
+
+def event_params(event: AuditEvent) -> tuple[Any, ...]:
+    event = clean_event(event)
     return (
         event.time,
         event.event,
@@ -217,6 +270,7 @@ class SQLStore:
     # -- users ---------------------------------------------------------------------------
 
     def add_user(self, name: str) -> User:
+        check_text("a user name", name)
         user = User(new_id(), name, now())
         with self._tx() as conn:
             if conn.execute(self._sql.insert_user, (user.id, name, user.created)).rowcount != 1:
@@ -236,6 +290,8 @@ class SQLStore:
 
     def remove_user(self, name: str, *, event: AuditEvent | None = None) -> None:
         params = None if event is None else event_params(event)
+        if has_nul(name):
+            raise NotFound(f"no user {name!r}")
         sql = self._sql
         with self._tx() as conn:
             rows = conn.execute(sql.user_lock_update, (name,)).fetchall()
@@ -251,6 +307,9 @@ class SQLStore:
     # -- projects and roles --------------------------------------------------------------
 
     def add_project(self, name: str, owner_id: str) -> Project:
+        check_text("a project name", name)
+        if has_nul(owner_id):
+            raise NotFound(f"no user with id {owner_id!r}")
         project = Project(new_id(), name, now())
         sql = self._sql
         with self._tx() as conn:
@@ -272,6 +331,8 @@ class SQLStore:
     def set_role(self, project_id: str, user_id: str, role: str) -> None:
         if role not in ROLES:
             raise StoreError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+        if has_nul(project_id, user_id):
+            raise NotFound("no such project or user")
         sql = self._sql
         with self._tx() as conn:
             if not conn.execute(sql.project_exists, (project_id,)).fetchall():
@@ -290,23 +351,7 @@ class SQLStore:
     # -- tokens --------------------------------------------------------------------------
 
     def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
-        if not isinstance(record, TokenRecord):
-            raise StoreError("add_token needs a TokenRecord")
-        params = (
-            record.id,
-            record.user_id,
-            bytes(record.salt),
-            record.description,
-            join_names("projects", record.projects),
-            join_names("project_ids", record.project_ids),
-            join_names("indexes", record.indexes),
-            join_names("actions", record.actions),
-            record.created,
-            record.expires,
-            record.not_before,
-            record.last_used,
-            bool(record.revoked),
-        )
+        params = check_record(record)
         event_row = None if event is None else event_params(event)
         sql = self._sql
         with self._tx() as conn:
@@ -330,6 +375,8 @@ class SQLStore:
 
     def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
         event_row = None if event is None else event_params(event)
+        if has_nul(token_id):
+            return False
         with self._tx() as conn:
             if conn.execute(self._sql.revoke_token, (token_id,)).rowcount != 1:
                 return False
@@ -338,6 +385,8 @@ class SQLStore:
         return True
 
     def touch_token(self, token_id: str, when: int) -> None:
+        if has_nul(token_id):
+            return
         with self._tx() as conn:
             conn.execute(self._sql.touch_token, (when, token_id, when))
 

@@ -99,6 +99,11 @@ class TokenStore(Protocol):
     The optional ``event`` of :meth:`add_token`, :meth:`revoke_token` and
     :meth:`remove_user` is written in the same transaction as the change, so the audit
     trail can never disagree with the tokens after a crash.
+
+    Strings with a NUL character (which PostgreSQL cannot store, and which a crafted
+    request can carry) behave the same everywhere: as a key they match nothing, as a
+    value to write they are refused with StoreError, and in an audit event the NUL is
+    replaced by U+FFFD so the event is still recorded.
     """
 
     @property

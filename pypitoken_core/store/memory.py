@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._sql import check_limit, check_setting, join_names, new_id, now
+from ._sql import check_limit, check_record, check_setting, check_text, clean_event, new_id, now
 from .base import ROLES, AuditEvent, Project, TokenRecord, User
 
 __all__ = ["MemoryStore"]
@@ -53,6 +53,7 @@ class MemoryStore:
     # -- users ---------------------------------------------------------------------------
 
     def add_user(self, name: str) -> User:
+        check_text("a user name", name)
         with self._locked():
             if self._user_named(name) is not None:
                 raise AlreadyExists(f"user {name!r} already exists")
@@ -73,7 +74,7 @@ class MemoryStore:
             return sorted(self._users.values(), key=lambda u: u.name)
 
     def remove_user(self, name: str, *, event: AuditEvent | None = None) -> None:
-        _check_event(event)
+        event = _clean(event)
         with self._locked():
             user = self._user_named(name)
             if user is None:
@@ -89,6 +90,7 @@ class MemoryStore:
     # -- projects and roles --------------------------------------------------------------
 
     def add_project(self, name: str, owner_id: str) -> Project:
+        check_text("a project name", name)
         with self._locked():
             if owner_id not in self._users:
                 raise NotFound(f"no user with id {owner_id!r}")
@@ -132,11 +134,8 @@ class MemoryStore:
     # -- tokens --------------------------------------------------------------------------
 
     def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
-        if not isinstance(record, TokenRecord):
-            raise StoreError("add_token needs a TokenRecord")
-        for field in ("projects", "project_ids", "indexes", "actions"):
-            join_names(field, getattr(record, field))  # the SQL stores' validation
-        _check_event(event)
+        check_record(record)  # the SQL stores' validation
+        event = _clean(event)
         # What a database would hand back: plain bytes and a real bool.
         record = dataclasses.replace(record, salt=bytes(record.salt), revoked=bool(record.revoked))
         with self._locked():
@@ -158,7 +157,7 @@ class MemoryStore:
         return sorted(records, key=lambda r: (r.created, r.id))
 
     def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
-        _check_event(event)
+        event = _clean(event)
         with self._locked():
             record = self._tokens.get(token_id)
             if record is None:
@@ -177,7 +176,7 @@ class MemoryStore:
     # -- audit trail and settings --------------------------------------------------------
 
     def add_event(self, event: AuditEvent) -> None:
-        _check_event(event)
+        event = clean_event(event)
         with self._locked():
             self._events.append(event)
 
@@ -201,6 +200,5 @@ class MemoryStore:
             self._closed = True
 
 
-def _check_event(event: AuditEvent | None) -> None:
-    if event is not None and not isinstance(event, AuditEvent):
-        raise StoreError("an audit event must be an AuditEvent")
+def _clean(event: AuditEvent | None) -> AuditEvent | None:
+    return None if event is None else clean_event(event)

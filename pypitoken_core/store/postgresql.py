@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
 from ._connections import ThreadConnections
-from ._sql import SQLStore, Statements, iter_statements
+from ._sql import SQLStore, Statements, has_nul, iter_statements
 
 try:
     import psycopg
@@ -187,6 +187,11 @@ class PostgreSQLStore(SQLStore):
         except psycopg.OperationalError as e:
             if not conn.broken:
                 raise self._error(e) from e
+        except psycopg.DataError as e:
+            # psycopg cannot send a NUL in text, and no stored key holds one: not found.
+            if has_nul(*params):
+                return []
+            raise self._error(e) from e
         except psycopg.Error as e:
             raise self._error(e) from e
         # The server restarted or dropped an idle connection: a read is safe to repeat.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -371,6 +371,60 @@ class StoreContract:
         with pytest.raises(StoreError):
             store.set_setting("domain", None)  # type: ignore[arg-type]
         assert store.get_setting("domain") == "other.example"
+
+    # -- NUL characters (requests carry them; PostgreSQL text cannot) -------------------
+
+    def test_keys_with_nul_match_nothing(self, store: TokenStore, alice: User) -> None:
+        project = store.add_project("foo", alice.id)
+        store.add_token(record(alice.id))
+        store.set_setting("k", "v")
+        nul = "tok-1\x00"
+        assert store.get_token(nul) is None
+        assert store.get_user("alice\x00") is None
+        assert store.get_user_by_id(alice.id + "\x00") is None
+        assert store.get_project("foo\x00") is None
+        assert store.get_role(project.id, alice.id + "\x00") is None
+        assert store.list_roles(project.id + "\x00") == []
+        assert store.list_tokens(alice.id + "\x00") == []
+        assert store.list_events(token_id=nul) == []
+        assert store.get_setting("k\x00") is None
+        assert store.revoke_token(nul) is False
+        store.touch_token(nul, 1)
+        with pytest.raises(NotFound):
+            store.remove_user("alice\x00")
+        with pytest.raises(NotFound):
+            store.set_role(project.id, alice.id + "\x00", "Owner")
+        with pytest.raises(NotFound):
+            store.add_project("bar", alice.id + "\x00")
+        assert store.get_token("tok-1") == record(alice.id)
+
+    @pytest.mark.parametrize(
+        "write",
+        [
+            lambda s, uid: s.add_user("bob\x00"),
+            lambda s, uid: s.add_project("bar\x00", uid),
+            lambda s, uid: s.add_token(record(uid, "t\x00")),
+            lambda s, uid: s.add_token(record(uid, description="a\x00b")),
+            lambda s, uid: s.add_token(record(uid, projects=("a\x00b",))),
+            lambda s, uid: s.set_setting("k", "v\x00"),
+        ],
+    )
+    def test_values_with_nul_are_refused(
+        self, store: TokenStore, alice: User, write: Callable[[TokenStore, str], object]
+    ) -> None:
+        with pytest.raises(StoreError, match="NUL"):
+            write(store, alice.id)
+        assert store.list_users() == [alice]
+        assert store.list_projects() == []
+        assert store.list_tokens() == []
+
+    def test_events_with_nul_are_kept_readably(self, store: TokenStore, alice: User) -> None:
+        store.add_event(event("denied", "t\x00", user="a\x00", project="p\x00", reason="r"))
+        store.add_token(record(alice.id), event=event(reason="ci\x00"))
+        assert store.list_events() == [
+            event(reason="ci\ufffd"),
+            event("denied", "t\ufffd", user="a\ufffd", project="p\ufffd", reason="r"),
+        ]
 
     # -- lifecycle ---------------------------------------------------------------------
 
