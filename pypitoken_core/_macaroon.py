@@ -60,15 +60,19 @@ def b64decode(text: str) -> bytes:
         data = text.encode("ascii")
     except UnicodeEncodeError as exc:
         raise LoaderError("Deserialization error: token contains non-ASCII characters") from exc
-    if _BASE64_CHARS.fullmatch(data) is None:
-        raise LoaderError("Deserialization error: token is not valid base64")
-    data = data.rstrip(b"=").translate(_TO_STANDARD)
-    if len(data) % 4 == 1:
-        raise LoaderError("Deserialization error: token is not valid base64 (bad length)")
+    standard = data.rstrip(b"=").translate(_TO_STANDARD)
     try:
-        return binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
+        # strict_mode refuses every character outside the alphabet, padding in the middle
+        # and impossible lengths: it succeeds exactly when the checks below would pass.
+        return binascii.a2b_base64(standard + b"=" * (-len(standard) % 4), strict_mode=True)
     except binascii.Error as exc:
-        raise LoaderError("Deserialization error: token is not valid base64") from exc
+        error = exc
+    # Only for errors: say why.
+    if _BASE64_CHARS.fullmatch(data) is None:
+        raise LoaderError("Deserialization error: token is not valid base64") from error
+    if len(standard) % 4 == 1:
+        raise LoaderError("Deserialization error: token is not valid base64 (bad length)")
+    raise LoaderError("Deserialization error: token is not valid base64") from error
 
 
 def b64encode(data: bytes) -> str:
@@ -82,6 +86,42 @@ def _truncated() -> LoaderError:
 
 def decode(data: bytes) -> RawMacaroon:
     """Decode v2 binary macaroon bytes; any structural problem raises :class:`LoaderError`."""
+    # Fast path for the layout every real token has: location, identifier and caveats
+    # shorter than 128 bytes (one-byte field types and lengths), first-party caveats only,
+    # the signature last. It returns exactly what _decode_general would; anything else,
+    # valid or not, goes to _decode_general, which is the reference.
+    try:
+        if data[0] == 2 and data[1] == _LOCATION and data[2] < 0x80:
+            stop = 3 + data[2]
+            location = data[3:stop]
+            if data[stop] == _IDENTIFIER and data[stop + 1] < 0x80:
+                start = stop + 2
+                stop = start + data[stop + 1]
+                identifier = data[start:stop]
+                if data[stop] == _EOS:
+                    pos = stop + 1
+                    caveats = []
+                    while data[pos] == _IDENTIFIER and data[pos + 1] < 0x80:
+                        start = pos + 2
+                        stop = start + data[pos + 1]
+                        if data[stop] != _EOS:
+                            break
+                        caveats.append(data[start:stop])
+                        pos = stop + 1
+                    end = len(data)
+                    if (
+                        pos == end - 3 - _SIGNATURE_BYTES
+                        and data[pos] == _EOS
+                        and data[pos + 1] == _SIGNATURE
+                        and data[pos + 2] == _SIGNATURE_BYTES
+                    ):
+                        return RawMacaroon(location, identifier, tuple(caveats), data[pos + 3 :])
+    except IndexError:  # ran off the end: let the general decoder say where
+        pass
+    return _decode_general(data)
+
+
+def _decode_general(data: bytes) -> RawMacaroon:
     if not data:
         raise LoaderError("Deserialization error: Must supply serialized macaroon.")
     if data[0] != 2:

@@ -119,15 +119,22 @@ class Context:
             if type(project_name) is not str:
                 raise InvalidRestriction("`project_name` must be a string")
             project_name = names.normalize(project_name)
-        for label, value in (
-            ("project_id", project_id),
-            ("user_id", user_id),
-            ("action", action),
-            ("index", index),
-            ("oidc_publisher_id", oidc_publisher_id),
+        if not (  # one test on the hot path; the loop below only names the culprit
+            (project_id is None or type(project_id) is str)
+            and (user_id is None or type(user_id) is str)
+            and (action is None or type(action) is str)
+            and (index is None or type(index) is str)
+            and (oidc_publisher_id is None or type(oidc_publisher_id) is str)
         ):
-            if value is not None and type(value) is not str:
-                raise InvalidRestriction(f"`{label}` must be a string")
+            for label, value in (
+                ("project_id", project_id),
+                ("user_id", user_id),
+                ("action", action),
+                ("index", index),
+                ("oidc_publisher_id", oidc_publisher_id),
+            ):
+                if value is not None and type(value) is not str:
+                    raise InvalidRestriction(f"`{label}` must be a string")
         stamp = int(time.time()) if now is None else timestamp_from_parameter(now, "now")
         setter = object.__setattr__
         setter(self, "project_name", project_name)
@@ -228,14 +235,7 @@ class Restriction:
         :class:`LoaderError` if the caveat is not fully understood, or if it loads as a
         restriction that is not a ``cls``.
         """
-        try:
-            restriction = _load(caveat)
-        except LoaderError:
-            raise
-        except Exception as exc:  # Python objects that no JSON decoder would produce
-            raise LoaderError(
-                f"Could not find matching Restriction for {_short_repr(caveat)}"
-            ) from exc
+        restriction = _load_any(caveat)
         if not isinstance(restriction, cls):
             raise LoaderError(f"Could not find matching Restriction for {_short_repr(caveat)}")
         return restriction
@@ -246,12 +246,41 @@ class Restriction:
         return cls.load(_decode_json(caveat))
 
 
+def _load_any(caveat: Any) -> Restriction:
+    """Restriction.load without the class filter; also Token's path to its caveats."""
+    try:
+        return _load(caveat)
+    except LoaderError:
+        raise
+    except Exception as exc:  # Python objects that no JSON decoder would produce
+        raise LoaderError(f"Could not find matching Restriction for {_short_repr(caveat)}") from exc
+
+
+_scan_once = json.JSONDecoder().scan_once
+
+
+def _json_loads(text: str) -> Any:
+    """``json.loads``, several times faster on what tokens carry.
+
+    The C scanner parses a value starting at index 0; when that value is the whole string
+    the result is what ``json.loads`` returns. Anything else (surrounding whitespace, junk,
+    errors) is left to ``json.loads`` itself, for its result or its exact error.
+    """
+    try:
+        value, stop = _scan_once(text, 0)
+        if stop == len(text):
+            return value
+    except Exception:  # noqa: S110  StopIteration, JSONDecodeError, RecursionError
+        pass
+    return json.loads(text)
+
+
 def _decode_json(caveat: object) -> Any:
     if isinstance(caveat, bytes | bytearray):
         if len(caveat) > MAX_CAVEAT_BYTES:
             raise LoaderError(f"Error while loading caveat: longer than {MAX_CAVEAT_BYTES} bytes")
         try:
-            caveat = bytes(caveat).decode("utf-8")
+            caveat = caveat.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise LoaderError("Error while loading caveat: not valid UTF-8") from exc
     elif type(caveat) is not str:
@@ -259,7 +288,7 @@ def _decode_json(caveat: object) -> Any:
     elif len(caveat) > MAX_CAVEAT_BYTES:
         raise LoaderError(f"Error while loading caveat: longer than {MAX_CAVEAT_BYTES} bytes")
     try:
-        return json.loads(caveat)
+        return _json_loads(caveat)
     except RecursionError as exc:
         raise LoaderError("Error while loading caveat: JSON nested too deeply") from exc
     except ValueError as exc:

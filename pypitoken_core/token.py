@@ -284,7 +284,8 @@ class Token:
             parsed: list[Restriction | LoaderError] = []
             for caveat in self._raw.caveats:
                 try:
-                    parsed.append(Restriction.load_json(caveat))
+                    # Restriction.load_json(caveat), minus two layers of calls
+                    parsed.append(restrictions._load_any(restrictions._decode_json(caveat)))
                 except LoaderError as exc:
                     parsed.append(exc)
             self._restrictions = parsed

@@ -260,3 +260,78 @@ def test_signatures_match():
     assert m.signatures_match(VECTOR_SIG, bytes(VECTOR_SIG))
     assert not m.signatures_match(VECTOR_SIG, VECTOR_SIG[:-1] + b"\x00")
     assert not m.signatures_match(VECTOR_SIG, b"")
+
+
+# --- the fast paths are the reference paths ----------------------------------------------------
+
+
+def _outcome(func, data):
+    try:
+        return ("ok", func(data))
+    except LoaderError as exc:
+        return ("error", str(exc))
+
+
+def _variants() -> list[bytes]:
+    base = [
+        v2(),
+        v2(location=None),
+        v2(location=b""),
+        v2(caveats=[b'[1, ["foo"]]', b'[3, "u"]']),
+        v2(caveats=[b"x" * 127]),
+        m.encode(m.RawMacaroon(b"l", b"i", (b"x" * 128,), b"s" * 32)),  # two-byte length
+        v2(location=b"l" * 127, identifier=b"i" * 127),
+        v2(caveats=[b""]),
+        m.encode(m.RawMacaroon(b"l" * 200, b"i" * 300, (b"c" * 130, b"d"), b"s" * 32)),
+    ]
+    out = list(base)
+    for data in base:
+        out += [data[:i] for i in range(len(data))]
+        out += [data + b"\x00", data + b"\x06\x20" + b"s" * 32, data[:-1] + b"\x00"]
+        for i in range(len(data)):
+            for byte in (0, 1, 2, 4, 6, 0x20, 0x7F, 0x80, 0xFF):
+                out.append(data[:i] + bytes([byte]) + data[i + 1 :])
+    return out
+
+
+def test_decode_fast_path_equals_the_general_decoder():
+    variants = _variants()
+    assert len(variants) > 5000
+    for data in variants:
+        assert _outcome(m.decode, data) == _outcome(m._decode_general, data), data
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VECTOR_BODY,
+        VECTOR_BODY + "=",
+        VECTOR_BODY + "==",
+        VECTOR_BODY + "=" * 5,
+        "=" + VECTOR_BODY,
+        VECTOR_BODY[:10] + "=" + VECTOR_BODY[10:],
+        VECTOR_BODY[:10] + "!" + VECTOR_BODY[10:],
+        VECTOR_BODY + "A",
+        VECTOR_BODY + "AB",
+        "A",
+        "A=",
+        "AB=C",
+        "",
+        "=",
+        "-_+/",
+        "ab\n",
+    ],
+)
+def test_b64decode_matches_its_definition(text):
+    """Success exactly when the alphabet check and the length check pass, same bytes."""
+    data = text.encode()
+    stripped = data.rstrip(b"=")
+    valid = m._BASE64_CHARS.fullmatch(data) is not None and len(stripped) % 4 != 1
+    try:
+        decoded = m.b64decode(text)
+    except LoaderError:
+        assert not valid
+        return
+    assert valid
+    standard = stripped.replace(b"-", b"+").replace(b"_", b"/")
+    assert decoded == base64.b64decode(standard + b"=" * (-len(standard) % 4))

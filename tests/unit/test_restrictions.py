@@ -559,3 +559,46 @@ def test_naive_datetime_with_a_tzinfo_that_returns_none():
 
     with pytest.raises(InvalidRestriction, match="naive datetime"):
         restrictions.timestamp_from_parameter(datetime.datetime(2024, 1, 1, tzinfo=Floating()))
+
+
+# --- the JSON fast path is json.loads ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[0, 2, 1]",
+        "[0,2,1]",
+        " [0, 2, 1]",
+        "[0, 2, 1] ",
+        "\n[0, 2, 1]\t",
+        "\ufeff[0, 2, 1]",
+        "[0, 2, 1] x",
+        "[0, 2, 1][1]",
+        "[0, 2, 1",
+        "",
+        " ",
+        "1",
+        "1 2",
+        "NaN",
+        "-Infinity",
+        '"str"',
+        '{"a": 1, "a": 2}',
+        "[1e400]",
+        "[" * 2000 + "]" * 2000,
+        '["\\ud800"]',
+        '["\x00"]',  # a raw control character: refused in strict mode
+        "[0, 2, 1]\x00",
+        "tru",
+        "true",
+        "null",
+    ],
+)
+def test_json_fast_path_is_json_loads(text):
+    def outcome(func):
+        try:
+            return ("ok", repr(func(text)))
+        except Exception as exc:
+            return ("error", type(exc), str(exc))
+
+    assert outcome(restrictions._json_loads) == outcome(json.loads)
