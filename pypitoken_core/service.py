@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -431,10 +431,13 @@ class TokenService:
 
     # -- authentication -----------------------------------------------------------------
 
-    def authenticate(self, raw_token: str, context: Context) -> Identity:
+    def authenticate(self, raw_token: str, context: Context | Callable[[], Context]) -> Identity:
         """Check ``raw_token`` for the use ``context`` describes; return who acts.
 
-        Raises :class:`ValidationError` with a reason the token's holder can act on.
+        ``context`` may be a function that builds the :class:`Context`: it is called only
+        once the token's signature is verified, so an adapter never parses a request body
+        (an upload form) for a forged token. Raises :class:`ValidationError` with a reason
+        the token's holder can act on.
         """
         if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
             raise ValidationError("malformed token")
@@ -452,37 +455,45 @@ class TokenService:
             record = self.store.get_token(token.identifier)
         if record is None:
             raise ValidationError("unknown token (it may have been deleted)")
+        checked: list[Context] = []
         try:
-            return self._authenticate(token, record, context)
+            return self._authenticate(token, record, context, checked)
         except ValidationError as exc:
             self._event(
                 "denied",
                 token_id=record.id,
                 user=self.user_name(record.user_id),
-                project=context.project_name,
-                action=context.action,
+                project=checked[0].project_name if checked else None,
+                action=checked[0].action if checked else None,
                 reason=str(exc),
             )
             raise
 
-    def _authenticate(self, token: Token, record: TokenRecord, context: Context) -> Identity:
+    def _authenticate(
+        self,
+        token: Token,
+        record: TokenRecord,
+        context: Context | Callable[[], Context],
+        checked: list[Context],
+    ) -> Identity:
         if record.revoked:
             raise ValidationError("token revoked")
         user = self.store.get_user_by_id(record.user_id)
         if user is None:
             raise ValidationError("the token's owner no longer exists")
+        if not token._signature_matches(derive_key(self._secret, record.salt)):
+            raise ValidationError(
+                "invalid token signature (a modified token, or the server secret changed)"
+            )
+        if not isinstance(context, Context):
+            context = context()
+        checked.append(context)
         project = self._lookup_project(context)
         context = context._evolve(
             user_id=user.id,
             project_id=context.project_id or (None if project is None else project.id),
         )
-        signature_ok, caveat_reasons, _ = token._evaluate(
-            derive_key(self._secret, record.salt), context
-        )
-        if not signature_ok:
-            raise ValidationError(
-                "invalid token signature (a modified token, or the server secret changed)"
-            )
+        caveat_reasons, _ = token._caveat_reasons(context)
         reasons = _record_reasons(record, context)
         # The caveats repeat the record's restrictions; report them only when they add
         # something (the holder's offline restrictions), in pypitoken's words.

@@ -359,11 +359,18 @@ class Token:
 
         Returns (signature matches, failure reasons, the first missing-context error).
         """
-        key_bytes = _key_bytes(key)
+        signature_ok = self._signature_matches(key)
+        return (signature_ok, *self._caveat_reasons(context))
+
+    def _signature_matches(self, key: str | bytes) -> bool:
+        """Recompute the HMAC chain with ``key`` and compare it in constant time."""
         raw = self._raw
-        signature_ok = _macaroon.signatures_match(
-            _macaroon.sign(key_bytes, raw.identifier, raw.caveats), raw.signature
+        return _macaroon.signatures_match(
+            _macaroon.sign(_key_bytes(key), raw.identifier, raw.caveats), raw.signature
         )
+
+    def _caveat_reasons(self, context: Context) -> tuple[list[str], ValidationError | None]:
+        """Every unmet restriction's reason, and the first missing-context error."""
         reasons: list[str] = []
         missing = None
         for item in self._parsed():
@@ -377,7 +384,7 @@ class Token:
                 reason = str(exc)
             if reason is not None:
                 reasons.append(reason)
-        return signature_ok, reasons, missing
+        return reasons, missing
 
 
 def _decode_v1(body: str) -> _macaroon.RawMacaroon:
