@@ -106,7 +106,14 @@ class _Plugin:
         record = self.store.get_token(token.identifier)
         if record is None and not explicit:
             return None
-        route = self._route_context(request)
+        built: list[Context] = []
+
+        def route() -> Context:
+            # Called by the service only for a genuine token: a forged one never makes
+            # us read the request body (an upload form).
+            built.append(self._route_context(request))
+            return built[-1]
+
         try:
             ident = self.service.authenticate(raw, route)
         except ValidationError as exc:
@@ -117,7 +124,7 @@ class _Plugin:
             try:
                 ident = self.service.authenticate(raw, _witness(token, record))
             except ValidationError as witness_exc:
-                if route.index is None or route.project_name is None:
+                if not built or built[0].index is None or built[0].project_name is None:
                     raise witness_exc from None
                 raise exc from None
         if claimed is not None and claimed != ident.user_name:
