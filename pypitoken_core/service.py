@@ -439,6 +439,54 @@ class TokenService:
         (an upload form) for a forged token. Raises :class:`ValidationError` with a reason
         the token's holder can act on.
         """
+        token, record = self._find(raw_token)
+        checked: list[Context] = []
+        try:
+            user = self._genuine(token, record)
+            if not isinstance(context, Context):
+                context = context()
+            checked.append(context)
+            project = self._lookup_project(context)
+            context = context._evolve(
+                user_id=user.id,
+                project_id=context.project_id or (None if project is None else project.id),
+            )
+            reasons = _validity_reasons(record, context) + _scope_reasons(record, context)
+            # The caveats repeat the record's restrictions; report them only when they add
+            # something (the holder's offline restrictions), in pypitoken's words.
+            _raise_if(reasons or token._caveat_reasons(context)[0])
+            self._check_rights(user, context, project)
+        except ValidationError as exc:
+            self._denied(record, checked[0] if checked else None, exc)
+            raise
+        self._touch(record, context.now)
+        return Identity(user.name, user.id, record.id)
+
+    def identify(self, raw_token: str, *, now: int | None = None) -> Identity:
+        """Who a genuine, current token speaks for, before its use is known.
+
+        Checks what :meth:`authenticate` checks except the use: format, lookup,
+        revocation, owner, signature, and the validity window (record and caveats).
+        Project, index and action restrictions are not evaluated: call
+        :meth:`authenticate` for each use. For servers that learn the use only later
+        (devpi resolves the stages a push touches after identifying the caller).
+        """
+        token, record = self._find(raw_token)
+        context = Context(now=now)
+        try:
+            user = self._genuine(token, record)
+            context = context._evolve(user_id=user.id)
+            _raise_if(
+                _validity_reasons(record, context)
+                or token._caveat_reasons(context, partial=True)[0]
+            )
+        except ValidationError as exc:
+            self._denied(record, None, exc)
+            raise
+        return Identity(user.name, user.id, record.id)
+
+    def _find(self, raw_token: str) -> tuple[Token, TokenRecord]:
+        """Size limit, prefix, format and identifier lookup."""
         if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
             raise ValidationError("malformed token")
         prefix, _, _ = raw_token.partition("-")
@@ -455,27 +503,10 @@ class TokenService:
             record = self.store.get_token(token.identifier)
         if record is None:
             raise ValidationError("unknown token (it may have been deleted)")
-        checked: list[Context] = []
-        try:
-            return self._authenticate(token, record, context, checked)
-        except ValidationError as exc:
-            self._event(
-                "denied",
-                token_id=record.id,
-                user=self.user_name(record.user_id),
-                project=checked[0].project_name if checked else None,
-                action=checked[0].action if checked else None,
-                reason=str(exc),
-            )
-            raise
+        return token, record
 
-    def _authenticate(
-        self,
-        token: Token,
-        record: TokenRecord,
-        context: Context | Callable[[], Context],
-        checked: list[Context],
-    ) -> Identity:
+    def _genuine(self, token: Token, record: TokenRecord) -> User:
+        """Revocation, owner, signature: the token is what the store says it is."""
         if record.revoked:
             raise ValidationError("token revoked")
         user = self.store.get_user_by_id(record.user_id)
@@ -485,26 +516,22 @@ class TokenService:
             raise ValidationError(
                 "invalid token signature (a modified token, or the server secret changed)"
             )
-        if not isinstance(context, Context):
-            context = context()
-        checked.append(context)
-        project = self._lookup_project(context)
-        context = context._evolve(
-            user_id=user.id,
-            project_id=context.project_id or (None if project is None else project.id),
+        return user
+
+    def _touch(self, record: TokenRecord, now: int) -> None:
+        # One write per token per interval, whatever the request rate.
+        if record.last_used is None or now - record.last_used >= self.last_used_interval:
+            self.store.touch_token(record.id, now)
+
+    def _denied(self, record: TokenRecord, context: Context | None, exc: ValidationError) -> None:
+        self._event(
+            "denied",
+            token_id=record.id,
+            user=self.user_name(record.user_id),
+            project=None if context is None else context.project_name,
+            action=None if context is None else context.action,
+            reason=str(exc),
         )
-        caveat_reasons, _ = token._caveat_reasons(context)
-        reasons = _record_reasons(record, context)
-        # The caveats repeat the record's restrictions; report them only when they add
-        # something (the holder's offline restrictions), in pypitoken's words.
-        if not reasons:
-            reasons = caveat_reasons
-        if reasons:
-            raise ValidationError(", ".join(reasons), reasons=tuple(reasons))
-        self._check_rights(user, context, project)
-        if record.last_used is None or context.now - record.last_used >= self.last_used_interval:
-            self.store.touch_token(record.id, context.now)
-        return Identity(user.name, user.id, record.id)
 
     def authorize_user(self, user_name: str, context: Context) -> Identity:
         """Apply the ownership rules to a user who logged in with a password.
@@ -611,14 +638,25 @@ def _audit(
     return AuditEvent(int(time.time()), event, token_id, user, project, action, reason)
 
 
-def _record_reasons(record: TokenRecord, context: Context) -> list[str]:
-    """The restrictions kept on the record, in words a twine user can act on."""
+def _raise_if(reasons: list[str]) -> None:
+    if reasons:
+        raise ValidationError(", ".join(reasons), reasons=tuple(reasons))
+
+
+def _validity_reasons(record: TokenRecord, context: Context) -> list[str]:
+    """The record's validity window, in words a twine user can act on."""
     reasons = []
     now = context.now
     if record.expires is not None and now >= record.expires:
         reasons.append(f"token expired at {_iso(record.expires)}")
     if record.not_before is not None and now < record.not_before:
         reasons.append(f"token not valid before {_iso(record.not_before)}")
+    return reasons
+
+
+def _scope_reasons(record: TokenRecord, context: Context) -> list[str]:
+    """The record's projects, indexes and actions against this use."""
+    reasons = []
     if record.projects:
         if context.project_name is None:
             reasons.append("this token is scoped to projects and the request names none")

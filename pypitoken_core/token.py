@@ -369,8 +369,14 @@ class Token:
             _macaroon.sign(_key_bytes(key), raw.identifier, raw.caveats), raw.signature
         )
 
-    def _caveat_reasons(self, context: Context) -> tuple[list[str], ValidationError | None]:
-        """Every unmet restriction's reason, and the first missing-context error."""
+    def _caveat_reasons(
+        self, context: Context, *, partial: bool = False
+    ) -> tuple[list[str], ValidationError | None]:
+        """Every unmet restriction's reason, and the first missing-context error.
+
+        ``partial`` skips the restrictions the context has no value for, to check what a
+        context can tell before the use is known (an unreadable caveat still fails).
+        """
         reasons: list[str] = []
         missing = None
         for item in self._parsed():
@@ -380,6 +386,8 @@ class Token:
             try:
                 reason = item._reason(context)
             except ValidationError as exc:  # MissingContextError
+                if partial:
+                    continue
                 missing = missing or exc
                 reason = str(exc)
             if reason is not None:
