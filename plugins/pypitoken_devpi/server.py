@@ -28,18 +28,7 @@ from pyramid.authorization import Everyone
 from pyramid.events import NewResponse
 from pyramid.httpexceptions import HTTPException, HTTPForbidden
 
-from pypitoken_core import (
-    ActionsRestriction,
-    Context,
-    IndexesRestriction,
-    LegacyProjectIDsRestriction,
-    LegacyProjectNamesRestriction,
-    LoaderError,
-    ProjectIDsRestriction,
-    ProjectNamesRestriction,
-    Token,
-    ValidationError,
-)
+from pypitoken_core import Context, LoaderError, Token, ValidationError
 from pypitoken_core.service import TokenService
 
 from . import views
@@ -106,42 +95,13 @@ class _Plugin:
         record = self.store.get_token(token.identifier)
         if record is None and not explicit:
             return None
-        built: list[Context] = []
-
-        def route() -> Context:
-            # Called by the service only for a genuine token: a forged one never makes
-            # us read the request body (an upload form).
-            built.append(self._route_context(request))
-            return built[-1]
-
-        try:
-            ident = self.service.authenticate(raw, route)
-        except ValidationError as exc:
-            # Not valid for what the route names: still the identity if the token is
-            # valid for something (a push reads one index and writes another); the
-            # stage checks in auth_denials decide. Otherwise explain with the route's
-            # reason, unless the route names no project or index to explain it with.
-            try:
-                ident = self.service.authenticate(raw, _witness(token, record))
-            except ValidationError as witness_exc:
-                if not built or built[0].index is None or built[0].project_name is None:
-                    raise witness_exc from None
-                raise exc from None
+        # The use is known only per stage (a push reads one index and writes another):
+        # here the service checks that the token is genuine and current, and
+        # devpiserver_auth_denials asks it about each stage devpi checks.
+        ident = self.service.identify(raw)
         if claimed is not None and claimed != ident.user_name:
             raise ValidationError(f"this token does not belong to user {claimed!r}")
         return TokenIdentity(ident.user_name, ident.token_id or "", raw)
-
-    def _route_context(self, request: Any) -> Context:
-        matchdict = request.matchdict or {}
-        user, index = matchdict.get("user"), matchdict.get("index")
-        index_name = f"{user.strip('/')}/{index.strip('/')}" if user and index else None
-        project = request_project(request, self.xom)
-        return Context(
-            project_name=project,
-            project_id=project_id(index_name, project) if index_name and project else None,
-            index=index_name,
-            action=method_action(request.method),
-        )
 
     def denials(self, request: Any, identity: TokenIdentity, stage: Any) -> set[str]:
         """The devpi permissions the token does not grant on ``stage`` for this request."""
@@ -168,46 +128,6 @@ def _default_domain(args: Any) -> str:
     outside = getattr(args, "outside_url", None)
     host = urllib.parse.urlsplit(outside).hostname if outside else None
     return host or "devpi"
-
-
-def _narrow(current: set[str] | None, values: list[str]) -> set[str]:
-    # An empty intersection makes the token useless; keep the newest restriction's
-    # values so that the service's refusal names one of them.
-    narrowed = set(values) if current is None else current & set(values)
-    return narrowed or set(values)
-
-
-def _witness(token: Token, record: Any) -> Context:
-    """A use the token's own restrictions allow, to check that the token is genuine.
-
-    The identity hook runs before devpi knows which stages a request touches (a push
-    reads one index and writes another), so it asks the service about a use built from
-    the token itself: the signature, revocation, owner and dates are then checked for
-    real, while index, project and action are checked per stage in auth_denials.
-    """
-    names: set[str] | None = set(record.projects) if record and record.projects else None
-    ids: set[str] | None = None
-    indexes: set[str] | None = set(record.indexes) if record and record.indexes else None
-    actions: set[str] = set(record.actions) if record else {"download"}
-    try:
-        restrictions = token.restrictions
-    except LoaderError:
-        restrictions = []  # the service will report the unreadable caveat
-    for r in restrictions:
-        if isinstance(r, ProjectNamesRestriction | LegacyProjectNamesRestriction):
-            names = _narrow(names, r.project_names)
-        elif isinstance(r, ProjectIDsRestriction | LegacyProjectIDsRestriction):
-            ids = _narrow(ids, r.project_ids)
-        elif isinstance(r, IndexesRestriction):
-            indexes = _narrow(indexes, r.indexes)
-        elif isinstance(r, ActionsRestriction):
-            actions &= set(r.actions)
-    return Context(
-        project_name=min(names) if names else None,
-        project_id=min(ids) if ids else None,
-        index=min(indexes) if indexes else None,
-        action=min(actions) if actions else "download",
-    )
 
 
 def _forbidden(reason: str) -> HTTPForbidden:
