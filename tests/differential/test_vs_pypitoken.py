@@ -628,3 +628,15 @@ def test_difference_non_str_load_and_check_inputs_raise_library_errors():
 def test_difference_subclass_load_returns_only_that_subclass():
     assert type(THEIRS.DateRestriction.load([1, ["a"]])).__name__ == "ProjectNamesRestriction"
     assert outcome(OURS.DateRestriction.load, [1, ["a"]])[0] == "LoaderError"
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"actions": ["upload"]}, {"indexes": ["root/dev"]}], ids=["actions", "indexes"]
+)
+def test_extension_caveats_fail_closed_in_pypitoken(kwargs):
+    text = OURS.Token.create("d", "i", "k").restrict(**kwargs).dump()
+    theirs = THEIRS.Token.load(text)
+    assert outcome(lambda: theirs.restrictions)[0] == "LoaderError"
+    for context in ({}, {"project_name": "a", "project_id": UUIDS[0], "user_id": UUIDS[1]}):
+        assert outcome(theirs.check, "k", **context)[0] == "ValidationError"
+    OURS.Token.load(text).check("k", action="upload", index="root/dev")
