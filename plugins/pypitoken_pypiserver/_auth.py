@@ -180,15 +180,17 @@ class TokenAuther:
             except ValidationError as exc:
                 raise forbidden("Forbidden", exc) from None
             return True
-        service = self._service()
         try:
-            service.authenticate(token, self._context())
+            # A function, not a Context: the service calls it only once the signature is
+            # verified, so the upload form of a forged token is never parsed.
+            self._service().authenticate(token, self._context)
         except ValidationError as exc:
             raise forbidden("Invalid API Token", exc) from None
         return True
 
     @staticmethod
     def _context() -> Context:
+        """The Context of the current request (reads the form of a ``POST /``)."""
         target = target_from_url(request.method, request.path, request.url_args)
         if target is None:
             target = target_from_form(request.forms, request.files)

@@ -29,6 +29,7 @@ from pypitoken_pypiserver._auth import (
 from pypitoken_pypiserver._redact import MASK, RedactingFilter, redact
 from pypitoken_pypiserver.cli import main as cli_main
 
+from pypitoken_core import Context
 from pypitoken_core.exceptions import StoreError, ValidationError
 from pypitoken_core.service import TokenService
 from tests.e2e.dists import make_sdist, make_wheel
@@ -180,7 +181,7 @@ class FakeService:
         self.contexts: list[Any] = []
 
     def authenticate(self, raw: str, context: Any) -> None:
-        self.contexts.append(context)
+        self.contexts.append(context if isinstance(context, Context) else context())
         if self.error:
             raise self.error
 
@@ -255,9 +256,10 @@ def test_auther_catch_all_without_a_bound_request(caplog: pytest.LogCaptureFixtu
 
 
 def call(app: Any, method: str, path: str, auth: str | None = None,
-         body: bytes = b"", content_type: str | None = None) -> str:
-    """Run one WSGI request; return the status line."""
-    environ = {
+         body: bytes = b"", content_type: str | None = None, environ: dict | None = None) -> str:
+    """Run one WSGI request (in ``environ`` if given, to look at it after); return the status."""
+    environ = environ if environ is not None else {}
+    environ |= {
         "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
         "SERVER_NAME": "test", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
         "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
@@ -303,6 +305,23 @@ def test_make_app_checks_uploads_by_file_name(store, tmp_path: Path) -> None:
     removal = form_body({":action": "remove_pkg", "name": "in_proc", "version": "1.0"})
     assert call(app, "POST", "/", auth, *removal).startswith("403 Invalid API Token: ")
     assert [p.name for p in packages.iterdir()] == [wheel.name]
+
+
+def test_form_of_a_forged_token_is_never_read(store, tmp_path: Path) -> None:
+    db, token, packages = store
+    app = make_app(roots=[packages], token_db=db, disable_fallback=True)
+    forged = token[:-8] + ("AAAAAAAA" if not token.endswith("AAAAAAAA") else "BBBBBBBB")
+    body, ctype = upload_body(make_wheel(tmp_path, "in.proc", "1.0"), "spoofed-name")
+    environ: dict[str, Any] = {}
+
+    status = call(app, "POST", "/", basic("__token__", forged), body, ctype, environ)
+
+    assert status.startswith("403 Invalid API Token: "), status
+    assert "does not belong" not in status
+    assert "bottle.request.forms" not in environ and "bottle.request.body" not in environ
+    # The genuine token does get to the form, and to its project check.
+    status = call(app, "POST", "/", basic("__token__", token), body, ctype)
+    assert "does not belong to project 'spoofed-name'" in status
 
 
 def test_make_app_mounts_under_server_base_url(store) -> None:
