@@ -35,7 +35,7 @@ from .exceptions import (
     ValidationError,
 )
 from .restrictions import ACTIONS, Context, timestamp_from_parameter
-from .store import AuditEvent, Project, TokenRecord, TokenStore, User, open_store
+from .store import AuditEvent, Project, TokenGrant, TokenRecord, TokenStore, User, open_store
 from .token import MAX_TOKEN_LENGTH, Token
 
 __all__ = [
@@ -439,14 +439,20 @@ class TokenService:
         (an upload form) for a forged token. Raises :class:`ValidationError` with a reason
         the token's holder can act on.
         """
-        token, record = self._find(raw_token)
+        eager = isinstance(context, Context)
+        # With the use known up front, one store read answers everything (token, owner,
+        # project, role); a deferred context costs a second read for project and role.
+        token, grant = self._find(raw_token, self._project_key(context) if eager else None)
+        record = grant.token
         checked: list[Context] = []
         try:
-            user = self._genuine(token, record)
-            if not isinstance(context, Context):
+            user = self._genuine(token, grant)
+            if isinstance(context, Context):
+                project, role = grant.project, grant.role
+            else:
                 context = context()
+                project, role = self._project_and_role(context, user.id)
             checked.append(context)
-            project = self._lookup_project(context)
             context = context._evolve(
                 user_id=user.id,
                 project_id=context.project_id or (None if project is None else project.id),
@@ -455,7 +461,7 @@ class TokenService:
             # The caveats repeat the record's restrictions; report them only when they add
             # something (the holder's offline restrictions), in pypitoken's words.
             _raise_if(reasons or token._caveat_reasons(context)[0])
-            self._check_rights(user, context, project)
+            self._check_rights(user, context, project, role)
         except ValidationError as exc:
             self._denied(record, checked[0] if checked else None, exc)
             raise
@@ -471,10 +477,11 @@ class TokenService:
         :meth:`authenticate` for each use. For servers that learn the use only later
         (devpi resolves the stages a push touches after identifying the caller).
         """
-        token, record = self._find(raw_token)
+        token, grant = self._find(raw_token, None)
+        record = grant.token
         context = Context(now=now)
         try:
-            user = self._genuine(token, record)
+            user = self._genuine(token, grant)
             context = context._evolve(user_id=user.id)
             _raise_if(
                 _validity_reasons(record, context)
@@ -485,8 +492,8 @@ class TokenService:
             raise
         return Identity(user.name, user.id, record.id)
 
-    def _find(self, raw_token: str) -> tuple[Token, TokenRecord]:
-        """Size limit, prefix, format and identifier lookup."""
+    def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant]:
+        """Size limit, prefix, format and identifier lookup (with the named project)."""
         if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
             raise ValidationError("malformed token")
         prefix, _, _ = raw_token.partition("-")
@@ -498,18 +505,18 @@ class TokenService:
             raise ValidationError(f"malformed token ({exc})") from None
         # Our identifiers are lowercase UUID4s; anything else cannot be in the store, and
         # crafted bytes (NUL, megabytes) never reach a database query.
-        record = None
+        grant = None
         if _UUID.fullmatch(token.identifier):
-            record = self.store.get_token(token.identifier)
-        if record is None:
+            grant = self.store.get_token_grant(token.identifier, project_name)
+        if grant is None:
             raise ValidationError("unknown token (it may have been deleted)")
-        return token, record
+        return token, grant
 
-    def _genuine(self, token: Token, record: TokenRecord) -> User:
+    def _genuine(self, token: Token, grant: TokenGrant) -> User:
         """Revocation, owner, signature: the token is what the store says it is."""
+        record, user = grant.token, grant.owner
         if record.revoked:
             raise ValidationError("token revoked")
-        user = self.store.get_user_by_id(record.user_id)
         if user is None:
             raise ValidationError("the token's owner no longer exists")
         if not token._signature_matches(derive_key(self._secret, record.salt)):
@@ -549,7 +556,7 @@ class TokenService:
                 user = self._user(user_name)
         context = context._evolve(user_id=user.id)
         try:
-            self._check_rights(user, context, self._lookup_project(context))
+            self._check_rights(user, context, *self._project_and_role(context, user.id))
         except ValidationError as exc:
             self._event(
                 "denied",
@@ -561,17 +568,30 @@ class TokenService:
             raise
         return Identity(user.name, user.id, None)
 
-    def _lookup_project(self, context: Context) -> Project | None:
+    def _project_key(self, context: Context) -> str | None:
+        """The project name to look up for this use: None if none is named or needed."""
         name = context.project_name
         if name is None:
             return None
         if not names.is_normalized(name):
             raise ValidationError(f"invalid project name {name!r}")
-        if self.ownership == "external":
-            return None
-        return self.store.get_project(name)
+        return None if self.ownership == "external" else name
 
-    def _check_rights(self, user: User, context: Context, record: Project | None) -> None:
+    def _project_and_role(
+        self, context: Context, user_id: str
+    ) -> tuple[Project | None, str | None]:
+        name = self._project_key(context)
+        project = None if name is None else self.store.get_project(name)
+        return project, None if project is None else self.store.get_role(project.id, user_id)
+
+    def _check_rights(
+        self, user: User, context: Context, record: Project | None, role: str | None
+    ) -> None:
+        """The owner's own rights: what the user could do with a password.
+
+        ``record`` is the project the context names (None if unregistered) and ``role``
+        the user's role on it.
+        """
         """The owner's own rights: what the user could do with a password."""
         action, project = context.action, context.project_name
         if action == "delete" and not self.allow_delete:
@@ -592,10 +612,10 @@ class TokenService:
                 record = self.store.get_project(project)
                 if record is None:
                     raise ValidationError(f"project {project!r} could not be registered") from None
+                role = self.store.get_role(record.id, user.id)
         if self.ownership == "open" and action == "upload":
             return
         # Deleting stays with the owners in both modes: open mode shares uploads, not removal.
-        role = self.store.get_role(record.id, user.id)
         if role is None or (action == "delete" and role != OWNER):
             verb = "delete from" if action == "delete" else "upload to"
             raise ValidationError(f"user {user.name} may not {verb} project {project!r}")

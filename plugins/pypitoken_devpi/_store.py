@@ -34,7 +34,8 @@ from typing import Any
 
 from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
 from pypitoken_core.names import normalize
-from pypitoken_core.store import AuditEvent, Project, TokenRecord, User
+from pypitoken_core.store import AuditEvent, Project, TokenGrant, TokenRecord, User
+from pypitoken_core.store.base import grant_from_parts
 
 __all__ = [
     "PROJECT_NAMESPACE",
@@ -245,6 +246,10 @@ class KeyfsStore:
             self._owner_of.pop(token_id, None)
             return None
         return _record_from_dict(token_id, data)
+
+    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+        # devpi has no project registry here (its ACLs decide): project and role are None.
+        return grant_from_parts(self, token_id, project_name)
 
     def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
         if user_id is None:

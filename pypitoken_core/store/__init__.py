@@ -17,12 +17,21 @@ from __future__ import annotations
 from ..exceptions import StoreError
 from .base import AuditEvent as AuditEvent
 from .base import Project as Project
+from .base import TokenGrant as TokenGrant
 from .base import TokenRecord as TokenRecord
 from .base import TokenStore as TokenStore
 from .base import User as User
 from .base import redact_url
 
-__all__ = ["AuditEvent", "Project", "TokenRecord", "TokenStore", "User", "open_store"]
+__all__ = [
+    "AuditEvent",
+    "Project",
+    "TokenGrant",
+    "TokenRecord",
+    "TokenStore",
+    "User",
+    "open_store",
+]
 
 
 def open_store(url: str) -> TokenStore:

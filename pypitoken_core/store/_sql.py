@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from .base import ROLES, AuditEvent, Project, TokenRecord, User, redact_url
+from .base import ROLES, AuditEvent, Project, TokenGrant, TokenRecord, User, redact_url
 
 _SEP = "\n"
 _NUL = "\x00"
@@ -91,6 +91,18 @@ class Statements:
     token: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
         " created, expires, not_before, last_used, revoked FROM tokens WHERE id = ?"
+    )
+    # The hot path: the token, its owner, the named project and the owner's role on it,
+    # in one statement (one implicit read transaction). Parameters: project name, token id.
+    token_grant: str = (
+        "SELECT t.id, t.user_id, t.salt, t.description, t.projects, t.project_ids,"
+        " t.indexes, t.actions, t.created, t.expires, t.not_before, t.last_used, t.revoked,"
+        " u.name, u.created, p.id, p.name, p.created, r.role"
+        " FROM tokens t"
+        " LEFT JOIN users u ON u.id = t.user_id"
+        " LEFT JOIN projects p ON p.name = ?"
+        " LEFT JOIN roles r ON r.project_id = p.id AND r.user_id = t.user_id"
+        " WHERE t.id = ?"
     )
     tokens: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
@@ -365,6 +377,20 @@ class SQLStore:
     def get_token(self, token_id: str) -> TokenRecord | None:
         rows = self._read(self._sql.token, (token_id,))
         return token_from_row(rows[0]) if rows else None
+
+    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+        rows = self._read(self._sql.token_grant, (project_name, token_id))
+        if not rows:
+            return None
+        row = rows[0]
+        token = token_from_row(row[:13])
+        user_name, user_created, project_id, name, project_created, role = row[13:]
+        return TokenGrant(
+            token,
+            None if user_name is None else User(token.user_id, user_name, user_created),
+            None if project_id is None else Project(project_id, name, project_created),
+            role,
+        )
 
     def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
         if user_id is None:

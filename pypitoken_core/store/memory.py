@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
 from ._sql import check_limit, check_record, check_setting, check_text, clean_event, new_id, now
-from .base import ROLES, AuditEvent, Project, TokenRecord, User
+from .base import ROLES, AuditEvent, Project, TokenGrant, TokenRecord, User, grant_from_parts
 
 __all__ = ["MemoryStore"]
 
@@ -150,6 +150,9 @@ class MemoryStore:
     def get_token(self, token_id: str) -> TokenRecord | None:
         with self._locked():
             return self._tokens.get(token_id)
+
+    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+        return grant_from_parts(self, token_id, project_name)
 
     def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
         with self._locked():

@@ -30,6 +30,7 @@ def test_exported_names() -> None:
     assert sorted(pypitoken_core.store.__all__) == [
         "AuditEvent",
         "Project",
+        "TokenGrant",
         "TokenRecord",
         "TokenStore",
         "User",

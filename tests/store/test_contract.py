@@ -17,6 +17,7 @@ from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
 from pypitoken_core.store import (
     AuditEvent,
     Project,
+    TokenGrant,
     TokenRecord,
     TokenStore,
     User,
@@ -222,6 +223,36 @@ class StoreContract:
         assert got is not None
         assert type(got.salt) is bytes and type(got.revoked) is bool
         assert type(got.projects) is tuple
+
+    def test_token_grant_answers_like_the_single_reads(
+        self, store: TokenStore, alice: User
+    ) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        store.add_project("bar", bob.id)
+        store.set_role(foo.id, bob.id, "Maintainer")
+        store.add_token(record(alice.id, "tok-a"))
+        store.add_token(record(bob.id, "tok-b"))
+        for token_id, owner in (("tok-a", alice), ("tok-b", bob)):
+            for name in ("foo", "bar", "unknown", None):
+                grant = store.get_token_grant(token_id, name)
+                project = None if name is None else store.get_project(name)
+                assert grant == TokenGrant(
+                    store.get_token(token_id),
+                    owner,
+                    project,
+                    None if project is None else store.get_role(project.id, owner.id),
+                )
+        assert store.get_token_grant("tok-missing", "foo") is None
+        assert store.get_token_grant("tok-a\x00", "foo\x00") is None
+
+    def test_token_grant_of_a_removed_owner(self, store: TokenStore, alice: User) -> None:
+        store.add_project("foo", alice.id)
+        store.add_token(record(alice.id))
+        store.remove_user("alice")
+        grant = store.get_token_grant("tok-1", "foo")
+        assert grant is not None
+        assert grant.owner is None and grant.role is None and grant.token.revoked
 
     def test_token_round_trip_edge_values(self, store: TokenStore, alice: User) -> None:
         rec = record(
