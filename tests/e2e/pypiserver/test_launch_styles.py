@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.procs import free_port, run_server
 
-from .client import basic, request, upload_body
+from .client import basic, form_body, request, upload_body
 from .conftest import BIN, TOKEN_USER, Admin, Index, exe, run
 
 pytestmark = pytest.mark.e2e
@@ -139,16 +139,26 @@ def test_cli_passes_pypi_server_options_through(tmp_path: Path, dists) -> None:
     packages = tmp_path / "packages"
     packages.mkdir()
     admin = Admin(f"sqlite:///{tmp_path / 'tokens.sqlite3'}")
-    token = admin.mint(admin.user("opt-olga"))
+    olga = admin.user("opt-olga")
+    token = admin("--allow-delete", "token", "create", "--user", olga,
+                  "--actions", "upload,download,delete").stdout.strip()
     argv = [exe("pypitoken-pypiserver"), "run", "--token-db", admin.db, "-i", "127.0.0.1",
             "-p", str(port), "--server-base-url", "/pypi", "--health-endpoint", "/alive",
             "--welcome", str(welcome), "--hash-algo", "md5", "-a", "update,list",
-            "--disable-fallback", str(packages)]
+            "--allow-token-delete", "--disable-fallback", str(packages)]
     with run_server(argv, ready_url=url + "/alive", base_url=url, log=tmp_path / "log") as server:
         idx = Index(server, url, packages, admin)
-        assert idx.twine(TOKEN_USER, token, dists("opt-proj")[0]).returncode == 0
+        wheel, sdist = dists("opt-proj")
+        assert idx.twine(TOKEN_USER, token, wheel, sdist).returncode == 0
         assert b"tokens only, please" in request(url, "GET", "/pypi/").body
-        page = request(url, "GET", "/pypi/simple/opt-proj/", auth=basic(TOKEN_USER, token))
+        auth = basic(TOKEN_USER, token)
+        page = request(url, "GET", "/pypi/simple/opt-proj/", auth=auth)
         assert page.status == 200
         assert b"#md5=" in page.body
         assert request(url, "GET", "/pypi/simple/opt-proj/").status == 401
+
+        # --allow-token-delete: the owner's delete-capable token may remove_pkg.
+        body, ctype = form_body({":action": "remove_pkg", "name": "opt_proj", "version": "0.1"})
+        resp = request(url, "POST", "/pypi/", auth=auth, body=body, content_type=ctype)
+        assert resp.status == 200, resp
+        assert not idx.stored()
