@@ -180,10 +180,15 @@ class TokenAuther:
             except ValidationError as exc:
                 raise forbidden("Forbidden", exc) from None
             return True
+        target = target_from_url(request.method, request.path, request.url_args)
         try:
-            # A function, not a Context: the service calls it only once the signature is
-            # verified, so the upload form of a forged token is never parsed.
-            self._service().authenticate(token, self._context)
+            # A POST's use is in its form: pass a function, which the service calls only
+            # once the signature is verified, so a forged token's form is never parsed.
+            # Any other request names its use in the URL: a ready Context lets the service
+            # answer with a single store read.
+            self._service().authenticate(
+                token, self._context if target is None else _to_context(target)
+            )
         except ValidationError as exc:
             raise forbidden("Invalid API Token", exc) from None
         return True
@@ -194,4 +199,8 @@ class TokenAuther:
         target = target_from_url(request.method, request.path, request.url_args)
         if target is None:
             target = target_from_form(request.forms, request.files)
-        return Context(project_name=target.project, action=target.action)
+        return _to_context(target)
+
+
+def _to_context(target: Target) -> Context:
+    return Context(project_name=target.project, action=target.action)
