@@ -125,7 +125,9 @@ def _decode_general(data: bytes) -> RawMacaroon:
     if not data:
         raise LoaderError("Deserialization error: Must supply serialized macaroon.")
     if data[0] != 2:
-        raise LoaderError("Deserialization error: cannot determine data format of binary-encoded macaroon")
+        raise LoaderError(
+            "Deserialization error: cannot determine data format of binary-encoded macaroon"
+        )
     end = len(data)
     pos = 1
 

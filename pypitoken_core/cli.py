@@ -21,7 +21,7 @@ import click
 
 from . import restrictions as r
 from .exceptions import PyPITokenException
-from .service import OWNERSHIP_MODES, TokenService
+from .service import OWNERSHIP_CHOICES, TokenService
 from .store import TokenRecord
 from .token import Token
 
@@ -141,7 +141,7 @@ pass_admin = click.make_pass_decorator(_Admin)
 )
 @click.option(
     "--ownership",
-    type=click.Choice(OWNERSHIP_MODES[:2]),
+    type=click.Choice(OWNERSHIP_CHOICES),
     default="pypi",
     envvar="PYPITOKEN_OWNERSHIP",
     show_default=True,

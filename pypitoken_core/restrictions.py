@@ -284,7 +284,9 @@ def _decode_json(caveat: object) -> Any:
         except UnicodeDecodeError as exc:
             raise LoaderError("Error while loading caveat: not valid UTF-8") from exc
     elif type(caveat) is not str:
-        raise LoaderError(f"Error while loading caveat: expected str or bytes, got {type(caveat).__name__}")
+        raise LoaderError(
+            f"Error while loading caveat: expected str or bytes, got {type(caveat).__name__}"
+        )
     elif len(caveat) > MAX_CAVEAT_BYTES:
         raise LoaderError(f"Error while loading caveat: longer than {MAX_CAVEAT_BYTES} bytes")
     try:
@@ -620,14 +622,14 @@ def _names_param(value: object, param: str, *, normalize: bool) -> list[str]:
         if normalize:
             item = names.normalize(item)
             if not names.is_normalized(item):
-                raise InvalidRestriction(f"{param}: {_short_repr(item)} is not a valid project name")
+                raise InvalidRestriction(
+                    f"{param}: {_short_repr(item)} is not a valid project name"
+                )
         result.append(item)
     return result
 
 
-def _date_params(
-    not_before: object, not_after: object, prefix: str = ""
-) -> tuple[int, int] | None:
+def _date_params(not_before: object, not_after: object, prefix: str = "") -> tuple[int, int] | None:
     if not_before is None and not_after is None:
         return None
     if not_before is None or not_after is None:
@@ -670,12 +672,12 @@ def _from_parameters(
         result.append(DateRestriction(not_before=dates[0], not_after=dates[1]))
     if project_names is not None:
         result.append(
-            ProjectNamesRestriction(
-                _names_param(project_names, "project_names", normalize=True)
-            )
+            ProjectNamesRestriction(_names_param(project_names, "project_names", normalize=True))
         )
     if project_ids is not None:
-        result.append(ProjectIDsRestriction(_names_param(project_ids, "project_ids", normalize=False)))
+        result.append(
+            ProjectIDsRestriction(_names_param(project_ids, "project_ids", normalize=False))
+        )
     if user_id is not None:
         if type(user_id) is not str or not user_id:
             raise InvalidRestriction("user_id should be a non-empty string.")

@@ -40,6 +40,7 @@ from .token import MAX_TOKEN_LENGTH, Token
 
 __all__ = [
     "DEFAULT_ACTIONS",
+    "OWNERSHIP_CHOICES",
     "OWNERSHIP_MODES",
     "Identity",
     "TokenService",
@@ -56,6 +57,10 @@ DEFAULT_ACTIONS: tuple[str, ...] = ("upload", "download")
 #: ``open``: any registered user may upload anywhere (pypiserver's own behaviour).
 #: ``external``: the index server enforces the owner's rights itself (devpi's ACLs).
 OWNERSHIP_MODES: tuple[str, ...] = ("pypi", "open", "external")
+
+#: The modes an operator chooses between (``external`` is for adapters, such as devpi's,
+#: whose index server enforces the owner's rights itself).
+OWNERSHIP_CHOICES: tuple[str, ...] = ("pypi", "open")
 
 OWNER, MAINTAINER = "Owner", "Maintainer"
 _SECRET_ENV = "PYPITOKEN_SECRET"  # noqa: S105 (a variable name, not a secret)

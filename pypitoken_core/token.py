@@ -95,7 +95,9 @@ class Token:
 
     def __repr__(self) -> str:
         # Never the signature: with it, anyone can use the token.
-        return f"<Token prefix={self.prefix!r} domain={self.domain!r} identifier={self.identifier!r}>"
+        return (
+            f"<Token prefix={self.prefix!r} domain={self.domain!r} identifier={self.identifier!r}>"
+        )
 
     # -- attributes ---------------------------------------------------------------------
 
@@ -253,7 +255,9 @@ class Token:
             return self
         caveats = [r.dump_json().encode("utf-8") for r in new]
         if len(self._raw.caveats) + len(caveats) > MAX_CAVEATS:
-            raise restrictions.InvalidRestriction(f"A token may carry at most {MAX_CAVEATS} caveats")
+            raise restrictions.InvalidRestriction(
+                f"A token may carry at most {MAX_CAVEATS} caveats"
+            )
         for caveat in caveats:
             # Refuse to write what load() and check() would refuse to read.
             if len(caveat) > restrictions.MAX_CAVEAT_BYTES:
@@ -344,7 +348,9 @@ class Token:
         signature_ok, reasons, missing = self._evaluate(key, context)
         # As in pypitoken, a failing restriction is reported before a bad signature.
         if reasons:
-            error_class = type(missing) if missing is not None and len(reasons) == 1 else ValidationError
+            error_class = (
+                type(missing) if missing is not None and len(reasons) == 1 else ValidationError
+            )
             raise error_class(_INVALID + ", ".join(reasons), reasons=tuple(reasons))
         if not signature_ok:
             raise ValidationError(

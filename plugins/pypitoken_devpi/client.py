@@ -20,7 +20,9 @@ hookimpl = HookimplMarker("devpiclient")
 
 def _user_argument(parser: Any) -> None:
     parser.add_argument(
-        "-u", "--user", default=None,
+        "-u",
+        "--user",
+        default=None,
         help="the user whose tokens to manage (default: the logged-in user)",
     )
 
@@ -33,18 +35,48 @@ def create_arguments(parser: Any) -> None:
     download from everything its owner can.
     """
     _user_argument(parser)
-    parser.add_argument("-p", "--project", dest="projects", action="append", default=[],
-                        metavar="NAME", help="only this project (repeat for several)")
-    parser.add_argument("-i", "--index", dest="indexes", action="append", default=[],
-                        metavar="USER/INDEX", help="only this index (repeat for several)")
-    parser.add_argument("-a", "--action", dest="actions", action="append", default=None,
-                        choices=("upload", "download", "delete"),
-                        help="only this action (repeat for several; default upload, download)")
-    parser.add_argument("-e", "--expires", default=None, metavar="SECONDS|DATETIME",
-                        help="lifetime in seconds, or an ISO 8601 expiry time")
+    parser.add_argument(
+        "-p",
+        "--project",
+        dest="projects",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this project (repeat for several)",
+    )
+    parser.add_argument(
+        "-i",
+        "--index",
+        dest="indexes",
+        action="append",
+        default=[],
+        metavar="USER/INDEX",
+        help="only this index (repeat for several)",
+    )
+    parser.add_argument(
+        "-a",
+        "--action",
+        dest="actions",
+        action="append",
+        default=None,
+        choices=("upload", "download", "delete"),
+        help="only this action (repeat for several; default upload, download)",
+    )
+    parser.add_argument(
+        "-e",
+        "--expires",
+        default=None,
+        metavar="SECONDS|DATETIME",
+        help="lifetime in seconds, or an ISO 8601 expiry time",
+    )
     parser.add_argument("-d", "--description", default="", help="what the token is for")
-    parser.add_argument("-o", "--outfile", default=None, metavar="FILE",
-                        help="write the token to FILE (mode 0600) instead of printing it")
+    parser.add_argument(
+        "-o",
+        "--outfile",
+        default=None,
+        metavar="FILE",
+        help="write the token to FILE (mode 0600) instead of printing it",
+    )
 
 
 def list_arguments(parser: Any) -> None:
@@ -75,8 +107,11 @@ def _tokens_url(hub: Any, args: Any, *rest: str) -> Any:
 
 def create(hub: Any, args: Any) -> None:
     """Handler of ``devpi api-token-create``."""
-    body: dict[str, Any] = {"projects": args.projects, "indexes": args.indexes,
-                            "description": args.description}
+    body: dict[str, Any] = {
+        "projects": args.projects,
+        "indexes": args.indexes,
+        "description": args.description,
+    }
     if args.actions is not None:
         body["actions"] = args.actions
     if args.expires is not None:

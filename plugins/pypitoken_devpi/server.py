@@ -217,7 +217,9 @@ def devpiserver_auth_denials(request: Any, acl: Any, user: Any, stage: Any) -> A
         except Exception as exc:  # fail closed, never a 500
             threadlog.error("pypitoken: error while checking a token: %s", type(exc).__name__)
             request.environ[_DENIAL_KEY] = (
-                identity.token_id, getattr(stage, "name", None), None,
+                identity.token_id,
+                getattr(stage, "name", None),
+                None,
                 dict.fromkeys(PERMISSIONS, "the token could not be checked"),
             )
             denied |= _ALL_STAGE_PERMISSIONS
@@ -247,7 +249,10 @@ def _explain_refusal(event: Any) -> None:
             return
         threadlog.warn(
             "pypitoken: refused token %s on %s project %s: %s",
-            token_id, index, project, sanitize_reason(reason),
+            token_id,
+            index,
+            project,
+            sanitize_reason(reason),
         )
         response.status = f"403 {sanitize_reason('Invalid API Token: ' + reason)}"
         if "WWW-Authenticate" in response.headers:

@@ -12,34 +12,22 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pypiserver
 from pypiserver.bottle_wrapper import Bottle
 from pypiserver.config import RunConfig
 
-from pypitoken_core.service import TokenService
+from pypitoken_core.service import OWNERSHIP_CHOICES, TokenService
 
 from ._auth import TokenAuther
 from ._redact import install_log_redaction
 
 __all__ = ["TokenSettings", "default_token_db", "install_auther", "make_app", "paste_app_factory"]
 
-OWNERSHIP_MODES = ("pypi", "open")
-
 
 def default_token_db() -> str:
     """``$PYPITOKEN_DB``, else an SQLite file ``pypitoken.sqlite3`` in the current directory."""
     return os.environ.get("PYPITOKEN_DB") or f"sqlite:///{pathlib.Path.cwd() / 'pypitoken.sqlite3'}"
-
-
-def safe_url(url: str) -> str:
-    """Return ``url`` with any password masked, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc[-1]}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +41,10 @@ class TokenSettings:
     allow_delete: bool = False
 
     def __post_init__(self) -> None:
-        if self.ownership not in OWNERSHIP_MODES:
-            raise ValueError(f"ownership must be one of {OWNERSHIP_MODES}, not {self.ownership!r}")
+        if self.ownership not in OWNERSHIP_CHOICES:
+            raise ValueError(
+                f"ownership must be one of {OWNERSHIP_CHOICES}, not {self.ownership!r}"
+            )
 
     def open(self) -> TokenService:
         """Open a :class:`TokenService` on the store."""

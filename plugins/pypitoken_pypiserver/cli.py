@@ -22,8 +22,10 @@ from pypiserver.__main__ import main as pypiserver_main
 from pypiserver.config import RunConfig
 
 from pypitoken_core.exceptions import PyPITokenException
+from pypitoken_core.service import OWNERSHIP_CHOICES
+from pypitoken_core.store import redact_url
 
-from ._app import OWNERSHIP_MODES, TokenSettings, default_token_db, install_auther, safe_url
+from ._app import TokenSettings, default_token_db, install_auther
 
 __all__ = ["main"]
 
@@ -43,9 +45,7 @@ def _token_parser() -> argparse.ArgumentParser:
         help="token store: sqlite:////abs/path.sqlite3 or postgresql://... "
         "(default: $PYPITOKEN_DB, else sqlite ./pypitoken.sqlite3 in the current directory)",
     )
-    parser.add_argument(
-        "--token-domain", metavar="DOMAIN", help="location written into new tokens"
-    )
+    parser.add_argument("--token-domain", metavar="DOMAIN", help="location written into new tokens")
     parser.add_argument(
         "--token-secret-file",
         metavar="FILE",
@@ -53,7 +53,7 @@ def _token_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--ownership",
-        choices=OWNERSHIP_MODES,
+        choices=OWNERSHIP_CHOICES,
         default="pypi",
         help="pypi: upload only to projects you own or maintain (new ones become yours); "
         "open: any registered user uploads anywhere (default: pypi)",
@@ -77,7 +77,7 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
         except PyPITokenException as exc:
             sys.exit(
                 f"pypitoken-pypiserver: cannot open the token store "
-                f"{safe_url(settings.db)}: {exc}"
+                f"{redact_url(settings.db)}: {exc}"
             )
 
     RunConfig.get_auther = get_auther  # type: ignore[method-assign]

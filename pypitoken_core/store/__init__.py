@@ -21,7 +21,7 @@ from .base import TokenGrant as TokenGrant
 from .base import TokenRecord as TokenRecord
 from .base import TokenStore as TokenStore
 from .base import User as User
-from .base import redact_url
+from .base import redact_url as redact_url
 
 __all__ = [
     "AuditEvent",
@@ -31,6 +31,7 @@ __all__ = [
     "TokenStore",
     "User",
     "open_store",
+    "redact_url",
 ]
 
 

@@ -35,6 +35,7 @@ def test_exported_names() -> None:
         "TokenStore",
         "User",
         "open_store",
+        "redact_url",
     ]
 
 

@@ -379,4 +379,3 @@ def test_cli_bad_store_fails_at_start_without_its_password(tmp_path: Path) -> No
 
     assert "cannot open the token store" in str(exit_.value.code)
     assert RunConfig.get_auther is original
-    assert app_module.safe_url("postgresql://u:hunter2@db/x") == "postgresql://u:***@db/x"
