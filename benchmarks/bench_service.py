@@ -102,7 +102,7 @@ def postgres(opts: argparse.Namespace) -> Iterator[tuple[str | None, str]]:
     if opts.pg:
         yield opts.pg, "given with --pg"
         return
-    from tests.store.pgcluster import find_bindir, start_cluster
+    from tests.pgcluster import find_bindir, start_cluster
 
     try:
         import psycopg  # noqa: F401

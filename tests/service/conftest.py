@@ -17,8 +17,6 @@ import pytest
 from pypitoken_core import Context
 from pypitoken_core.service import TokenService
 from pypitoken_core.store import TokenStore, open_store
-from tests.store.conftest import pg_cluster as pg_cluster
-from tests.store.conftest import pg_url as pg_url
 
 #: Every environment variable the service or the CLI reads: a developer's shell must not
 #: change what these tests see.

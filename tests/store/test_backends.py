@@ -20,7 +20,7 @@ from pypitoken_core.store import TokenStore, open_store
 from pypitoken_core.store.base import redact_url
 from pypitoken_core.store.sqlite import SQLiteStore
 from tests.e2e.procs import free_port
-from tests.store.pgcluster import Cluster
+from tests.pgcluster import Cluster
 from tests.store.test_contract import record
 
 # -- the package surface ---------------------------------------------------------------

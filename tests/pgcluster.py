@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the store tests, built from the Debian server binaries.
+"""A throwaway PostgreSQL cluster for the test suite, built from the Debian server binaries.
 
 ``initdb`` refuses to run as root, and the tests run as root in CI, so the cluster is
 created and run as the ``postgres`` system user in a temporary directory it owns. It
