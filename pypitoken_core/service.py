@@ -537,12 +537,14 @@ class TokenService:
 
     def _denied(self, record: TokenRecord, context: Context | None, exc: ValidationError) -> None:
         self._event(
-            "denied",
-            token_id=record.id,
-            user=self.user_name(record.user_id),
-            project=None if context is None else context.project_name,
-            action=None if context is None else context.action,
-            reason=str(exc),
+            _audit(
+                "denied",
+                token_id=record.id,
+                user=self.user_name(record.user_id),
+                project=None if context is None else context.project_name,
+                action=None if context is None else context.action,
+                reason=str(exc),
+            )
         )
 
     def authorize_user(self, user_name: str, context: Context) -> Identity:
@@ -564,11 +566,13 @@ class TokenService:
             self._check_rights(user, context, *self._project_and_role(context, user.id))
         except ValidationError as exc:
             self._event(
-                "denied",
-                user=user.name,
-                project=context.project_name,
-                action=context.action,
-                reason=str(exc),
+                _audit(
+                    "denied",
+                    user=user.name,
+                    project=context.project_name,
+                    action=context.action,
+                    reason=str(exc),
+                )
             )
             raise
         return Identity(user.name, user.id, None)
@@ -610,7 +614,9 @@ class TokenService:
             try:
                 self.store.add_project(project, user.id)
                 self._event(
-                    "project_created", user=user.name, project=project, reason="first upload"
+                    _audit(
+                        "project_created", user=user.name, project=project, reason="first upload"
+                    )
                 )
                 return
             except AlreadyExists:  # someone else's first upload won the race
@@ -625,30 +631,13 @@ class TokenService:
             verb = "delete from" if action == "delete" else "upload to"
             raise ValidationError(f"user {user.name} may not {verb} project {project!r}")
 
-    def _event(
-        self,
-        event: str,
-        *,
-        token_id: str | None = None,
-        user: str | None = None,
-        project: str | None = None,
-        action: str | None = None,
-        reason: str = "",
-    ) -> None:
+    def _event(self, event: AuditEvent) -> None:
+        """Record an event outside a write (denials, first uploads), never failing the call."""
         try:
-            self.store.add_event(
-                _audit(
-                    event,
-                    token_id=token_id,
-                    user=user,
-                    project=project,
-                    action=action,
-                    reason=reason,
-                )
-            )
+            self.store.add_event(event)
         except StoreError:
             # The audit trail must not turn a refusal into a crash, nor a success into a failure.
-            log.exception("could not record audit event %r", event)
+            log.exception("could not record audit event %r", event.event)
 
 
 def _audit(
