@@ -69,6 +69,7 @@ _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _MIN_SECRET_BYTES = 16
 _FINGERPRINT_SETTING = "secret_fingerprint"
+_DOMAIN_SETTING = "domain"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_USER_NAME = 200
 
@@ -238,8 +239,9 @@ class TokenService:
     ) -> TokenService:
         """Open the store at ``db_url`` (default ``$PYPITOKEN_DB``, else ./pypitoken.sqlite3).
 
-        The domain defaults to the store's ``domain`` setting, else ``localhost``. Warns in
-        the log when the secret differs from the one tokens in this store were minted with.
+        A given ``domain`` is saved as the store's; without one, the store's is used,
+        else ``localhost``. Warns in the log when the secret differs from the one tokens
+        in this store were minted with.
         """
         url = db_url or os.environ.get(_DB_ENV) or _DEFAULT_DB
         store = open_store(url)
@@ -253,7 +255,12 @@ class TokenService:
                     "the server secret differs from the one this store's tokens were minted "
                     "with: every existing token will be refused"
                 )
-            domain = domain or store.get_setting("domain") or "localhost"
+            # The index's configured domain becomes the store's, so that tokens minted
+            # later from the admin CLI carry it too.
+            stored = store.get_setting(_DOMAIN_SETTING)
+            if domain and domain != stored:
+                store.set_setting(_DOMAIN_SETTING, domain)
+            domain = domain or stored or "localhost"
         except BaseException:
             store.close()
             raise

@@ -6,6 +6,7 @@ import datetime
 import re
 import time
 import uuid
+from pathlib import Path
 
 import pypitoken
 import pytest
@@ -264,3 +265,19 @@ def test_empty_action_list_is_refused(service: TokenService) -> None:
     with pytest.raises(InvalidRestriction, match="action"):
         service.mint("alice", actions=[])
     assert service.list_tokens() == []
+
+
+def test_a_servers_domain_becomes_the_stores_default(tmp_path: Path) -> None:
+    """The index's --token-domain is what the admin CLI's tokens carry later by default."""
+    url = f"sqlite:///{tmp_path / 'tokens.sqlite3'}"
+    server = TokenService.from_url(url, domain="pypi.example.com")
+    server.add_user("alice")
+    server.close()
+    admin = TokenService.from_url(url)
+    try:
+        raw, _ = admin.mint("alice")
+        assert Token.load(raw).domain == "pypi.example.com"
+        raw, _ = admin.mint("alice", domain="other.example.com")
+        assert Token.load(raw).domain == "other.example.com"
+    finally:
+        admin.close()
