@@ -382,10 +382,10 @@ class TokenService:
         token = Token.create(
             domain or self.domain, token_id, derive_key(self._secret, salt), self.prefix
         )
+        # The date caveat is a window: it starts at not_before, or now.
+        window_start = now if not_before_ts is None else not_before_ts
         token.restrict(
-            not_before=None
-            if not_after_ts is None
-            else (not_before_ts if not_before_ts is not None else now),
+            not_before=None if not_after_ts is None else window_start,
             not_after=not_after_ts,
             project_names=project_list or None,
             project_ids=ids or None,
