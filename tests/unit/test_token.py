@@ -52,6 +52,22 @@ INVALID = "Error while validating token: "
 MISSING = "The restriction couldn't be checked because the context is missing required values"
 
 
+#: One of each restriction ``restrict`` can write.
+EVERY_RESTRICTION = {
+    "not_before": 1,
+    "not_after": 2,
+    "project_names": ["a"],
+    "project_ids": ["b"],
+    "user_id": "c",
+    "legacy_noop": True,
+    "legacy_project_names": ["d"],
+    "legacy_not_before": 3,
+    "legacy_not_after": 4,
+    "actions": ["upload"],
+    "indexes": ["root/dev"],
+}
+
+
 def new(**restrict) -> Token:
     token = Token.create("example.com", "123foo", KEY, prefix="pre")
     return token.restrict(**restrict) if restrict else token
@@ -177,19 +193,7 @@ def test_load_does_not_check_the_signature_or_parse_caveats():
 
 
 def test_load_round_trips_what_restrict_writes():
-    token = new(
-        not_before=1,
-        not_after=2,
-        project_names=["a"],
-        project_ids=["b"],
-        user_id="c",
-        legacy_noop=True,
-        legacy_project_names=["d"],
-        legacy_not_before=3,
-        legacy_not_after=4,
-        actions=["upload"],
-        indexes=["root/dev"],
-    )
+    token = new(**EVERY_RESTRICTION)
     assert Token.load(token.dump()).dump() == token.dump()
     assert Token.load(token.dump()).restrictions == token.restrictions
 
@@ -488,19 +492,7 @@ def test_restrict_v1_token_length_limit():
 
 
 def test_restrictions_property():
-    token = new(
-        not_before=1,
-        not_after=2,
-        project_names=["a"],
-        project_ids=["b"],
-        user_id="c",
-        legacy_noop=True,
-        legacy_project_names=["d"],
-        legacy_not_before=3,
-        legacy_not_after=4,
-        actions=["upload"],
-        indexes=["root/dev"],
-    )
+    token = new(**EVERY_RESTRICTION)
     assert Token.load(token.dump()).restrictions == [
         DateRestriction(not_before=1, not_after=2),
         ProjectNamesRestriction(["a"]),
