@@ -13,6 +13,11 @@ NUL characters: PostgreSQL text cannot hold them, and names, ids and tokens come
 requests. So every backend behaves alike: a key with a NUL matches nothing (lookups say
 "not found"), a value with a NUL is refused on writes, and audit events, which must never
 be lost to a crafted name, get U+FFFD in its place.
+
+Audit events are bounded here for every backend (``clean_event``): text fields are cut to
+``MAX_EVENT_TEXT`` characters and times must be what a datetime holds, so one line has a
+size limit whatever a request carries. Folding (``merge_key``) and ``keep`` bound the
+number of lines.
 """
 
 # ruff: noqa: S105  (statement names like "token" are not passwords)
