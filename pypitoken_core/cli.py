@@ -1,7 +1,7 @@
 """The ``pypitoken`` command: inspect and restrict tokens offline, administer a store.
 
 Offline: ``inspect`` and ``restrict`` need no key and no database. Admin: ``user``,
-``project`` and ``token`` work on the store named by ``--db`` / ``$PYPITOKEN_DB``.
+``project``, ``token`` and ``audit`` work on the store named by ``--db`` / ``$PYPITOKEN_DB``.
 A raw token is printed only by ``token create`` and ``restrict``, the commands whose job
 is to hand one to its owner; errors never echo it. Pass ``-`` to read a token from
 standard input and keep it out of the shell history.
@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
+from . import _time
 from . import restrictions as r
 from .exceptions import PyPITokenException
 from .service import OWNERSHIP_CHOICES, TokenService
@@ -27,8 +28,10 @@ from .token import Token
 
 __all__ = ["main", "parse_duration", "parse_moment"]
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+_DURATION = re.compile(r"^([0-9]{1,15})([smhdw])$")
 
 
 def parse_duration(text: str) -> int:
@@ -39,13 +42,24 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+def _in_range(stamp: int, text: str) -> int:
+    if not _time.in_range(stamp):
+        raise click.BadParameter(f"{text!r} is not a time between years 1 and 9999")
+    return stamp
+
+
 def parse_moment(text: str, *, allow_duration: bool = False) -> int:
-    """An ISO 8601 datetime with an offset, epoch seconds, or (if allowed) a duration from now."""
+    """An ISO 8601 datetime with an offset, epoch seconds, or (if allowed) a duration from now.
+
+    Raises :class:`click.BadParameter` for anything else, and for a time outside the
+    years 1 to 9999 UTC.
+    """
     text = text.strip()
     if allow_duration and _DURATION.match(text):
-        return int(time.time()) + parse_duration(text)
-    if text.isdigit():
-        return int(text)
+        return _in_range(int(time.time()) + parse_duration(text), text)
+    if text.isascii() and text.isdigit():
+        # Digits only up to what a time can be: int() of a million digits is slow.
+        return _in_range(int(text) if len(text) <= 15 else _time.MAX_TIMESTAMP + 1, text)
     try:
         moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -55,15 +69,17 @@ def parse_moment(text: str, *, allow_duration: bool = False) -> int:
         ) from None
     if moment.tzinfo is None:
         raise click.BadParameter(f"{text!r} has no UTC offset (add Z or +00:00)")
-    return int(moment.timestamp())
+    return _in_range(int(moment.timestamp()), text)
 
 
 def _iso(timestamp: int | None) -> str | None:
+    """ISO 8601 in UTC; a time no date can show (a token from elsewhere) as its number."""
     if timestamp is None:
         return None
-    return (
-        datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
-    )
+    moment = _time.utc(timestamp)
+    if moment is None:
+        return f"timestamp {timestamp}"
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _fail(message: str) -> NoReturn:
@@ -470,6 +486,70 @@ def token_revoke(admin: _Admin, token_id: str) -> None:
     """Revoke a token: refused from the next request on, in every server process."""
     admin.service().revoke(token_id)
     click.echo(f"revoked {token_id}")
+
+
+@cli.group()
+def audit() -> None:
+    """Read and prune the audit trail (mints, revocations, refusals)."""
+
+
+@audit.command("list")
+@click.option("--token", "token_id", metavar="ID", help="Only this token's events.")
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(min=0), help="Newest N."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_admin
+@_admin_errors
+def audit_list(admin: _Admin, token_id: str | None, limit: int, as_json: bool) -> None:
+    """Show the newest events, newest first; repeated refusals are one line with a count."""
+    events = [
+        {
+            "first": _iso(e.first_time),
+            "last": _iso(e.time),
+            "count": e.count,
+            "event": e.event,
+            "token_id": e.token_id,
+            "user": e.user,
+            "project": e.project,
+            "action": e.action,
+            "reason": e.reason,
+        }
+        for e in admin.service().store.list_events(limit=limit, token_id=token_id)
+    ]
+    if as_json:
+        click.echo(json.dumps(events, indent=2))
+        return
+    for e in events:
+        when = e["last"] if e["count"] == 1 else f"{e['first']}..{e['last']} x{e['count']}"
+        who = " ".join(
+            f"{key}={e[key]}" for key in ("token_id", "user", "project", "action") if e[key]
+        )
+        click.echo(f"{when}\t{e['event']}\t{who}\t{e['reason']}")
+
+
+@audit.command("prune")
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help="Drop events last seen longer ago than this (90d, 12w, ...).",
+)
+@click.option(
+    "--keep", type=click.IntRange(min=0), metavar="N", help="Then keep only the newest N lines."
+)
+@pass_admin
+@_admin_errors
+def audit_prune(admin: _Admin, older_than: str | None, keep: int | None) -> None:
+    """Drop old events by age, by count, or both (servers also cap the trail themselves)."""
+    if older_than is None and keep is None:
+        raise click.UsageError("give --older-than, --keep or both")
+    before = None
+    if older_than is not None:
+        before = int(time.time()) - parse_duration(older_than)
+        if not _time.in_range(before):
+            raise click.BadParameter(f"{older_than!r} reaches back before year 1")
+    dropped = admin.service().store.prune_events(before=before, keep=keep)
+    click.echo(f"dropped {dropped} audit event(s)")
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
-from . import names
+from . import _time, names
 from .exceptions import InvalidRestriction, LoaderError, MissingContextError, ValidationError
 
 __all__ = [
@@ -70,17 +70,20 @@ def timestamp_from_parameter(param: object, name: str = "now") -> int:
     """Turn an int timestamp or a timezone-aware datetime into an int timestamp.
 
     Floats, bools and naive datetimes are refused with :class:`InvalidRestriction`
-    naming the parameter (pypitoken leaks ``AttributeError`` for floats).
+    naming the parameter (pypitoken leaks ``AttributeError`` for floats), and so are
+    times outside the years 1 to 9999 UTC, which no datetime can show (pypitoken writes
+    any integer).
     """
     if type(param) is int:
-        return param
+        return _time.checked(param, name)
     if isinstance(param, datetime.datetime):
         if param.tzinfo is None or param.tzinfo.utcoffset(param) is None:
             raise InvalidRestriction(
                 "Cannot use a naive datetime. Either provide a timezone or the timestamp "
                 f"directly. Received a naive datetime for `{name}`"
             )
-        return int(param.timestamp())
+        # An aware datetime near year 1 or 9999 can lie outside them in UTC.
+        return _time.checked(int(param.timestamp()), name, received=param.isoformat())
     raise InvalidRestriction(
         f"`{name}` must be an integer timestamp or a timezone-aware datetime. "
         f"Received {type(param).__name__}"

@@ -2,9 +2,18 @@
 
 This is the one entry point the index adapters call. It knows users, projects, ownership
 and tokens; it knows nothing about HTTP. ``authenticate`` does, in order: size limit,
-load, identifier lookup, revoked?, signature, the restrictions kept on the record and the
+load, identifier lookup, signature, revoked?, the restrictions kept on the record and the
 caveats in the token (including those the holder added offline), then the owner's own
 rights: a token never does what its owner cannot.
+
+Until the signature is verified, every refusal reads the same (:data:`INVALID_TOKEN`)
+and costs the same (an unknown id is checked against a stand-in key): whoever holds only
+an id learns neither whether it exists nor whether it was revoked.
+
+Audit. Refusals are recorded in the store's audit trail, folded together: one line per
+token (or user), kind of refusal and :attr:`TokenService.audit_window`, with a count. The
+trail keeps at most :attr:`TokenService.audit_max_events` lines. So what a refused request
+can add to the store is one small line at most, and a burst of them adds a few lines.
 
 Keys. Each token has a random salt, stored; its key is HMAC-SHA256(server secret, salt)
 and is never stored, so a database dump alone cannot forge a token. Losing or changing the
@@ -25,7 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import names
+from . import _time, names
 from .exceptions import (
     AlreadyExists,
     InvalidRestriction,
@@ -34,12 +43,15 @@ from .exceptions import (
     StoreError,
     ValidationError,
 )
-from .restrictions import ACTIONS, Context, timestamp_from_parameter
+from .restrictions import ACTIONS, Context, _short_repr, timestamp_from_parameter
 from .store import AuditEvent, Project, TokenGrant, TokenRecord, TokenStore, User, open_store
 from .token import MAX_TOKEN_LENGTH, Token
 
 __all__ = [
     "DEFAULT_ACTIONS",
+    "DEFAULT_AUDIT_MAX_EVENTS",
+    "DEFAULT_AUDIT_WINDOW",
+    "INVALID_TOKEN",
     "OWNERSHIP_CHOICES",
     "OWNERSHIP_MODES",
     "Identity",
@@ -62,6 +74,16 @@ OWNERSHIP_MODES: tuple[str, ...] = ("pypi", "open", "external")
 #: whose index server enforces the owner's rights itself).
 OWNERSHIP_CHOICES: tuple[str, ...] = ("pypi", "open")
 
+#: The reason given for every token that is not provably genuine (unknown id, bad signature).
+INVALID_TOKEN = "invalid or unknown token"  # noqa: S105 (a message, not a secret)
+
+#: Seconds during which repeated refusals of one kind for one token share an audit line.
+DEFAULT_AUDIT_WINDOW = 3600
+
+#: Lines the audit trail keeps at most (the oldest go first): at a few hundred bytes each,
+#: tens of megabytes.
+DEFAULT_AUDIT_MAX_EVENTS = 100_000
+
 OWNER, MAINTAINER = "Owner", "Maintainer"
 _SECRET_ENV = "PYPITOKEN_SECRET"  # noqa: S105 (a variable name, not a secret)
 _SECRET_FILE_ENV = "PYPITOKEN_SECRET_FILE"  # noqa: S105
@@ -70,6 +92,10 @@ _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _MIN_SECRET_BYTES = 16
 _FINGERPRINT_SETTING = "secret_fingerprint"
 _DOMAIN_SETTING = "domain"
+_MAX_LIFETIME_SETTING = "max_lifetime"
+# An unknown id is checked against the key this salt gives, so that it costs what a known
+# id with a bad signature costs. No token has it: salts are 16 random bytes.
+_STAND_IN_SALT = b"pypitoken-core: no such token"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_USER_NAME = 200
 
@@ -172,22 +198,37 @@ def _create_secret(path: Path) -> bytes:
 
 
 def _iso(timestamp: int) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime(
-        "%Y-%m-%d %H:%M:%S UTC"
-    )
+    moment = _time.utc(timestamp)
+    if moment is None:  # a record written before times were checked
+        return f"timestamp {_time.shown(timestamp)}"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _when(
     value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str
 ) -> int | None:
-    """Mint-time times: a datetime is absolute; an int or timedelta is relative to now."""
+    """Mint-time times: a datetime is absolute; an int or timedelta is relative to now.
+
+    Raises :class:`InvalidRestriction` for a time outside years 1 to 9999 UTC.
+    """
     if value is None:
         return None
     if isinstance(value, datetime.timedelta):
-        return now + int(value.total_seconds())
-    if type(value) is int:
-        return now + value
-    return timestamp_from_parameter(value, name)
+        seconds = int(value.total_seconds())
+    elif type(value) is int:
+        seconds = value
+    else:
+        return timestamp_from_parameter(value, name)
+    return _time.checked(now + seconds, name, f"{_time.shown(seconds)} seconds from now")
+
+
+def _lifetime(value: object) -> int | None:
+    """A maximum token lifetime: a positive number of seconds, or 0 / None for no limit."""
+    if value is None or value == 0:
+        return None
+    if type(value) is not int or not 0 < value <= _time.MAX_TIMESTAMP:
+        raise StoreError(f"the maximum token lifetime must be a number of seconds, not {value!r}")
+    return value
 
 
 class TokenService:
@@ -195,7 +236,10 @@ class TokenService:
 
     Thread-safe as far as the store is (both bundled stores are). ``ownership`` is one of
     :data:`OWNERSHIP_MODES`; ``allow_delete`` enables the ``delete`` action;
-    ``last_used_interval`` throttles the ``last_used`` writes (seconds).
+    ``last_used_interval`` throttles the ``last_used`` writes (seconds);
+    ``max_lifetime`` (seconds, None or 0 for none) is the longest a minted token may
+    live; ``audit_window`` and ``audit_max_events`` bound the audit trail (see the
+    module docstring).
     """
 
     def __init__(
@@ -208,6 +252,9 @@ class TokenService:
         ownership: str = "pypi",
         allow_delete: bool = False,
         last_used_interval: int = 60,
+        max_lifetime: int | None = None,
+        audit_window: int = DEFAULT_AUDIT_WINDOW,
+        audit_max_events: int = DEFAULT_AUDIT_MAX_EVENTS,
     ) -> None:
         if not isinstance(secret, bytes) or len(secret) < _MIN_SECRET_BYTES:
             raise StoreError(f"the server secret must be at least {_MIN_SECRET_BYTES} bytes")
@@ -215,6 +262,13 @@ class TokenService:
             raise StoreError(f"ownership must be one of {', '.join(OWNERSHIP_MODES)}")
         if not prefix or "-" in prefix:
             raise StoreError("the token prefix must be non-empty and contain no '-'")
+        if type(audit_window) is not int or audit_window < 0:
+            raise StoreError("audit_window must be a non-negative number of seconds")
+        if type(audit_max_events) is not int or audit_max_events < 1:
+            raise StoreError("audit_max_events must be a positive number of events")
+        self.max_lifetime = _lifetime(max_lifetime)
+        self.audit_window = audit_window
+        self.audit_max_events = audit_max_events
         self.store = store
         self._secret = secret
         self.domain = domain
@@ -236,13 +290,16 @@ class TokenService:
         prefix: str = "pypi",
         ownership: str = "pypi",
         allow_delete: bool = False,
+        max_lifetime: int | None = None,
     ) -> TokenService:
         """Open the store at ``db_url`` (default ``$PYPITOKEN_DB``, else ./pypitoken.sqlite3).
 
         A given ``domain`` is saved as the store's; without one, the store's is used,
-        else ``localhost``. Warns in the log when the secret differs from the one tokens
-        in this store were minted with.
+        else ``localhost``. ``max_lifetime`` likewise (seconds; 0 saves "no limit"), so
+        that the admin CLI follows the limit an index was started with. Warns in the log
+        when the secret differs from the one tokens in this store were minted with.
         """
+        lifetime = None if max_lifetime is None else _lifetime(max_lifetime) or 0
         url = db_url or os.environ.get(_DB_ENV) or _DEFAULT_DB
         store = open_store(url)
         try:
@@ -261,6 +318,10 @@ class TokenService:
             if domain and domain != stored:
                 store.set_setting(_DOMAIN_SETTING, domain)
             domain = domain or stored or "localhost"
+            if lifetime is None:
+                lifetime = _stored_lifetime(store)
+            elif store.get_setting(_MAX_LIFETIME_SETTING) != str(lifetime):
+                store.set_setting(_MAX_LIFETIME_SETTING, str(lifetime))
         except BaseException:
             store.close()
             raise
@@ -271,6 +332,7 @@ class TokenService:
             prefix=prefix,
             ownership=ownership,
             allow_delete=allow_delete,
+            max_lifetime=lifetime,
         )
 
     def close(self) -> None:
@@ -314,10 +376,9 @@ class TokenService:
         return self.store.list_projects()
 
     def _project_name(self, name: str) -> str:
-        normalized = names.normalize(name) if isinstance(name, str) else ""
-        if not names.is_normalized(normalized):
-            raise InvalidRestriction(f"invalid project name {name!r}")
-        return normalized
+        if not names.is_valid(name):
+            raise InvalidRestriction(_invalid_name(name))
+        return names.normalize(name)
 
     def _project(self, name: str) -> Project:
         record = self.store.get_project(self._project_name(name))
@@ -347,7 +408,9 @@ class TokenService:
         on pypi.org; it can only be minted for existing projects the user may upload to
         (except in ``external`` ownership mode, where the index checks this itself). A
         user-wide token carries the user-id caveat. Restrictions are kept on the record
-        and embedded as caveats; both are enforced.
+        and embedded as caveats; both are enforced. Raises :class:`InvalidRestriction`
+        for times outside years 1 to 9999 and, with a ``max_lifetime``, for a token that
+        would never expire or live longer.
         """
         owner = self._user(user)
         now = int(time.time())
@@ -376,6 +439,13 @@ class TokenService:
             raise InvalidRestriction("expires must be in the future")
         if not_before_ts is not None and not_after_ts is None:
             raise InvalidRestriction("not_before needs expires")
+        if self.max_lifetime is not None and (
+            not_after_ts is None or not_after_ts - now > self.max_lifetime
+        ):
+            raise InvalidRestriction(
+                f"tokens on this server must expire within {self.max_lifetime} seconds"
+                " (its maximum token lifetime)"
+            )
 
         token_id = str(uuid.uuid4())
         salt = secrets.token_bytes(16)
@@ -449,33 +519,43 @@ class TokenService:
         ``context`` may be a function that builds the :class:`Context`: it is called only
         once the token's signature is verified, so an adapter never parses a request body
         (an upload form) for a forged token. Raises :class:`ValidationError` with a reason
-        the token's holder can act on.
+        the token's holder can act on (:data:`INVALID_TOKEN` for any token that is not
+        provably genuine).
         """
-        eager = isinstance(context, Context)
+        ready = context if isinstance(context, Context) else None
         # With the use known up front, one store read answers everything (token, owner,
         # project, role); a deferred context costs a second read for project and role.
-        token, grant = self._find(raw_token, self._project_key(context) if eager else None)
+        token, grant = self._find(raw_token, None if ready is None else self._project_key(ready))
+        if grant is None:
+            raise self._unknown(token, ready)
         record = grant.token
-        checked: list[Context] = []
-        try:
-            user = self._genuine(token, grant)
-            if isinstance(context, Context):
-                project, role = grant.project, grant.role
-            else:
-                context = context()
+        user = self._genuine(token, grant, ready)
+        if isinstance(context, Context):
+            project, role = grant.project, grant.role
+        else:
+            context = context()
+            try:
                 project, role = self._project_and_role(context, user.id)
-            checked.append(context)
-            context = context._evolve(
-                user_id=user.id,
-                project_id=context.project_id or (None if project is None else project.id),
-            )
-            reasons = _validity_reasons(record, context) + _scope_reasons(record, context)
+            except ValidationError as exc:
+                self._denied(grant, context, exc, "request")
+                raise
+        context = context._evolve(
+            user_id=user.id,
+            project_id=context.project_id or (None if project is None else project.id),
+        )
+        validity = _validity_reasons(record, context)
+        try:
             # The caveats repeat the record's restrictions; report them only when they add
             # something (the holder's offline restrictions), in pypitoken's words.
+            reasons = validity + _scope_reasons(record, context)
             _raise_if(reasons or token._caveat_reasons(context)[0])
+        except ValidationError as exc:
+            self._denied(grant, context, exc, "expired" if validity else "restricted")
+            raise
+        try:
             self._check_rights(user, context, project, role)
         except ValidationError as exc:
-            self._denied(record, checked[0] if checked else None, exc)
+            self._denied(grant, context, exc, "rights")
             raise
         self._touch(record, context.now)
         return Identity(user.name, user.id, record.id)
@@ -484,28 +564,31 @@ class TokenService:
         """Who a genuine, current token speaks for, before its use is known.
 
         Checks what :meth:`authenticate` checks except the use: format, lookup,
-        revocation, owner, signature, and the validity window (record and caveats).
+        signature, revocation, owner, and the validity window (record and caveats).
         Project, index and action restrictions are not evaluated: call
         :meth:`authenticate` for each use. For servers that learn the use only later
         (devpi resolves the stages a push touches after identifying the caller).
         """
-        token, grant = self._find(raw_token, None)
-        record = grant.token
         context = Context(now=now)
+        token, grant = self._find(raw_token, None)
+        if grant is None:
+            raise self._unknown(token, None)
+        record = grant.token
+        user = self._genuine(token, grant, None)
+        context = context._evolve(user_id=user.id)
+        validity = _validity_reasons(record, context)
         try:
-            user = self._genuine(token, grant)
-            context = context._evolve(user_id=user.id)
-            _raise_if(
-                _validity_reasons(record, context)
-                or token._caveat_reasons(context, partial=True)[0]
-            )
+            _raise_if(validity or token._caveat_reasons(context, partial=True)[0])
         except ValidationError as exc:
-            self._denied(record, None, exc)
+            self._denied(grant, None, exc, "expired" if validity else "restricted")
             raise
         return Identity(user.name, user.id, record.id)
 
-    def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant]:
-        """Size limit, prefix, format and identifier lookup (with the named project)."""
+    def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant | None]:
+        """Size limit, prefix, format and identifier lookup (with the named project).
+
+        The grant is None for an identifier that is not in the store.
+        """
         if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
             raise ValidationError("malformed token")
         prefix, _, _ = raw_token.partition("-")
@@ -517,24 +600,50 @@ class TokenService:
             raise ValidationError(f"malformed token ({exc})") from None
         # Our identifiers are lowercase UUID4s; anything else cannot be in the store, and
         # crafted bytes (NUL, megabytes) never reach a database query.
-        grant = None
-        if _UUID.fullmatch(token.identifier):
-            grant = self.store.get_token_grant(token.identifier, project_name)
-        if grant is None:
-            raise ValidationError("unknown token (it may have been deleted)")
-        return token, grant
+        if not _UUID.fullmatch(token.identifier):
+            return token, None
+        return token, self.store.get_token_grant(token.identifier, project_name)
 
-    def _genuine(self, token: Token, grant: TokenGrant) -> User:
-        """Revocation, owner, signature: the token is what the store says it is."""
+    def _unknown(self, token: Token, context: Context | None) -> ValidationError:
+        """Record an unknown identifier and return the refusal, after a stand-in check.
+
+        The signature is checked against a key no token has, so that this refusal costs
+        what a known identifier's bad signature costs: the time it takes tells nothing.
+        """
+        token._signature_matches(derive_key(self._secret, _STAND_IN_SALT))
+        self._event(
+            _audit(
+                "denied",
+                project=None if context is None else context.project_name,
+                action=None if context is None else context.action,
+                reason="unknown token id",
+            ),
+            kind="unknown",
+        )
+        return ValidationError(INVALID_TOKEN)
+
+    def _genuine(self, token: Token, grant: TokenGrant, context: Context | None) -> User:
+        """Signature, then revocation and owner: the token is what the store says it is.
+
+        The signature comes first: before it is verified, nothing about the record (that
+        it was revoked, or its owner removed) is the holder's business.
+        """
         record, user = grant.token, grant.owner
+        if not token._signature_matches(derive_key(self._secret, record.salt)):
+            self._denied(
+                grant,
+                context,
+                "bad signature (a forged or altered token, or the server secret changed)",
+                "forged",
+            )
+            raise ValidationError(INVALID_TOKEN)
         if record.revoked:
+            self._denied(grant, context, "token revoked", "revoked")
             raise ValidationError("token revoked")
         if user is None:
-            raise ValidationError("the token's owner no longer exists")
-        if not token._signature_matches(derive_key(self._secret, record.salt)):
-            raise ValidationError(
-                "invalid token signature (a modified token, or the server secret changed)"
-            )
+            reason = "the token's owner no longer exists"
+            self._denied(grant, context, reason, "owner removed")
+            raise ValidationError(reason)
         return user
 
     def _touch(self, record: TokenRecord, now: int) -> None:
@@ -542,16 +651,24 @@ class TokenService:
         if record.last_used is None or now - record.last_used >= self.last_used_interval:
             self.store.touch_token(record.id, now)
 
-    def _denied(self, record: TokenRecord, context: Context | None, exc: ValidationError) -> None:
+    def _denied(
+        self,
+        grant: TokenGrant,
+        context: Context | None,
+        reason: ValidationError | str,
+        kind: str,
+    ) -> None:
+        """Record a refusal of the token in ``grant``; ``kind`` is what it is folded under."""
         self._event(
             _audit(
                 "denied",
-                token_id=record.id,
-                user=self.user_name(record.user_id),
+                token_id=grant.token.id,
+                user=None if grant.owner is None else grant.owner.name,
                 project=None if context is None else context.project_name,
                 action=None if context is None else context.action,
-                reason=str(exc),
-            )
+                reason=str(reason),
+            ),
+            kind=kind,
         )
 
     def authorize_user(self, user_name: str, context: Context) -> Identity:
@@ -585,12 +702,16 @@ class TokenService:
         return Identity(user.name, user.id, None)
 
     def _project_key(self, context: Context) -> str | None:
-        """The project name to look up for this use: None if none is named or needed."""
+        """The project name to look up for this use: None if none is named or needed.
+
+        A name that is not a valid project name is refused here, before it reaches a
+        query or the audit trail.
+        """
         name = context.project_name
         if name is None:
             return None
-        if not names.is_normalized(name):
-            raise ValidationError(f"invalid project name {name!r}")
+        if not names.is_valid(name):
+            raise ValidationError(_invalid_name(name))
         return None if self.ownership == "external" else name
 
     def _project_and_role(
@@ -638,10 +759,23 @@ class TokenService:
             verb = "delete from" if action == "delete" else "upload to"
             raise ValidationError(f"user {user.name} may not {verb} project {project!r}")
 
-    def _event(self, event: AuditEvent) -> None:
-        """Record an event outside a write (denials, first uploads), never failing the call."""
+    def _event(self, event: AuditEvent, kind: str = "refused") -> None:
+        """Record an event outside a write (denials, first uploads), never failing the call.
+
+        Denials are folded into one line per token (or, for a password login, per user)
+        and ``kind`` of refusal within :attr:`audit_window`; the trail keeps at most
+        :attr:`audit_max_events` lines.
+        """
+        merge_key = None
+        if event.event == "denied":
+            merge_key = "\n".join(("denied", event.token_id or "", event.user or "", kind))
         try:
-            self.store.add_event(event)
+            self.store.add_event(
+                event,
+                merge_key=merge_key,
+                merge_window=self.audit_window,
+                keep=self.audit_max_events,
+            )
         except StoreError:
             # The audit trail must not turn a refusal into a crash, nor a success into a failure.
             log.exception("could not record audit event %r", event.event)
@@ -656,7 +790,28 @@ def _audit(
     action: str | None = None,
     reason: str = "",
 ) -> AuditEvent:
+    # Only a valid project name is recorded: the name comes from a request.
+    if project is not None and not names.is_valid(project):
+        project = None
     return AuditEvent(int(time.time()), event, token_id, user, project, action, reason)
+
+
+def _invalid_name(name: object) -> str:
+    return (
+        f"invalid project name {_short_repr(name)} (a project name has letters, digits and"
+        f" '-_.', starts and ends with a letter or digit, and has at most"
+        f" {names.MAX_LENGTH} characters)"
+    )
+
+
+def _stored_lifetime(store: TokenStore) -> int | None:
+    """The maximum token lifetime saved in ``store`` (by the index), or None."""
+    text = store.get_setting(_MAX_LIFETIME_SETTING)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise StoreError(f"the store's maximum token lifetime {text!r} is not a number")
+    return _lifetime(int(text))
 
 
 def _raise_if(reasons: list[str]) -> None:

@@ -290,7 +290,15 @@ class KeyfsStore:
 
     # -- audit and settings ------------------------------------------------------------
 
-    def add_event(self, event: AuditEvent) -> None:
+    def add_event(
+        self,
+        event: AuditEvent,
+        *,
+        merge_key: str | None = None,
+        merge_window: int = 0,
+        keep: int | None = None,
+    ) -> None:
+        # Every event is one log line: folding and trimming are the log's rotation's job.
         if self._log is None:
             return
         # Every stage check asks about every action, so most denials are about actions
@@ -310,6 +318,10 @@ class KeyfsStore:
     def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
         # Events go to devpi's log, which is where devpi operators already look.
         return []
+
+    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
+        # Nothing is kept here to prune (see list_events).
+        return 0
 
     def get_setting(self, key: str) -> str | None:
         return self._settings.get(key)

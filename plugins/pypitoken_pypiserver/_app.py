@@ -39,11 +39,20 @@ class TokenSettings:
     secret_file: str | None = None
     ownership: str = "pypi"
     allow_delete: bool = False
+    #: Longest lifetime (seconds) of a token minted on this store; 0 for none, None to
+    #: keep the store's setting.
+    max_lifetime: int | None = None
 
     def __post_init__(self) -> None:
         if self.ownership not in OWNERSHIP_CHOICES:
             raise ValueError(
                 f"ownership must be one of {OWNERSHIP_CHOICES}, not {self.ownership!r}"
+            )
+        if self.max_lifetime is not None and (
+            type(self.max_lifetime) is not int or self.max_lifetime < 0
+        ):
+            raise ValueError(
+                f"the maximum token lifetime must be a number of seconds, not {self.max_lifetime!r}"
             )
 
     def open(self) -> TokenService:
@@ -54,6 +63,7 @@ class TokenSettings:
             domain=self.domain,
             ownership=self.ownership,
             allow_delete=self.allow_delete,
+            max_lifetime=self.max_lifetime,
         )
 
 
@@ -101,13 +111,16 @@ def make_app(
     token_secret_file: str | None = None,
     ownership: str = "pypi",
     allow_token_delete: bool = False,
+    token_max_lifetime: int | None = None,
     **pypiserver_options: Any,
 ) -> Bottle:
     """Return pypiserver's WSGI app with token authentication.
 
     ``pypiserver_options`` are those of ``pypiserver.app()`` (``roots``, ``authenticate``,
     ``password_file``, ...; legacy names such as ``root`` too); ``roots`` may be strings.
-    ``token_db`` defaults to :func:`default_token_db`. Unlike ``pypiserver.app()``, a
+    ``token_db`` defaults to :func:`default_token_db`. ``token_max_lifetime`` (seconds,
+    0 for none) caps the lifetime of tokens minted on the store, also by ``pypitoken
+    token create``; it is saved in the store. Unlike ``pypiserver.app()``, a
     ``server_base_url`` is honoured by mounting the app under it. For gunicorn:
     ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
     """
@@ -122,6 +135,7 @@ def make_app(
         secret_file=token_secret_file,
         ownership=ownership,
         allow_delete=allow_token_delete,
+        max_lifetime=token_max_lifetime,
     )
     config = install_auther(pypiserver.Config.default_with_overrides(**options), settings)
     app = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)
@@ -159,6 +173,7 @@ _PASTE_TYPES: Mapping[str, Callable[[str], Any]] = {
     "redirect_to_fallback": _flag,
     "overwrite": _flag,
     "allow_token_delete": _flag,
+    "token_max_lifetime": int,
     "cache_control": int,
     "verbosity": int,
     "port": int,

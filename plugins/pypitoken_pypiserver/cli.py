@@ -59,11 +59,24 @@ def _token_parser() -> argparse.ArgumentParser:
         "open: any registered user uploads anywhere (default: pypi)",
     )
     parser.add_argument(
+        "--token-max-lifetime",
+        metavar="SECONDS",
+        type=_seconds,
+        help="refuse to mint tokens that live longer, or never expire (also for `pypitoken "
+        "token create` on this store, which keeps the setting; 0: no limit)",
+    )
+    parser.add_argument(
         "--allow-token-delete",
         action="store_true",
         help="let tokens remove packages (:action=remove_pkg); off by default",
     )
     return parser
+
+
+def _seconds(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 15):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return int(text)
 
 
 @contextmanager
@@ -101,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         secret_file=ours.token_secret_file,
         ownership=ours.ownership,
         allow_delete=ours.allow_token_delete,
+        max_lifetime=ours.token_max_lifetime,
     )
     with _token_auther(settings):
         pypiserver_main(rest)

@@ -13,6 +13,11 @@ NUL characters: PostgreSQL text cannot hold them, and names, ids and tokens come
 requests. So every backend behaves alike: a key with a NUL matches nothing (lookups say
 "not found"), a value with a NUL is refused on writes, and audit events, which must never
 be lost to a crafted name, get U+FFFD in its place.
+
+Audit events are bounded here for every backend (``clean_event``): text fields are cut to
+``MAX_EVENT_TEXT`` characters and times must be what a datetime holds, so one line has a
+size limit whatever a request carries. Folding (``merge_key``) and ``keep`` bound the
+number of lines.
 """
 
 # ruff: noqa: S105  (statement names like "token" are not passwords)
@@ -26,8 +31,18 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .. import _time
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from .base import ROLES, AuditEvent, Project, TokenGrant, TokenRecord, User, redact_url
+from .base import (
+    MAX_EVENT_TEXT,
+    ROLES,
+    AuditEvent,
+    Project,
+    TokenGrant,
+    TokenRecord,
+    User,
+    redact_url,
+)
 
 _SEP = "\n"
 _NUL = "\x00"
@@ -117,17 +132,32 @@ class Statements:
         "UPDATE tokens SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)"
     )
     insert_event: str = (
-        "INSERT INTO events (time, event, token_id, user_name, project, action, reason)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO events (time, event, token_id, user_name, project, action, reason,"
+        " count, first_time, merge_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
     events: str = (
-        "SELECT time, event, token_id, user_name, project, action, reason FROM events"
-        " ORDER BY seq DESC LIMIT ?"
+        "SELECT time, event, token_id, user_name, project, action, reason, count, first_time"
+        " FROM events ORDER BY seq DESC LIMIT ?"
     )
     events_of_token: str = (
-        "SELECT time, event, token_id, user_name, project, action, reason FROM events"
-        " WHERE token_id = ? ORDER BY seq DESC LIMIT ?"
+        "SELECT time, event, token_id, user_name, project, action, reason, count, first_time"
+        " FROM events WHERE token_id = ? ORDER BY seq DESC LIMIT ?"
     )
+    # The newest line of a kind: one descent of the (merge_key, seq) index.
+    merge_target: str = (
+        "SELECT seq, first_time FROM events WHERE merge_key = ? ORDER BY seq DESC LIMIT 1"
+    )
+    # count + n rather than a value computed here: two PostgreSQL writers folding into the
+    # same line at READ COMMITTED must not lose one another's occurrences.
+    merge_event: str = (
+        "UPDATE events SET count = count + ?,"
+        " time = CASE WHEN time > ? THEN time ELSE ? END,"
+        " first_time = CASE WHEN first_time < ? THEN first_time ELSE ? END,"
+        " user_name = ?, project = ?, action = ?, reason = ? WHERE seq = ?"
+    )
+    # seq only grows, so "all but the newest n" is a range of the primary key.
+    trim_events: str = "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?"
+    prune_events: str = "DELETE FROM events WHERE time < ?"
     setting: str = "SELECT value FROM settings WHERE key = ?"
     upsert_setting: str = (
         "INSERT INTO settings (key, value) VALUES (?, ?)"
@@ -151,6 +181,23 @@ def new_id() -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+def check_time(what: str, *values: object) -> None:
+    """Refuse a time that is not an integer between years 1 and 9999 (None is allowed).
+
+    SQL integers are 64-bit; without this a huge Python int would surface as a driver's
+    OverflowError instead of a StoreError, and the memory store would take it.
+    """
+    for value in values:
+        if value is not None and (type(value) is not int or not _time.in_range(value)):
+            raise StoreError(f"{what} must be an integer timestamp within years 1 to 9999")
+
+
+def check_bound(what: str, value: object) -> None:
+    """Refuse a count or window that is not a non-negative integer (None is allowed)."""
+    if value is not None and (type(value) is not int or value < 0):
+        raise StoreError(f"{what} must be a non-negative integer, not {value!r}")
 
 
 def has_nul(*values: object) -> bool:
@@ -181,6 +228,8 @@ def check_record(record: TokenRecord) -> tuple[Any, ...]:
     check_text(
         "a token's id, user id and description", record.id, record.user_id, record.description
     )
+    check_time("a token's times", record.created, record.expires, record.not_before)
+    check_time("a token's times", record.last_used)
     return (
         record.id,
         record.user_id,
@@ -235,20 +284,45 @@ def token_from_row(row: Sequence[Any]) -> TokenRecord:
     )
 
 
+_EVENT_TEXT = ("event", "token_id", "user", "project", "action", "reason")
+
+
+def _clean_text(value: str) -> str:
+    value = value.replace(_NUL, "\ufffd")
+    if len(value) > MAX_EVENT_TEXT:
+        value = value[: MAX_EVENT_TEXT - 3] + "..."
+    return value
+
+
 def clean_event(event: AuditEvent) -> AuditEvent:
-    """The event as it will be stored: NUL characters replaced by U+FFFD."""
+    """The event as it will be stored: NUL characters replaced by U+FFFD, long texts cut.
+
+    Raises StoreError for an event whose fields have the wrong types, a count below one
+    or times outside years 1 to 9999.
+    """
     if not isinstance(event, AuditEvent):
         raise StoreError("an audit event must be an AuditEvent")
+    if type(event.event) is not str or type(event.reason) is not str:
+        raise StoreError("an audit event's name and reason must be strings")
+    if any(
+        getattr(event, name) is not None and type(getattr(event, name)) is not str
+        for name in _EVENT_TEXT
+    ):
+        raise StoreError("an audit event's text fields must be strings or None")
+    check_time("an audit event's times", event.time, event.first_time)
+    if type(event.count) is not int or event.count < 1:
+        raise StoreError("an audit event's count must be a positive integer")
     dirty = {
-        name: getattr(event, name).replace(_NUL, "\ufffd")
-        for name in ("event", "token_id", "user", "project", "action", "reason")
-        if has_nul(getattr(event, name))
+        name: _clean_text(value)
+        for name in _EVENT_TEXT
+        if (value := getattr(event, name)) is not None
+        and (len(value) > MAX_EVENT_TEXT or _NUL in value)
     }
     return dataclasses.replace(event, **dirty) if dirty else event
 
 
-def event_params(event: AuditEvent) -> tuple[Any, ...]:
-    event = clean_event(event)
+def event_params(event: AuditEvent, merge_key: str | None = None) -> tuple[Any, ...]:
+    """The ``insert_event`` parameters of a cleaned ``event``."""
     return (
         event.time,
         event.event,
@@ -257,7 +331,19 @@ def event_params(event: AuditEvent) -> tuple[Any, ...]:
         event.project,
         event.action,
         event.reason,
+        event.count,
+        event.first_time,
+        merge_key,
     )
+
+
+def check_merge(merge_key: str | None, merge_window: int, keep: int | None) -> str | None:
+    """Validate ``add_event``'s options; return the merge key as it will be stored."""
+    if merge_key is not None and type(merge_key) is not str:
+        raise StoreError("an audit merge key must be a string")
+    check_bound("merge_window", merge_window)
+    check_bound("keep", keep)
+    return None if merge_key is None else _clean_text(merge_key)
 
 
 class SQLStore:
@@ -301,7 +387,7 @@ class SQLStore:
         return sorted((User(*r) for r in self._read(self._sql.users, ())), key=_by_name)
 
     def remove_user(self, name: str, *, event: AuditEvent | None = None) -> None:
-        params = None if event is None else event_params(event)
+        params = None if event is None else event_params(clean_event(event))
         if has_nul(name):
             raise NotFound(f"no user {name!r}")
         sql = self._sql
@@ -364,7 +450,7 @@ class SQLStore:
 
     def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
         params = check_record(record)
-        event_row = None if event is None else event_params(event)
+        event_row = None if event is None else event_params(clean_event(event))
         sql = self._sql
         with self._tx() as conn:
             if not conn.execute(sql.user_lock_share, (record.user_id,)).fetchall():
@@ -400,7 +486,7 @@ class SQLStore:
         return sorted(map(token_from_row, rows), key=_by_created)
 
     def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
-        event_row = None if event is None else event_params(event)
+        event_row = None if event is None else event_params(clean_event(event))
         if has_nul(token_id):
             return False
         with self._tx() as conn:
@@ -411,6 +497,7 @@ class SQLStore:
         return True
 
     def touch_token(self, token_id: str, when: int) -> None:
+        check_time("a last-used time", when)
         if has_nul(token_id):
             return
         with self._tx() as conn:
@@ -418,10 +505,30 @@ class SQLStore:
 
     # -- audit trail and settings --------------------------------------------------------
 
-    def add_event(self, event: AuditEvent) -> None:
-        params = event_params(event)
+    def add_event(
+        self,
+        event: AuditEvent,
+        *,
+        merge_key: str | None = None,
+        merge_window: int = 0,
+        keep: int | None = None,
+    ) -> None:
+        event = clean_event(event)
+        key = check_merge(merge_key, merge_window, keep)
+        sql = self._sql
         with self._tx() as conn:
-            conn.execute(self._sql.insert_event, params)
+            if key is not None:
+                rows = conn.execute(sql.merge_target, (key,)).fetchall()
+                if rows and rows[0][1] >= event.time - merge_window:
+                    t, first = event.time, event.first_time
+                    detail = (event.user, event.project, event.action, event.reason)
+                    conn.execute(
+                        sql.merge_event, (event.count, t, t, first, first, *detail, rows[0][0])
+                    )
+                    return
+            conn.execute(sql.insert_event, event_params(event, key))
+            if keep is not None:
+                conn.execute(sql.trim_events, (keep,))
 
     def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
         check_limit(limit)
@@ -430,6 +537,17 @@ class SQLStore:
         else:
             rows = self._read(self._sql.events_of_token, (token_id, limit))
         return [AuditEvent(*r) for r in rows]
+
+    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
+        check_time("prune_events' before", before)
+        check_bound("keep", keep)
+        dropped = 0
+        with self._tx() as conn:
+            if before is not None:
+                dropped += conn.execute(self._sql.prune_events, (before,)).rowcount
+            if keep is not None:
+                dropped += conn.execute(self._sql.trim_events, (keep,)).rowcount
+        return dropped
 
     def get_setting(self, key: str) -> str | None:
         rows = self._read(self._sql.setting, (key,))

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 __all__ = [
     "EVENTS",
+    "MAX_EVENT_TEXT",
     "ROLES",
     "AuditEvent",
     "Project",
@@ -30,6 +31,9 @@ ROLES: frozenset[str] = frozenset({"Owner", "Maintainer"})
 #: Audit event names the service writes. Stores accept any name: the list documents the
 #: vocabulary, it does not police it, so a new event never needs a schema migration.
 EVENTS: frozenset[str] = frozenset({"minted", "revoked", "denied", "user_removed"})
+
+#: Longest text an audit event field keeps; longer ones are cut (and end with "...").
+MAX_EVENT_TEXT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,13 @@ class TokenGrant:
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """One line of the audit trail. It names the token by id only, never the token itself."""
+    """One line of the audit trail. It names the token by id only, never the token itself.
+
+    A line may stand for several occurrences of one kind of event (the service folds
+    repeated refusals of a token together): ``count`` of them, the first at
+    ``first_time`` and the latest at ``time``; the other fields are the latest one's.
+    ``first_time`` defaults to ``time``.
+    """
 
     time: int
     event: str
@@ -97,6 +107,12 @@ class AuditEvent:
     project: str | None
     action: str | None
     reason: str
+    count: int = 1
+    first_time: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.first_time is None:
+            object.__setattr__(self, "first_time", self.time)
 
 
 @runtime_checkable
@@ -116,6 +132,13 @@ class TokenStore(Protocol):
     request can carry) behave the same everywhere: as a key they match nothing, as a
     value to write they are refused with StoreError, and in an audit event the NUL is
     replaced by U+FFFD so the event is still recorded.
+
+    The audit trail is bounded: an event's text fields are cut to
+    :data:`MAX_EVENT_TEXT` characters, repeated events can be folded into one line
+    (``merge_key`` of :meth:`add_event`), and old lines are dropped (``keep`` and
+    :meth:`prune_events`). Times are integers between years 1 and 9999 UTC
+    (:data:`~pypitoken_core._time.MIN_TIMESTAMP` to ``MAX_TIMESTAMP``); others are refused
+    with StoreError.
     """
 
     @property
@@ -214,12 +237,34 @@ class TokenStore(Protocol):
         """
         ...
 
-    def add_event(self, event: AuditEvent) -> None:
-        """Append one event to the audit trail."""
+    def add_event(
+        self,
+        event: AuditEvent,
+        *,
+        merge_key: str | None = None,
+        merge_window: int = 0,
+        keep: int | None = None,
+    ) -> None:
+        """Append one event to the audit trail, or fold it into a recent line of its kind.
+
+        With a ``merge_key``: if the newest line written with the same key started at
+        most ``merge_window`` seconds before ``event.time``, that line absorbs the event
+        (its count grows by ``event.count``, its time window widens to include
+        ``event.time``, and its user, project, action and reason become the event's);
+        otherwise a new line starts. With ``keep``, a new line makes the oldest lines
+        beyond the newest ``keep`` go, so the trail never holds more than ``keep`` lines.
+        """
         ...
 
     def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
         """Return up to ``limit`` events, newest first, optionally only one token's."""
+        ...
+
+    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
+        """Drop events last seen before ``before``, then all but the newest ``keep``.
+
+        Returns how many lines were dropped. Either bound may be None (not applied).
+        """
         ...
 
     def get_setting(self, key: str) -> str | None:

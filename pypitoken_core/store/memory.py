@@ -13,7 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._sql import check_limit, check_record, check_setting, check_text, clean_event, new_id, now
+from ._sql import (
+    check_bound,
+    check_limit,
+    check_merge,
+    check_record,
+    check_setting,
+    check_text,
+    check_time,
+    clean_event,
+    new_id,
+    now,
+)
 from .base import ROLES, AuditEvent, Project, TokenGrant, TokenRecord, User, grant_from_parts
 
 __all__ = ["MemoryStore"]
@@ -30,7 +41,11 @@ class MemoryStore:
         self._projects: dict[str, Project] = {}  # by id
         self._roles: dict[tuple[str, str], str] = {}  # (project id, user id) -> role
         self._tokens: dict[str, TokenRecord] = {}
-        self._events: list[AuditEvent] = []
+        # seq -> (event, merge key), in the order of a growing sequence number, as the SQL
+        # stores' seq column.
+        self._events: dict[int, tuple[AuditEvent, str | None]] = {}
+        self._seq = 0
+        self._merge_keys: dict[str, int] = {}  # merge key -> seq of its newest line
         self._settings: dict[str, str] = {}
 
     @property
@@ -85,7 +100,7 @@ class MemoryStore:
                     self._tokens[tid] = dataclasses.replace(record, revoked=True)
             del self._users[user.id]
             if event is not None:
-                self._events.append(event)
+                self._append(event)
 
     # -- projects and roles --------------------------------------------------------------
 
@@ -145,7 +160,7 @@ class MemoryStore:
                 raise AlreadyExists(f"a token with id {record.id!r} already exists")
             self._tokens[record.id] = record
             if event is not None:
-                self._events.append(event)
+                self._append(event)
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         with self._locked():
@@ -167,10 +182,11 @@ class MemoryStore:
                 return False
             self._tokens[token_id] = dataclasses.replace(record, revoked=True)
             if event is not None:
-                self._events.append(event)
+                self._append(event)
             return True
 
     def touch_token(self, token_id: str, when: int) -> None:
+        check_time("a last-used time", when)
         with self._locked():
             record = self._tokens.get(token_id)
             if record is not None and (record.last_used is None or record.last_used < when):
@@ -178,16 +194,75 @@ class MemoryStore:
 
     # -- audit trail and settings --------------------------------------------------------
 
-    def add_event(self, event: AuditEvent) -> None:
+    def _append(self, event: AuditEvent, merge_key: str | None = None) -> None:
+        self._seq += 1
+        self._events[self._seq] = (event, merge_key)
+        if merge_key is not None:
+            self._merge_keys[merge_key] = self._seq
+
+    def _drop(self, doomed: list[int]) -> int:
+        for seq in doomed:
+            _, key = self._events.pop(seq)
+            if key is not None and self._merge_keys.get(key) == seq:
+                del self._merge_keys[key]
+        return len(doomed)
+
+    def _drop_all_but(self, keep: int) -> int:
+        # The SQL stores drop by sequence number (seq <= newest - keep); so does this.
+        return self._drop([seq for seq in self._events if seq <= self._seq - keep])
+
+    def add_event(
+        self,
+        event: AuditEvent,
+        *,
+        merge_key: str | None = None,
+        merge_window: int = 0,
+        keep: int | None = None,
+    ) -> None:
         event = clean_event(event)
+        key = check_merge(merge_key, merge_window, keep)
         with self._locked():
-            self._events.append(event)
+            seq = None if key is None else self._merge_keys.get(key)
+            if seq is not None:
+                line, _ = self._events[seq]
+                first = _first_time(line)
+                if first >= event.time - merge_window:
+                    self._events[seq] = (
+                        dataclasses.replace(
+                            line,
+                            user=event.user,
+                            project=event.project,
+                            action=event.action,
+                            reason=event.reason,
+                            count=line.count + event.count,
+                            time=max(line.time, event.time),
+                            first_time=min(first, _first_time(event)),
+                        ),
+                        key,
+                    )
+                    return
+            self._append(event, key)
+            if keep is not None:
+                self._drop_all_but(keep)
 
     def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
         check_limit(limit)
         with self._locked():
-            events = [e for e in reversed(self._events) if token_id in (None, e.token_id)]
+            events = [
+                e for e, _ in reversed(self._events.values()) if token_id in (None, e.token_id)
+            ]
         return events[:limit]
+
+    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
+        check_time("prune_events' before", before)
+        check_bound("keep", keep)
+        with self._locked():
+            dropped = 0
+            if before is not None:
+                dropped += self._drop([s for s, (e, _) in self._events.items() if e.time < before])
+            if keep is not None:
+                dropped += self._drop_all_but(keep)
+            return dropped
 
     def get_setting(self, key: str) -> str | None:
         with self._locked():
@@ -205,3 +280,7 @@ class MemoryStore:
 
 def _clean(event: AuditEvent | None) -> AuditEvent | None:
     return None if event is None else clean_event(event)
+
+
+def _first_time(event: AuditEvent) -> int:
+    return event.time if event.first_time is None else event.first_time

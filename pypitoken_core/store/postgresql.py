@@ -97,6 +97,16 @@ MIGRATIONS: tuple[str, ...] = (
         value text NOT NULL
     )
     """,
+    # 2: a line of the audit trail may stand for several occurrences of one kind of event
+    # (count, first_time to time); merge_key names the kind, found by one index descent.
+    """
+    ALTER TABLE events ADD COLUMN count bigint NOT NULL DEFAULT 1;
+    ALTER TABLE events ADD COLUMN first_time bigint;
+    ALTER TABLE events ADD COLUMN merge_key text;
+    UPDATE events SET first_time = time;
+    ALTER TABLE events ALTER COLUMN first_time SET NOT NULL;
+    CREATE INDEX events_merge ON events (merge_key, seq)
+    """,
 )
 
 

@@ -83,6 +83,15 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     )
     """,
+    # 2: a line of the audit trail may stand for several occurrences of one kind of event
+    # (count, first_time to time); merge_key names the kind, found by one index descent.
+    """
+    ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE events ADD COLUMN first_time INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN merge_key TEXT;
+    UPDATE events SET first_time = time;
+    CREATE INDEX events_merge ON events (merge_key, seq)
+    """,
 )
 
 

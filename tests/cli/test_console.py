@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pypitoken_core import Context, Token, ValidationError
-from pypitoken_core.service import TokenService
+from pypitoken_core.service import INVALID_TOKEN, TokenService
 from tests.cli.conftest import Run
 
 TOKEN_LINE = re.compile(r"^pypi-[A-Za-z0-9_-]+\n$")
@@ -173,8 +173,9 @@ def test_lost_secret_is_reported(pypitoken: Run, db: str) -> None:
     assert "secret" in proc.stderr
     svc = server(db)
     try:
-        with pytest.raises(ValidationError, match="secret"):
+        with pytest.raises(ValidationError, match=f"^{INVALID_TOKEN}$"):
             svc.authenticate(raw, Context("foo", action="upload"))
+        assert "server secret changed" in svc.store.list_events(limit=1)[0].reason
     finally:
         svc.close()
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import pypitoken_core
 from pypitoken_core import _macaroon
+from pypitoken_core._time import MAX_TIMESTAMP
 
 THEIRS = pypitoken
 OURS = pypitoken_core
@@ -91,7 +92,9 @@ def test_the_test_vector():
 
 # --- writing: byte-identical ---
 
-stamps = st.integers(min_value=1, max_value=2**40)  # pypitoken reads 0 as "not given"
+# pypitoken reads 0 as "not given"; above MAX_TIMESTAMP (year 9999) is a documented
+# difference (test_difference_times_beyond_year_9999_are_refused).
+stamps = st.integers(min_value=1, max_value=MAX_TIMESTAMP)
 aware = st.datetimes(
     min_value=datetime.datetime(1971, 1, 1),
     max_value=datetime.datetime(2200, 1, 1),
@@ -478,6 +481,37 @@ def test_difference_floats_and_bools_are_refused(kwargs, theirs_raises):
     assert theirs[0] == (theirs_raises or "ok")
     assert ours[0] == "InvalidRestriction"
     assert next(iter(kwargs)) in ours[1] or "not_after" in ours[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"not_before": 1, "not_after": MAX_TIMESTAMP + 1},
+        {"not_before": 1, "not_after": 10**30},
+        {"legacy_not_before": 1, "legacy_not_after": 10**30},
+    ],
+    ids=["year-10000", "10**30", "legacy-10**30"],
+)
+def test_difference_times_beyond_year_9999_are_refused(kwargs):
+    theirs, ours = both(lambda lib: lib.Token.create("d", "i", "k").restrict(**kwargs))
+    assert theirs[0] == "ok"
+    assert ours[0] == "InvalidRestriction"
+    assert "out of range" in ours[1] and "not_after`" in ours[1]
+    # A token pypitoken wrote with such a time still loads and is checked (and expires never).
+    token = OURS.Token.load(theirs[1].dump())
+    assert [type(r).__name__ for r in token.restrictions] in (
+        ["DateRestriction"],
+        ["LegacyDateRestriction"],
+    )
+    token.check("k", now=NOW)
+    assert outcome(THEIRS.Token.load(theirs[1].dump()).check, "k", now=NOW)[0] == "ok"
+
+
+def test_difference_check_now_beyond_year_9999_is_refused():
+    theirs_token = THEIRS.Token.create("d", "i", "k")
+    assert outcome(theirs_token.check, "k", now=10**30)[0] == "ok"
+    kind, message = outcome(OURS.Token.create("d", "i", "k").check, "k", now=10**30)
+    assert kind == "InvalidRestriction" and "`now` is out of range" in message
 
 
 def test_difference_naive_datetime_message_names_the_parameter():

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from pypitoken_core import Context, Token, ValidationError
-from pypitoken_core.service import Identity, TokenService
+from pypitoken_core.service import INVALID_TOKEN, Identity, TokenService
 from pypitoken_core.store import TokenStore
 from pypitoken_core.token import MAX_TOKEN_LENGTH
 from tests.service.conftest import MakeService, delete, download, upload
@@ -321,24 +321,25 @@ def test_malformed_token(service: TokenService, body: str) -> None:
 
 def test_unknown_identifier(service: TokenService, secret: bytes) -> None:
     foreign = Token.create("localhost", "0f8f1e7c-9b55-4a52-9a34-3e08f3d0a2a5", secret).dump()
-    assert "unknown token" in refused(service, foreign, upload("foo"))
+    assert refused(service, foreign, upload("foo")) == INVALID_TOKEN
 
 
-def test_revoked_is_checked_before_signature_and_caveats(service: TokenService) -> None:
+def test_revoked_is_checked_after_the_signature_and_before_caveats(
+    service: TokenService,
+) -> None:
     raw, record = service.mint("alice", projects=["foo"], expires=60)
     service.revoke(record.id)
     assert refused(service, raw, upload("foo")) == "token revoked"
     assert refused(service, raw, upload("bar", now=record.created + 3600)) == "token revoked"
     forged = Token.create("localhost", record.id, b"guessed key").dump()
-    assert refused(service, forged, upload("foo")) == "token revoked"
+    assert refused(service, forged, upload("foo")) == INVALID_TOKEN
 
 
 def test_signature_is_checked_before_caveats(service: TokenService) -> None:
     _raw, record = service.mint("alice", expires=60)
     forged = Token.create("localhost", record.id, b"guessed key").dump()
     reason = refused(service, forged, upload("bar", now=record.created + 3600))
-    assert "signature" in reason
-    assert "expired" not in reason
+    assert reason == INVALID_TOKEN
 
 
 def test_caveats_are_checked_before_owner_rights(service: TokenService) -> None:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from pypitoken_core import Token, ValidationError, _macaroon
-from pypitoken_core.service import Identity, TokenService
+from pypitoken_core.service import INVALID_TOKEN, Identity, TokenService
 from tests.service.conftest import upload
 
 
@@ -43,7 +43,7 @@ def test_validity_window_is_checked(service: TokenService) -> None:
 def test_revoked_forged_and_orphaned_tokens_are_refused(service: TokenService) -> None:
     raw, record = service.mint("alice")
     forged = Token.create("localhost", record.id, b"guessed key" * 3).dump()
-    assert refused(service, forged).startswith("invalid token signature")
+    assert refused(service, forged) == INVALID_TOKEN
     service.revoke(record.id)
     assert refused(service, raw) == "token revoked"
     raw_bob, _ = service.mint("bob")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sqlite3
@@ -16,7 +17,7 @@ import pytest
 
 import pypitoken_core.store
 from pypitoken_core.exceptions import StoreError
-from pypitoken_core.store import TokenStore, open_store
+from pypitoken_core.store import AuditEvent, TokenStore, open_store
 from pypitoken_core.store.base import redact_url
 from pypitoken_core.store.sqlite import SQLiteStore
 from tests.e2e.procs import free_port
@@ -210,6 +211,40 @@ def test_new_migrations_apply_once_in_order(sql_url: str, monkeypatch: pytest.Mo
             assert rows == [("x",)]
         finally:
             store.close()
+
+
+def test_audit_trail_of_schema_1_is_migrated(
+    sql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written by the previous release: its events read as single occurrences."""
+    name = "sqlite" if sql_url.startswith("sqlite") else "postgresql"
+    backend: Any = importlib.import_module(f"pypitoken_core.store.{name}")
+    mark = "?" if name == "sqlite" else "%s"
+    insert = (
+        "INSERT INTO events (time, event, token_id, user_name, project, action, reason)"
+        f" VALUES ({', '.join([mark] * 7)})"
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(backend, "MIGRATIONS", backend.MIGRATIONS[:1])
+        old = open_store(sql_url)
+        try:
+            with old._tx() as conn:  # type: ignore[attr-defined]
+                for t in (1000, 1001):
+                    conn.execute(insert, (t, "denied", "t", "alice", "foo", "upload", "revoked"))
+        finally:
+            old.close()
+    store = open_store(sql_url)
+    try:
+        assert store.list_events() == [
+            AuditEvent(t, "denied", "t", "alice", "foo", "upload", "revoked", 1, t)
+            for t in (1001, 1000)
+        ]
+        later = AuditEvent(1002, "denied", "t", "alice", "foo", "upload", "revoked")
+        store.add_event(later, merge_key="k", merge_window=10)
+        store.add_event(later, merge_key="k", merge_window=10)
+        assert store.list_events()[0] == dataclasses.replace(later, count=2)
+    finally:
+        store.close()
 
 
 # -- PostgreSQL ------------------------------------------------------------------------

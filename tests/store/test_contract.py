@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from pypitoken_core._time import MAX_TIMESTAMP, MIN_TIMESTAMP
 from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
 from pypitoken_core.store import (
     AuditEvent,
@@ -23,6 +24,7 @@ from pypitoken_core.store import (
     User,
     open_store,
 )
+from pypitoken_core.store.base import MAX_EVENT_TEXT
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -388,6 +390,143 @@ class StoreContract:
             store.list_events(limit=-1)
         with pytest.raises(StoreError):
             store.add_event(("minted",))  # type: ignore[arg-type]
+
+    # -- audit trail: folding, retention, bounds -----------------------------------------
+
+    def test_events_keep_count_and_first_time(self, store: TokenStore) -> None:
+        e = event("denied", time=1_700_000_100, count=7, first_time=1_700_000_000)
+        store.add_event(e)
+        assert store.list_events() == [e]
+        assert event().first_time == event().time  # the default: a single occurrence
+
+    def test_events_of_one_kind_fold_into_one_line(self, store: TokenStore) -> None:
+        first = event("denied", time=1000, project="a", reason="r1")
+        store.add_event(first, merge_key="k", merge_window=100)
+        store.add_event(event("denied", time=1010, project="b", reason="r2"), merge_key="k",
+                        merge_window=100)  # fmt: skip
+        store.add_event(event("denied", time=1005, project="c", reason="r3"), merge_key="k",
+                        merge_window=100)  # fmt: skip
+        store.add_event(event("denied", time=1001), merge_key="other", merge_window=100)
+        store.add_event(event("minted", time=1002))
+        store.add_event(event("minted", time=1003))
+        got = store.list_events()
+        assert [(e.event, e.count) for e in got] == [
+            ("minted", 1), ("minted", 1), ("denied", 1), ("denied", 3)
+        ]  # fmt: skip
+        # The folded line: its place is the first occurrence's, its window spans all three,
+        # its details are the latest written.
+        assert got[-1] == event(
+            "denied", time=1010, first_time=1000, count=3, project="c", reason="r3"
+        )
+
+    def test_a_kind_starts_a_new_line_after_its_window(self, store: TokenStore) -> None:
+        for t in (1000, 1050, 1100, 1101, 1250):
+            store.add_event(event("denied", time=t), merge_key="k", merge_window=100)
+        got = store.list_events()
+        assert [(e.first_time, e.time, e.count) for e in got] == [
+            (1250, 1250, 1), (1101, 1101, 1), (1000, 1100, 3)
+        ]  # fmt: skip
+
+    def test_merge_adds_counts_and_keeps_token_and_name(self, store: TokenStore) -> None:
+        store.add_event(event("denied", "t1", time=10, count=2), merge_key="k", merge_window=5)
+        store.add_event(event("denied", "t1", time=12, count=3), merge_key="k", merge_window=5)
+        assert store.list_events(token_id="t1") == [
+            event("denied", "t1", time=12, first_time=10, count=5)
+        ]
+
+    def test_keep_drops_the_oldest_lines(self, store: TokenStore) -> None:
+        for i in range(10):
+            store.add_event(event(time=i, reason=str(i)), keep=3)
+        assert [e.reason for e in store.list_events()] == ["9", "8", "7"]
+        # Folding into a kept line adds nothing, so drops nothing.
+        store.add_event(event(time=20), merge_key="k", merge_window=100, keep=3)
+        store.add_event(event(time=21), merge_key="k", merge_window=100, keep=3)
+        assert [e.reason for e in store.list_events()] == ["", "9", "8"]
+        assert store.list_events()[0].count == 2
+
+    def test_prune_events(self, store: TokenStore) -> None:
+        for t in range(10):
+            store.add_event(event(time=1000 + t, reason=str(t)))
+        assert store.prune_events() == 0
+        assert store.prune_events(before=1004) == 4
+        assert [e.reason for e in store.list_events()] == [str(t) for t in range(9, 3, -1)]
+        assert store.prune_events(before=1000) == 0
+        assert store.prune_events(keep=2) == 4
+        assert [e.reason for e in store.list_events()] == ["9", "8"]
+        assert store.prune_events(before=2000, keep=5) == 2
+        assert store.list_events() == []
+
+    def test_prune_by_age_uses_the_last_occurrence(self, store: TokenStore) -> None:
+        store.add_event(event("denied", time=100), merge_key="k", merge_window=1000)
+        store.add_event(event("denied", time=900), merge_key="k", merge_window=1000)
+        assert store.prune_events(before=500) == 0
+        assert store.list_events()[0].count == 2
+
+    def test_event_texts_are_cut(self, store: TokenStore) -> None:
+        long = "b" * 250_000
+        store.add_event(event("denied", token_id=long, user=long, project=long, reason=long))
+        (got,) = store.list_events()
+        for value in (got.token_id, got.user, got.project, got.reason):
+            assert value == "b" * (MAX_EVENT_TEXT - 3) + "..."
+        assert MAX_EVENT_TEXT == 1000
+
+    @pytest.mark.parametrize(
+        ("call", "message"),
+        [
+            (lambda s: s.add_event(event(time=10**30)), "timestamp"),
+            (lambda s: s.add_event(event(time=-(10**30))), "timestamp"),
+            (lambda s: s.add_event(event(first_time=MAX_TIMESTAMP + 1)), "timestamp"),
+            (lambda s: s.add_event(event(time=1.5)), "timestamp"),
+            (lambda s: s.add_event(event(count=0)), "count"),
+            (lambda s: s.add_event(event(reason=None)), "strings"),
+            (lambda s: s.add_event(event(project=5)), "strings"),
+            (lambda s: s.add_event(event(), merge_key=5), "merge key"),
+            (lambda s: s.add_event(event(), merge_key="k", merge_window=-1), "merge_window"),
+            (lambda s: s.add_event(event(), keep=-1), "keep"),
+            (lambda s: s.prune_events(keep=-1), "keep"),
+            (lambda s: s.prune_events(before=10**30), "timestamp"),
+        ],
+    )
+    def test_bad_audit_input_is_refused(
+        self, store: TokenStore, call: Callable[[TokenStore], object], message: str
+    ) -> None:
+        store.add_event(event(reason="kept"))
+        with pytest.raises(StoreError, match=message):
+            call(store)
+        assert store.list_events() == [event(reason="kept")]
+
+    def test_token_times_beyond_year_9999_are_refused(self, store: TokenStore, alice: User) -> None:
+        for changes in ({"expires": 10**30}, {"not_before": -(10**30)}, {"created": 2**63}):
+            with pytest.raises(StoreError, match="timestamp"):
+                store.add_token(record(alice.id, **changes), event=event())
+        assert store.list_tokens() == [] and store.list_events() == []
+        edge = record(alice.id, expires=MAX_TIMESTAMP, not_before=MIN_TIMESTAMP)
+        store.add_token(edge)
+        assert store.get_token("tok-1") == edge
+        with pytest.raises(StoreError, match="timestamp"):
+            store.touch_token("tok-1", 10**30)
+        assert store.get_token("tok-1") == edge
+
+    def test_threads_folding_into_one_kind_lose_nothing(self, store: TokenStore) -> None:
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(25):
+                    store.add_event(event("denied", time=1000), merge_key="k", merge_window=60)
+            except BaseException as e:  # collected for the main thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        lines = store.list_events()
+        # Two writers may both start a line at once (PostgreSQL); no occurrence is lost.
+        assert 1 <= len(lines) <= 4
+        assert sum(e.count for e in lines) == 100
 
     # -- settings ----------------------------------------------------------------------
 

@@ -76,3 +76,39 @@ def test_is_normalized_matches_pypitoken_pattern():
     pattern = re.compile(r"^([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$")
     for name in ("foo", "foo-bar", "a", "Foo", "foo_", "-a", "a--b", "a\n"):
         assert names.is_normalized(name) == (pattern.fullmatch(name) is not None), name
+
+
+# --- is_valid: the one rule for names that come from outside --------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["foo", "Foo_Bar.baz", "a", "0", "zope.interface", "Foo__Bar..baz--qux", "x" * 200],
+)
+def test_is_valid_accepts_pep508_names_up_to_the_limit(name):
+    assert names.MAX_LENGTH == 200
+    assert names.is_valid(name)
+    assert names.is_normalized(names.normalize(name))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x" * 201,
+        "b" * 250_000,
+        "",
+        "-foo",
+        "foo.",
+        "foo bar",
+        "foo/bar",
+        "foo\n",
+        "héllo",
+        "\u212a",  # the Kelvin sign: lowercases to "k", but is not an ASCII letter
+        "\u017f",  # long s: the same trap with IGNORECASE
+        None,
+        b"foo",
+        ["foo"],
+    ],
+)
+def test_is_valid_refuses(name):
+    assert not names.is_valid(name)

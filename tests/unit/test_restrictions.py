@@ -25,10 +25,12 @@ from pypitoken_core import (
     ProjectIDsRestriction,
     ProjectNamesRestriction,
     Restriction,
+    Token,
     UserIDRestriction,
     ValidationError,
     restrictions,
 )
+from pypitoken_core._time import MAX_TIMESTAMP, MIN_TIMESTAMP
 
 UUID0 = "00000000-0000-0000-0000-000000000000"
 UUID3 = "00000000-0000-0000-0000-000000000003"
@@ -526,7 +528,10 @@ UTC = datetime.UTC
     [
         (0, 0),
         (-1, -1),
-        (2**40, 2**40),
+        (MAX_TIMESTAMP, MAX_TIMESTAMP),
+        (MIN_TIMESTAMP, MIN_TIMESTAMP),
+        (datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), MAX_TIMESTAMP),
+        (datetime.datetime(1, 1, 1, tzinfo=UTC), MIN_TIMESTAMP),
         (datetime.datetime(1970, 1, 1, tzinfo=UTC), 0),
         (
             datetime.datetime(2024, 1, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=1))),
@@ -550,6 +555,54 @@ def test_timestamp_from_parameter(value, expected):
 def test_timestamp_from_parameter_refuses(value):
     with pytest.raises(InvalidRestriction, match="`when`"):
         restrictions.timestamp_from_parameter(value, "when")
+
+
+_PLUS_2H = datetime.timezone(datetime.timedelta(hours=2))
+_MINUS_2H = datetime.timezone(-datetime.timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("value", "received"),
+    [
+        (MAX_TIMESTAMP + 1, str(MAX_TIMESTAMP + 1)),
+        (MIN_TIMESTAMP - 1, str(MIN_TIMESTAMP - 1)),
+        (10**30, str(10**30)),
+        (-(10**30), str(-(10**30))),
+        (10**4000, "a number of over 40 digits"),
+        (-(10**4000), "a negative number of over 40 digits"),
+        # Aware datetimes whose UTC time falls outside years 1 to 9999.
+        (datetime.datetime(9999, 12, 31, 23, tzinfo=_MINUS_2H), "9999-12-31T23:00:00-02:00"),
+        (datetime.datetime(1, 1, 1, tzinfo=_PLUS_2H), "0001-01-01T00:00:00+02:00"),
+    ],
+)
+def test_timestamp_beyond_what_a_datetime_holds_is_refused(value, received):
+    with pytest.raises(InvalidRestriction, match="`when` is out of range") as info:
+        restrictions.timestamp_from_parameter(value, "when")
+    assert str(info.value).endswith(f"Received {received}")
+
+
+@pytest.mark.parametrize(
+    "name", ["not_before", "not_after", "legacy_not_before", "legacy_not_after"]
+)
+def test_restrict_refuses_times_beyond_year_9999(name):
+    pair = "legacy_not_" if name.startswith("legacy") else "not_"
+    kwargs = {f"{pair}before": MIN_TIMESTAMP, f"{pair}after": MAX_TIMESTAMP}
+    assert Token.create("d", "i", "k").restrict(**kwargs).restrictions  # the edges are fine
+    kwargs[name] = 10**30 if name.endswith("after") else -(10**30)
+    token = Token.create("d", "i", "k")
+    with pytest.raises(InvalidRestriction, match=f"`{name}` is out of range"):
+        token.restrict(**kwargs)
+    assert token.restrictions == []
+
+
+def test_context_and_check_refuse_now_beyond_year_9999():
+    assert Context(now=MAX_TIMESTAMP).now == MAX_TIMESTAMP
+    with pytest.raises(InvalidRestriction, match="`now` is out of range"):
+        Context(now=MAX_TIMESTAMP + 1)
+    token = Token.create("d", "i", "k")
+    token.check("k", now=MAX_TIMESTAMP)
+    with pytest.raises(InvalidRestriction, match="`now` is out of range"):
+        token.check("k", now=10**30)
 
 
 def test_naive_datetime_with_a_tzinfo_that_returns_none():

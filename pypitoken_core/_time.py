@@ -1,0 +1,58 @@
+"""Timestamps: integer seconds since the epoch, limited to what a ``datetime`` can hold.
+
+Caveats, records and contexts carry times as integers. Python integers have no bound, but
+a time this project accepts must also be one it can show (``datetime``), store (64-bit
+SQL integers) and compare with another process's clock: so every time that comes in
+through a parameter is checked against the years 1 to 9999 UTC. Reading is the exception:
+a token written elsewhere (pypitoken accepts any integer) still loads, and its times are
+shown as raw numbers when they are not dates.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from .exceptions import InvalidRestriction
+
+__all__ = ["MAX_TIMESTAMP", "MIN_TIMESTAMP", "checked", "in_range", "shown", "utc"]
+
+#: 0001-01-01T00:00:00Z, the first second a ``datetime`` holds.
+MIN_TIMESTAMP = -62_135_596_800
+#: 9999-12-31T23:59:59Z, the last second a ``datetime`` holds.
+MAX_TIMESTAMP = 253_402_300_799
+
+# Numbers longer than this are not repeated in messages: a 4000-digit int is a wall of text.
+_MAX_SHOWN_DIGITS = 40
+
+
+def in_range(value: int) -> bool:
+    """Tell whether the integer ``value`` is a second between years 1 and 9999 UTC."""
+    return MIN_TIMESTAMP <= value <= MAX_TIMESTAMP
+
+
+def shown(value: int) -> str:
+    """``value`` for a message: the number, or a description when it is very long."""
+    text = str(value) if -(10**_MAX_SHOWN_DIGITS) < value < 10**_MAX_SHOWN_DIGITS else ""
+    return text or f"a {'negative ' if value < 0 else ''}number of over {_MAX_SHOWN_DIGITS} digits"
+
+
+def checked(value: int, name: str, received: str | None = None) -> int:
+    """Return ``value`` if it is in range, else raise :class:`InvalidRestriction`.
+
+    The message names the parameter ``name`` and what was received (``received``, or the
+    value itself).
+    """
+    if in_range(value):
+        return value
+    raise InvalidRestriction(
+        f"`{name}` is out of range: a time must lie between years 1 and 9999 UTC "
+        f"(timestamps {MIN_TIMESTAMP} to {MAX_TIMESTAMP}). Received "
+        f"{received if received is not None else shown(value)}"
+    )
+
+
+def utc(value: int) -> datetime.datetime | None:
+    """The UTC datetime of the timestamp ``value``, or None when no datetime can hold it."""
+    if not in_range(value):
+        return None
+    return datetime.datetime.fromtimestamp(value, datetime.UTC)
