@@ -12,26 +12,30 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pypiserver
 import pytest
 from pypiserver.bottle_wrapper import HTTPError, request
 from pypiserver.config import RunConfig
 from pypitoken_pypiserver import _app as app_module
 from pypitoken_pypiserver import make_app, paste_app_factory
 from pypitoken_pypiserver._auth import (
+    UPLOADER_KEY,
     Refused,
     Target,
     TokenAuther,
+    Uploader,
     extract_token,
     forbidden,
     target_from_form,
     target_from_url,
 )
 from pypitoken_pypiserver._redact import MASK, RedactingFilter, redact
+from pypitoken_pypiserver._storage import OwnedStorage
 from pypitoken_pypiserver.cli import main as cli_main
 
 from pypitoken_core import Context
 from pypitoken_core.exceptions import StoreError, ValidationError
-from pypitoken_core.service import TokenService
+from pypitoken_core.service import Identity, TokenService
 from tests.e2e.dists import make_sdist, make_wheel
 
 from .client import basic, form_body, upload_body
@@ -379,3 +383,91 @@ def test_cli_bad_store_fails_at_start_without_its_password(tmp_path: Path) -> No
 
     assert "cannot open the token store" in str(exit_.value.code)
     assert RunConfig.get_auther is original
+
+
+# -- claims: only a stored file makes its uploader the owner ----------------------------
+
+
+def owner_of(db: str, project: str) -> list[tuple[str, str]] | None:
+    service = TokenService.from_url(db)
+    try:
+        record = service.store.get_project(project)
+        return None if record is None else service.store.list_roles(record.id)
+    finally:
+        service.close()
+
+
+def test_make_app_claims_a_project_only_when_its_file_is_stored(store, tmp_path: Path) -> None:
+    db, token, packages = store
+    app = make_app(roots=[packages], token_db=db, disable_fallback=True)
+    auth = basic("__token__", token)
+    wheel = make_wheel(tmp_path, "claimed", "1.0")
+
+    assert call(app, "POST", "/", auth, *form_body({":action": "submit", "name": "claimed"})) == (
+        "200 OK"
+    )
+    assert owner_of(db, "claimed") is None
+    assert call(app, "POST", "/", auth, *upload_body(wheel, "claimed")) == "200 OK"
+    assert owner_of(db, "claimed") == [("ulla", "Owner")]
+
+
+def test_paste_factory_adopts_unowned_projects(store, tmp_path: Path) -> None:
+    db, token, packages = store
+    make_sdist(packages, "old.pkg", "1.0")
+    service = TokenService.from_url(db)
+    try:
+        service.add_user("ada")
+    finally:
+        service.close()
+
+    app = paste_app_factory({}, roots=str(packages), token_db=db, adopt_unowned="ada",
+                            disable_fallback="true")
+
+    assert owner_of(db, "old-pkg") == [("ada", "Owner")]
+    newer = upload_body(make_sdist(tmp_path, "old.pkg", "1.1"), "old.pkg")
+    status = call(app, "POST", "/", basic("__token__", token), *newer)
+    assert status == "403 Invalid API Token: user ulla may not upload to project 'old-pkg'"
+
+
+def storage(packages: Path, service: Any, checked: bool = True) -> OwnedStorage:
+    config = pypiserver.Config.default_with_overrides(roots=[packages])
+    return OwnedStorage(config.backend, lambda: service, checked=checked)
+
+
+def test_storage_refuses_a_file_the_auther_did_not_check(tmp_path: Path) -> None:
+    request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/"})
+    with pytest.raises(HTTPError) as caught:
+        storage(tmp_path, FakeService()).add_package("x-1.0.tar.gz", io.BytesIO(b"x"))
+    assert caught.value.status_line == "403 Forbidden: this upload was not checked"
+    assert not (tmp_path / "x-1.0.tar.gz").exists()
+
+    # Uploads pypiserver does not authenticate (no `update` in -a) pass as they are.
+    storage(tmp_path, FakeService(), checked=False).add_package("x-1.0.tar.gz", io.BytesIO(b"x"))
+    assert (tmp_path / "x-1.0.tar.gz").read_bytes() == b"x"
+
+
+def test_storage_refuses_a_file_of_another_project(tmp_path: Path) -> None:
+    request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                  UPLOADER_KEY: Uploader(Identity("ulla", "id", "tok"), "mine")})
+    with pytest.raises(HTTPError) as caught:
+        storage(tmp_path, FakeService()).add_package("other-1.0.tar.gz", io.BytesIO(b"x"))
+    assert "is not of the checked project" in caught.value.status_line
+    assert list(tmp_path.iterdir()) == []
+
+
+class BrokenClaims:
+    def claim_upload(self, *args: Any, **kwargs: Any) -> None:
+        raise StoreError(f"database down while holding {TOKEN}")
+
+
+def test_storage_answers_403_when_the_store_fails(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                  UPLOADER_KEY: Uploader(Identity("ulla", "id", None), "mine")})
+    caplog.set_level(logging.ERROR, logger="pypitoken_pypiserver")
+    with pytest.raises(HTTPError) as caught:
+        storage(tmp_path, BrokenClaims()).add_package("mine-1.0.tar.gz", io.BytesIO(b"x"))
+    assert caught.value.status_line == "403 Forbidden: the server could not check this upload"
+    assert caplog.records and all(TOKEN not in r.getMessage() for r in caplog.records)
+    assert list(tmp_path.iterdir()) == []
