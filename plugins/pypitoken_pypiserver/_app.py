@@ -134,9 +134,8 @@ def make_app(
     ``token_db`` defaults to :func:`default_token_db`. ``adopt_unowned`` names the user
     who owns every project found with files but no owner (see :func:`install_auther`;
     without it, uploads to such a project are refused until an admin names its owner).
-    Unlike ``pypiserver.app()``, a
-    ``server_base_url`` is honoured by mounting the app under it. For gunicorn:
-    ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
+    Unlike ``pypiserver.app()``, a ``server_base_url`` is honoured by mounting the app
+    under it. For gunicorn: ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
     """
     if "auther" in pypiserver_options:
         raise TypeError("make_app() builds the auther itself; pass password_file= for htpasswd")

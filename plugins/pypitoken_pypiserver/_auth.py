@@ -3,11 +3,14 @@
 pypiserver calls ``config.auther(username, password)`` for every route whose action is
 listed in ``-a``; the request itself is bottle's thread-local ``request``. This module
 turns that request into an action and a project, hands the token to the service and
-turns a refusal into ``403 <reason>``, the reason phrase twine prints.
+turns a refusal into ``403 <reason>``, the reason phrase twine prints. An allowed upload
+leaves its :class:`Uploader` in the request, for :mod:`._storage` to claim the project
+if pypiserver does store a file.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -227,8 +230,24 @@ def _request_target() -> Target:
     """The Target of the current request (reads the form of a ``POST /``)."""
     target = target_from_url(request.method, request.path, request.url_args)
     if target is None:
+        _require_whole_body()
         target = target_from_form(request.forms, request.files)
     return target
+
+
+def _require_whole_body() -> None:
+    # bottle reads a body up to its Content-Length *or the end of the stream*, and the
+    # multipart parser accepts a last part cut short: under a server that lets the app
+    # read the socket (gunicorn sync, wsgiref), a client gone mid-upload would have
+    # pypiserver store the truncated file. Chunked bodies are checked by bottle itself.
+    expected = request.content_length
+    if expected < 0:
+        return
+    body = request.body
+    received = body.seek(0, io.SEEK_END)
+    body.seek(0)
+    if received < expected:
+        raise Refused(f"the request ended after {received} of its {expected} bytes")
 
 
 def _remember(identity: Identity, target: Target) -> None:

@@ -260,14 +260,18 @@ def test_auther_catch_all_without_a_bound_request(caplog: pytest.LogCaptureFixtu
 
 
 def call(app: Any, method: str, path: str, auth: str | None = None,
-         body: bytes = b"", content_type: str | None = None, environ: dict | None = None) -> str:
-    """Run one WSGI request (in ``environ`` if given, to look at it after); return the status."""
+         body: bytes = b"", content_type: str | None = None, environ: dict | None = None,
+         sent: int | None = None) -> str:
+    """Run one WSGI request (in ``environ`` if given, to look at it after); return the status.
+
+    ``sent``: only this many bytes of ``body`` arrive (a client gone mid-request).
+    """
     environ = environ if environ is not None else {}
     environ |= {
         "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
         "SERVER_NAME": "test", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
-        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body[:sent]),
+        "wsgi.errors": io.StringIO(), "CONTENT_LENGTH": str(len(body)),
     }
     if content_type:
         environ["CONTENT_TYPE"] = content_type
@@ -471,3 +475,26 @@ def test_storage_answers_403_when_the_store_fails(
     assert caught.value.status_line == "403 Forbidden: the server could not check this upload"
     assert caplog.records and all(TOKEN not in r.getMessage() for r in caplog.records)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("password_user", [False, True])
+def test_a_body_cut_short_is_refused_before_anything_is_stored(
+    store, tmp_path: Path, password_user: bool
+) -> None:
+    db, token, packages = store
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("ulla:{SHA}" + "W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")  # password "password"
+    app = make_app(roots=[packages], token_db=db, disable_fallback=True,
+                   password_file=str(htpasswd))
+    auth = basic("ulla", "password") if password_user else basic("__token__", token)
+    body, ctype = upload_body(make_wheel(tmp_path, "cut.short", "1.0"), "cut.short")
+
+    sent = len(body) - 100
+
+    status = call(app, "POST", "/", auth, body, ctype, sent=sent)
+
+    assert status == f"403 Forbidden: the request ended after {sent} of its {len(body)} bytes"
+    assert list(packages.iterdir()) == []
+    assert owner_of(db, "cut-short") is None
+    assert call(app, "POST", "/", auth, body, ctype) == "200 OK"
+    assert owner_of(db, "cut-short") == [("ulla", "Owner")]

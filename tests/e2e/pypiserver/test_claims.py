@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e.dists import make_sdist, make_wheel
+from tests.e2e.procs import free_port, run_server
 
 from .client import Response, basic, form_body, request
-from .conftest import TOKEN_USER, Index, exe, pypiserver_running, run
+from .conftest import TOKEN_USER, Admin, Index, exe, pypiserver_running, run
 
 pytestmark = pytest.mark.e2e
 
@@ -147,28 +148,6 @@ def test_upload_whose_write_fails_claims_nothing(claims: Index, dists) -> None:
     (claims.packages / sdist.name).rmdir()
     assert upload(claims, auth, sdist.name, sdist.read_bytes(), "squat-four").status == 200
     assert owners(claims)["squat-four"] == f"{uma} (Owner)"
-
-
-def test_interrupted_upload_claims_nothing(claims: Index, dists) -> None:
-    ivan = claims.admin.user("ivan-cut")
-    wheel = dists("squat-cut")[0]
-    body, ctype = form_body(
-        {":action": "file_upload", "name": "squat-cut"},
-        {"content": (wheel.name, wheel.read_bytes())},
-    )
-    parts = urlsplit(claims.url)
-    head = (
-        f"POST / HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-        f"Authorization: {basic(TOKEN_USER, claims.admin.mint(ivan))}\r\n"
-        f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    with socket.create_connection((parts.hostname, parts.port)) as sock:
-        sock.sendall(head + body[: len(body) // 2])  # then the client goes away
-
-    # The next request on the server is answered, and nothing was claimed or stored.
-    assert request(claims.url, "GET", "/health").status == 200
-    assert "squat-cut" not in owners(claims)
-    assert wheel.name not in claims.stored()
 
 
 def test_password_user_noop_claims_nothing(claims: Index, dists) -> None:
@@ -422,14 +401,16 @@ def test_concurrent_first_uploads_have_one_owner_threads(tmp_path: Path) -> None
         race(idx, rounds=8, contenders=4)
 
 
-def test_concurrent_first_uploads_have_one_owner_processes(tmp_path: Path) -> None:
-    from tests.e2e.procs import free_port, run_server
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+    """``make_app`` under gunicorn, three sync worker processes, ``overwrite=True``.
 
-    from .conftest import Admin
-
-    packages = tmp_path / "packages"
+    Sync workers hand the app the socket itself: the body is read while the app runs.
+    """
+    work = tmp_path_factory.mktemp("workers")
+    packages = work / "packages"
     packages.mkdir()
-    db = f"sqlite:///{tmp_path / 'tokens.sqlite3'}"
+    db = f"sqlite:///{work / 'tokens.sqlite3'}"
     admin = Admin(db)
     admin("user", "list")
     port = free_port()
@@ -440,8 +421,52 @@ def test_concurrent_first_uploads_have_one_owner_processes(tmp_path: Path) -> No
     )
     argv = [exe("gunicorn"), "-w", "3", "-b", f"127.0.0.1:{port}", factory]
     if "--no-control-socket" in run([exe("gunicorn"), "--help"]).stdout:
-        argv.insert(1, "--no-control-socket")
+        argv.insert(1, "--no-control-socket")  # gunicorn >= 27 would share ~/.gunicorn/*.ctl
     with run_server(
-        argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log", cwd=tmp_path
+        argv, ready_url=url + "/health", base_url=url, log=work / "log", cwd=work
     ) as server:
-        race(Index(server, url, packages, admin), rounds=8, contenders=3)
+        yield Index(server, url, packages, admin)
+
+
+def test_concurrent_first_uploads_have_one_owner_processes(workers: Index) -> None:
+    race(workers, rounds=8, contenders=3)
+
+
+def test_interrupted_upload_claims_nothing(workers: Index, dists) -> None:
+    ivan = workers.admin.user("ivan-cut")
+    wheel = dists("squat-cut")[0]
+    body, ctype = form_body(
+        {":action": "file_upload", "name": "squat-cut"},
+        {"content": (wheel.name, wheel.read_bytes())},
+    )
+    parts = urlsplit(workers.url)
+    head = (
+        f"POST / HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: {basic(TOKEN_USER, workers.admin.mint(ivan))}\r\n"
+        f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        sock.shutdown(socket.SHUT_WR)  # the client goes away mid-body
+        answer = b""
+        while chunk := sock.recv(65536):  # until the worker is done with the request
+            answer += chunk
+
+    # bottle would hand pypiserver the truncated file as if it were whole.
+    status_line = answer.split(b"\r\n", 1)[0].decode()
+    assert status_line.startswith("HTTP/1.1 403 Forbidden: the request ended after "), answer
+
+    assert "squat-cut" not in owners(workers)
+    assert wheel.name not in workers.stored()
+    # Positive control: the same upload, whole, claims the name.
+    assert (
+        upload(
+            workers,
+            basic(TOKEN_USER, workers.admin.mint(ivan)),
+            wheel.name,
+            wheel.read_bytes(),
+            "squat-cut",
+        ).status
+        == 200
+    )
+    assert owners(workers)["squat-cut"] == f"{ivan} (Owner)"
