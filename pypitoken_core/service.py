@@ -680,8 +680,9 @@ class TokenService:
     def release_claim(self, claim: Claim, *, has_files: Callable[[], bool]) -> None:
         """The upload that took ``claim`` stored nothing: give the name back.
 
-        Kept instead if ``has_files`` says a file of the project is stored after all
-        (another upload of the same owner, relying on this claim, wrote one meanwhile).
+        Kept instead if ``has_files`` says a file of the project is stored after all: a
+        partial file the failed write left (the index serves it), or one that another
+        upload of the same owner, relying on this claim, wrote meanwhile.
         """
         if has_files():
             self.confirm_claim(claim)

@@ -29,7 +29,17 @@ ROLES: frozenset[str] = frozenset({"Owner", "Maintainer"})
 
 #: Audit event names the service writes. Stores accept any name: the list documents the
 #: vocabulary, it does not police it, so a new event never needs a schema migration.
-EVENTS: frozenset[str] = frozenset({"minted", "revoked", "denied", "user_removed"})
+EVENTS: frozenset[str] = frozenset(
+    {
+        "minted",
+        "revoked",
+        "denied",
+        "user_removed",
+        "project_created",
+        "project_adopted",
+        "claim_released",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

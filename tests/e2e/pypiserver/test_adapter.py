@@ -498,3 +498,48 @@ def test_a_body_cut_short_is_refused_before_anything_is_stored(
     assert owner_of(db, "cut-short") is None
     assert call(app, "POST", "/", auth, body, ctype) == "200 OK"
     assert owner_of(db, "cut-short") == [("ulla", "Owner")]
+
+
+class FailingStream(io.BytesIO):
+    """A request file whose read fails after ``good`` bytes (an I/O error mid-write)."""
+
+    def __init__(self, good: bytes) -> None:
+        super().__init__(good)
+        self.done = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.done:
+            raise OSError("read error")
+        self.done = True
+        return super().read(size)
+
+
+def test_storage_follows_what_a_failed_write_left_on_disk(store, tmp_path: Path) -> None:
+    """pypiserver writes in place: a write that fails midway leaves a partial file it serves.
+
+    The claim follows the disk: kept while a file of the project is there, given back
+    when the failed write left nothing.
+    """
+    db, token, packages = store
+    service = TokenService.from_url(db)
+    try:
+        ulla = service.authenticate(token, Context("partial", action="upload"))
+        owned = storage(packages, service)
+        request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                      UPLOADER_KEY: Uploader(ulla, "partial")})
+
+        with pytest.raises(OSError, match="read error"):
+            owned.add_package("partial-1.0.tar.gz", FailingStream(b"half a file"))
+
+        assert (packages / "partial-1.0.tar.gz").read_bytes() == b"half a file"
+        assert owner_of(db, "partial") == [("ulla", "Owner")]
+
+        (packages / "gone-1.0.tar.gz").mkdir()
+        request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                      UPLOADER_KEY: Uploader(ulla, "gone")})
+        with pytest.raises(IsADirectoryError):
+            owned.add_package("gone-1.0.tar.gz", io.BytesIO(b"x"))
+        assert owner_of(db, "gone") is None
+        assert service.store.list_events(1)[0].event == "claim_released"
+    finally:
+        service.close()
