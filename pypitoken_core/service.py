@@ -54,6 +54,7 @@ __all__ = [
     "INVALID_TOKEN",
     "OWNERSHIP_CHOICES",
     "OWNERSHIP_MODES",
+    "Claim",
     "Identity",
     "TokenService",
     "derive_key",
@@ -65,7 +66,8 @@ log = logging.getLogger(__name__)
 #: What a token may do unless narrowed at mint time.
 DEFAULT_ACTIONS: tuple[str, ...] = ("upload", "download")
 
-#: ``pypi``: the first uploader of a project owns it; only owners and maintainers upload.
+#: ``pypi``: the first user to store a file of a project owns it; only owners and
+#: maintainers upload.
 #: ``open``: any registered user may upload anywhere (pypiserver's own behaviour).
 #: ``external``: the index server enforces the owner's rights itself (devpi's ACLs).
 OWNERSHIP_MODES: tuple[str, ...] = ("pypi", "open", "external")
@@ -109,6 +111,15 @@ def _valid_user_name(name: object) -> bool:
         and name != "__token__"
         and name.isprintable()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A new project taken for ``user_name`` by the upload about to store its first file."""
+
+    project: str
+    project_id: str
+    user_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -701,6 +712,150 @@ class TokenService:
             raise
         return Identity(user.name, user.id, None)
 
+    # -- claiming projects ---------------------------------------------------------------
+
+    def claim_upload(
+        self,
+        identity: Identity,
+        project: str,
+        *,
+        has_files: Callable[[], bool],
+        adopt_for: str | None = None,
+    ) -> Claim | None:
+        """Decide, right before the index stores a file of ``project``, whether it may.
+
+        Call it after :meth:`authenticate` or :meth:`authorize_user` allowed the request,
+        at the moment a distribution file is about to be written: this is the only place
+        a project is claimed, so a request that stores nothing never owns a name. A new
+        project is taken for the uploader and returned as a :class:`Claim`, which the
+        caller must hand to :meth:`confirm_claim` once the file is stored, or to
+        :meth:`release_claim` if writing it failed. ``has_files`` tells whether the
+        index already holds files of the project: such a project with no owner belongs to
+        whoever the admin names, so the upload is refused with the command to run, unless
+        ``adopt_for`` names the user who adopts it (then the usual rules decide). Returns
+        None when nothing was claimed; raises :class:`ValidationError` with the reason.
+        """
+        if self.ownership == "external":
+            return None
+        name = self._project_key(Context(project))
+        if name is None:
+            raise ValidationError("the upload names no project")
+        user = self.store.get_user_by_id(identity.user_id)
+        if user is None:
+            raise ValidationError(f"user {identity.user_name} no longer exists")
+        try:
+            record = self.store.get_project(name)
+            if record is None and has_files():
+                # Read again after seeing files: a concurrent first upload claims before it
+                # writes, so once its file shows, its claim is there to be read.
+                record = self.store.get_project(name) or self._adopt(name, adopt_for)
+                if record is None:
+                    if self.ownership == "open":
+                        return None  # anyone may upload to it; nobody becomes its owner
+                    raise ValidationError(
+                        f"project {name!r} has files on this index but no owner; "
+                        f"an admin must run: pypitoken project add {name} --owner USER"
+                    )
+            elif record is None:
+                try:
+                    record = self.store.add_project(name, user.id)
+                except AlreadyExists:  # another first upload took it a moment ago
+                    record = self.store.get_project(name)
+                    if record is None:
+                        raise ValidationError(
+                            f"project {name!r} is changing owner; try again"
+                        ) from None
+                else:
+                    return Claim(name, record.id, user.name)
+            context = Context(name, action="upload")._evolve(user_id=user.id)
+            self._check_rights(user, context, record, self.store.get_role(record.id, user.id))
+        except ValidationError as exc:
+            self._event(
+                _audit(
+                    "denied",
+                    token_id=identity.token_id,
+                    user=user.name,
+                    project=name,
+                    action="upload",
+                    reason=str(exc),
+                )
+            )
+            raise
+        return None
+
+    def confirm_claim(self, claim: Claim) -> None:
+        """The claimed project's first file is stored: the claim is final (and audited)."""
+        self._event(
+            _audit(
+                "project_created",
+                user=claim.user_name,
+                project=claim.project,
+                reason="first upload",
+            )
+        )
+
+    def release_claim(self, claim: Claim, *, has_files: Callable[[], bool]) -> None:
+        """The upload that took ``claim`` stored nothing: give the name back.
+
+        Kept instead if ``has_files`` says a file of the project is stored after all: a
+        partial file the failed write left (the index serves it), or one that another
+        upload of the same owner, relying on this claim, wrote meanwhile.
+        """
+        if has_files():
+            self.confirm_claim(claim)
+            return
+        self.store.remove_project(
+            claim.project_id,
+            event=_audit(
+                "claim_released",
+                user=claim.user_name,
+                project=claim.project,
+                action="upload",
+                reason="the upload stored no file",
+            ),
+        )
+
+    def adopt_unowned(self, owner: str, projects: Iterable[str]) -> list[str]:
+        """Register each of ``projects`` that has no owner yet as ``owner``'s.
+
+        For an index whose package directory held files before tokens: the operator
+        names the user who owns them all. Names the index could not serve under a valid
+        project name are skipped. Returns the adopted names, sorted; raises
+        :class:`NotFound` if ``owner`` is not registered.
+        """
+        user = self.store.get_user(owner) if _valid_user_name(owner) else None
+        if user is None:
+            raise NotFound(
+                f"--adopt-unowned: unknown user {owner!r}; "
+                f"register it first with `pypitoken user add {owner}`"
+            )
+        known = {p.name for p in self.store.list_projects()}
+        adopted = []
+        for project in projects:
+            name = names.normalize(project) if isinstance(project, str) else ""
+            if name in known or not names.is_normalized(name):
+                continue
+            known.add(name)
+            if self._adopt(name, owner) is not None:
+                adopted.append(name)
+        return sorted(adopted)
+
+    def _adopt(self, name: str, owner: str | None) -> Project | None:
+        """Register ``name`` as ``owner``'s (None: nobody adopts); the project after that."""
+        if owner is None:
+            return None
+        user = self.store.get_user(owner)
+        if user is None:
+            return None
+        try:
+            record = self.store.add_project(name, user.id)
+        except AlreadyExists:
+            return self.store.get_project(name)
+        except NotFound:  # the adopting user was removed a moment ago
+            return None
+        self._event(_audit("project_adopted", user=owner, project=name, reason="unowned files"))
+        return record
+
     def _project_key(self, context: Context) -> str | None:
         """The project name to look up for this use: None if none is named or needed.
 
@@ -727,9 +882,9 @@ class TokenService:
         """The owner's own rights: what the user could do with a password.
 
         ``record`` is the project the context names (None if unregistered) and ``role``
-        the user's role on it.
+        the user's role on it. Nothing is claimed here: a new name is taken by
+        :meth:`claim_upload`, when a file of it is about to be stored.
         """
-        """The owner's own rights: what the user could do with a password."""
         action, project = context.action, context.project_name
         if action == "delete" and not self.allow_delete:
             raise ValidationError("deleting is not enabled on this server")
@@ -738,20 +893,10 @@ class TokenService:
         if record is None:
             if action != "upload":
                 raise ValidationError(f"project {project!r} does not exist")
-            # First upload: the uploader becomes the owner, as on pypi.org.
-            try:
-                self.store.add_project(project, user.id)
-                self._event(
-                    _audit(
-                        "project_created", user=user.name, project=project, reason="first upload"
-                    )
-                )
-                return
-            except AlreadyExists:  # someone else's first upload won the race
-                record = self.store.get_project(project)
-                if record is None:
-                    raise ValidationError(f"project {project!r} could not be registered") from None
-                role = self.store.get_role(record.id, user.id)
+            # Anyone registered may start a new project, but this request may store
+            # nothing (pypiserver ignores `submit`, refuses a bad file): it gets the name
+            # only through claim_upload, right before its file is written.
+            return
         if self.ownership == "open" and action == "upload":
             return
         # Deleting stays with the owners in both modes: open mode shares uploads, not removal.

@@ -17,10 +17,13 @@ import pypiserver
 from pypiserver.bottle_wrapper import Bottle
 from pypiserver.config import RunConfig
 
+from pypitoken_core.exceptions import PyPITokenException, StoreError
 from pypitoken_core.service import OWNERSHIP_CHOICES, TokenService
+from pypitoken_core.store import redact_url
 
 from ._auth import TokenAuther
 from ._redact import install_log_redaction
+from ._storage import OwnedStorage
 
 __all__ = ["TokenSettings", "default_token_db", "install_auther", "make_app", "paste_app_factory"]
 
@@ -42,6 +45,8 @@ class TokenSettings:
     #: Longest lifetime (seconds) of a token minted on this store; 0 for none, None to
     #: keep the store's setting.
     max_lifetime: int | None = None
+    #: The user who owns every project found with files but no owner (``--adopt-unowned``).
+    adopt_unowned: str | None = None
 
     def __post_init__(self) -> None:
         if self.ownership not in OWNERSHIP_CHOICES:
@@ -91,16 +96,34 @@ class _PerProcess:
 
 
 def install_auther(config: RunConfig, settings: TokenSettings) -> RunConfig:
-    """Put a :class:`TokenAuther` in ``config``, keeping pypiserver's own as the fallback.
+    """Put a :class:`TokenAuther` in ``config``, keeping pypiserver's own as the fallback,
+    and wrap ``config.backend`` so that only a stored file claims a project.
 
-    The store is opened once now, so a bad ``--token-db`` fails at start-up, not at the
-    first upload. Raises :class:`pypitoken_core.exceptions.PyPITokenException` if it cannot.
+    The store is opened once now, so a bad ``--token-db`` (or an unknown
+    ``--adopt-unowned`` user) fails at start-up, not at the first upload; with
+    ``adopt_unowned``, every project pypiserver serves that has no owner becomes that
+    user's now. Raises :class:`pypitoken_core.exceptions.PyPITokenException` if it cannot.
     """
     install_log_redaction()
     if not config.authenticate:  # `-a .`: pypiserver never calls an auther
         return config
-    settings.open().close()
-    config.auther = TokenAuther(_PerProcess(settings.open), fallback=config.auther)
+    try:
+        service = settings.open()
+    except PyPITokenException as exc:
+        raise StoreError(f"cannot open the token store {redact_url(settings.db)}: {exc}") from exc
+    try:
+        if settings.adopt_unowned is not None:
+            service.adopt_unowned(settings.adopt_unowned, config.backend.get_projects())
+    finally:
+        service.close()
+    per_process = _PerProcess(settings.open)
+    config.auther = TokenAuther(per_process, fallback=config.auther)
+    config.backend = OwnedStorage(
+        config.backend,
+        per_process,
+        checked="update" in config.authenticate,
+        adopt_for=settings.adopt_unowned,
+    )
     return config
 
 
@@ -112,6 +135,7 @@ def make_app(
     ownership: str = "pypi",
     allow_token_delete: bool = False,
     token_max_lifetime: int | None = None,
+    adopt_unowned: str | None = None,
     **pypiserver_options: Any,
 ) -> Bottle:
     """Return pypiserver's WSGI app with token authentication.
@@ -120,9 +144,11 @@ def make_app(
     ``password_file``, ...; legacy names such as ``root`` too); ``roots`` may be strings.
     ``token_db`` defaults to :func:`default_token_db`. ``token_max_lifetime`` (seconds,
     0 for none) caps the lifetime of tokens minted on the store, also by ``pypitoken
-    token create``; it is saved in the store. Unlike ``pypiserver.app()``, a
-    ``server_base_url`` is honoured by mounting the app under it. For gunicorn:
-    ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
+    token create``; it is saved in the store. ``adopt_unowned`` names the user
+    who owns every project found with files but no owner (see :func:`install_auther`;
+    without it, uploads to such a project are refused until an admin names its owner).
+    Unlike ``pypiserver.app()``, a ``server_base_url`` is honoured by mounting the app
+    under it. For gunicorn: ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
     """
     if "auther" in pypiserver_options:
         raise TypeError("make_app() builds the auther itself; pass password_file= for htpasswd")
@@ -136,6 +162,7 @@ def make_app(
         ownership=ownership,
         allow_delete=allow_token_delete,
         max_lifetime=token_max_lifetime,
+        adopt_unowned=adopt_unowned,
     )
     config = install_auther(pypiserver.Config.default_with_overrides(**options), settings)
     app = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)

@@ -3,11 +3,14 @@
 pypiserver calls ``config.auther(username, password)`` for every route whose action is
 listed in ``-a``; the request itself is bottle's thread-local ``request``. This module
 turns that request into an action and a project, hands the token to the service and
-turns a refusal into ``403 <reason>``, the reason phrase twine prints.
+turns a refusal into ``403 <reason>``, the reason phrase twine prints. An allowed upload
+leaves its :class:`Uploader` in the request, for :mod:`._storage` to claim the project
+if pypiserver does store a file.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -20,11 +23,19 @@ from pypiserver.pkg_helpers import guess_pkgname_and_version
 from pypitoken_core import Context
 from pypitoken_core.exceptions import ValidationError
 from pypitoken_core.names import normalize
-from pypitoken_core.service import TokenService
+from pypitoken_core.service import Identity, TokenService
 
 from ._redact import redact
 
-__all__ = ["TOKEN_USERNAME", "Refused", "Target", "TokenAuther", "extract_token"]
+__all__ = [
+    "TOKEN_USERNAME",
+    "UPLOADER_KEY",
+    "Refused",
+    "Target",
+    "TokenAuther",
+    "Uploader",
+    "extract_token",
+]
 
 log = logging.getLogger("pypitoken_pypiserver")
 
@@ -63,6 +74,18 @@ class Target:
 
     action: str
     project: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Uploader:
+    """Who the auther let upload to which (normalised) project, for the storage to claim."""
+
+    identity: Identity
+    project: str
+
+
+#: The WSGI environ key under which the auther leaves the request's :class:`Uploader`.
+UPLOADER_KEY = "pypitoken.uploader"
 
 
 def project_of_file(filename: str) -> str | None:
@@ -175,31 +198,63 @@ class TokenAuther:
         if token is None:
             if not self._fallback(username, password):
                 return False
+            target = _request_target()
             try:
-                self._service().authorize_user(username, self._context())
+                identity = self._service().authorize_user(username, _to_context(target))
             except ValidationError as exc:
                 raise forbidden("Forbidden", exc) from None
+            _remember(identity, target)
             return True
         target = target_from_url(request.method, request.path, request.url_args)
+        read: list[Target] = []
+
+        def context() -> Context:
+            read.append(_request_target())
+            return _to_context(read[0])
+
         try:
             # A POST's use is in its form: pass a function, which the service calls only
             # once the signature is verified, so a forged token's form is never parsed.
             # Any other request names its use in the URL: a ready Context lets the service
             # answer with a single store read.
-            self._service().authenticate(
-                token, self._context if target is None else _to_context(target)
+            identity = self._service().authenticate(
+                token, context if target is None else _to_context(target)
             )
         except ValidationError as exc:
             raise forbidden("Invalid API Token", exc) from None
+        _remember(identity, read[0] if target is None else target)
         return True
 
-    @staticmethod
-    def _context() -> Context:
-        """The Context of the current request (reads the form of a ``POST /``)."""
-        target = target_from_url(request.method, request.path, request.url_args)
-        if target is None:
-            target = target_from_form(request.forms, request.files)
-        return _to_context(target)
+
+def _request_target() -> Target:
+    """The Target of the current request (reads the form of a ``POST /``)."""
+    target = target_from_url(request.method, request.path, request.url_args)
+    if target is None:
+        _require_whole_body()
+        target = target_from_form(request.forms, request.files)
+    return target
+
+
+def _require_whole_body() -> None:
+    # bottle reads a body up to its Content-Length *or the end of the stream*, and the
+    # multipart parser accepts a last part cut short: under a server that lets the app
+    # read the socket (gunicorn sync, wsgiref), a client gone mid-upload would have
+    # pypiserver store the truncated file. Chunked bodies are checked by bottle itself.
+    expected = request.content_length
+    if expected < 0:
+        return
+    body = request.body
+    received = body.seek(0, io.SEEK_END)
+    body.seek(0)
+    if received < expected:
+        raise Refused(f"the request ended after {received} of its {expected} bytes")
+
+
+def _remember(identity: Identity, target: Target) -> None:
+    # The auther cannot tell whether pypiserver will store anything; the storage wrapper
+    # (_storage.OwnedStorage) claims the project if it does, as this user.
+    if target.action == "upload" and target.project is not None:
+        request.environ[UPLOADER_KEY] = Uploader(identity, target.project)
 
 
 def _to_context(target: Target) -> Context:

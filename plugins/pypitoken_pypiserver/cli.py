@@ -23,7 +23,6 @@ from pypiserver.config import RunConfig
 
 from pypitoken_core.exceptions import PyPITokenException
 from pypitoken_core.service import OWNERSHIP_CHOICES
-from pypitoken_core.store import redact_url
 
 from ._app import TokenSettings, default_token_db, install_auther
 
@@ -55,8 +54,16 @@ def _token_parser() -> argparse.ArgumentParser:
         "--ownership",
         choices=OWNERSHIP_CHOICES,
         default="pypi",
-        help="pypi: upload only to projects you own or maintain (new ones become yours); "
-        "open: any registered user uploads anywhere (default: pypi)",
+        help="pypi: upload only to projects you own or maintain (a new name becomes yours "
+        "when a file of it is stored); open: any registered user uploads anywhere "
+        "(default: pypi)",
+    )
+    parser.add_argument(
+        "--adopt-unowned",
+        metavar="USER",
+        help="make USER the owner of every project that has files in the package directory "
+        "but no owner (at start, and when such files show up later); without it, uploads "
+        "to such a project are refused until an admin runs `pypitoken project add`",
     )
     parser.add_argument(
         "--token-max-lifetime",
@@ -88,10 +95,7 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
         try:
             return install_auther(self, settings).auther
         except PyPITokenException as exc:
-            sys.exit(
-                f"pypitoken-pypiserver: cannot open the token store "
-                f"{redact_url(settings.db)}: {exc}"
-            )
+            sys.exit(f"pypitoken-pypiserver: {exc}")
 
     RunConfig.get_auther = get_auther  # type: ignore[method-assign]
     try:
@@ -115,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ownership=ours.ownership,
         allow_delete=ours.allow_token_delete,
         max_lifetime=ours.token_max_lifetime,
+        adopt_unowned=ours.adopt_unowned,
     )
     with _token_auther(settings):
         pypiserver_main(rest)

@@ -88,6 +88,8 @@ class Statements:
     )
     project_by_name: str = "SELECT id, name, created FROM projects WHERE name = ?"
     project_exists: str = "SELECT id FROM projects WHERE id = ?"
+    delete_roles_of_project: str = "DELETE FROM roles WHERE project_id = ?"
+    delete_project: str = "DELETE FROM projects WHERE id = ?"
     projects: str = "SELECT id, name, created FROM projects"
     upsert_role: str = (
         "INSERT INTO roles (project_id, user_id, role) VALUES (?, ?, ?)"
@@ -418,6 +420,19 @@ class SQLStore:
                 raise AlreadyExists(f"project {name!r} already exists")
             conn.execute(sql.upsert_role, (project.id, owner_id, "Owner"))
         return project
+
+    def remove_project(self, project_id: str, *, event: AuditEvent | None = None) -> bool:
+        params = None if event is None else event_params(event)
+        if has_nul(project_id):
+            return False
+        sql = self._sql
+        with self._tx() as conn:
+            conn.execute(sql.delete_roles_of_project, (project_id,))
+            if conn.execute(sql.delete_project, (project_id,)).rowcount != 1:
+                return False
+            if params is not None:
+                conn.execute(sql.insert_event, params)
+        return True
 
     def get_project(self, name: str) -> Project | None:
         rows = self._read(self._sql.project_by_name, (name,))

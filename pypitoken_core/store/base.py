@@ -30,7 +30,17 @@ ROLES: frozenset[str] = frozenset({"Owner", "Maintainer"})
 
 #: Audit event names the service writes. Stores accept any name: the list documents the
 #: vocabulary, it does not police it, so a new event never needs a schema migration.
-EVENTS: frozenset[str] = frozenset({"minted", "revoked", "denied", "user_removed"})
+EVENTS: frozenset[str] = frozenset(
+    {
+        "minted",
+        "revoked",
+        "denied",
+        "user_removed",
+        "project_created",
+        "project_adopted",
+        "claim_released",
+    }
+)
 
 #: Longest text an audit event field keeps; longer ones are cut (and end with "...").
 MAX_EVENT_TEXT = 1000
@@ -124,9 +134,9 @@ class TokenStore(Protocol):
     never sees a driver exception. Writes are atomic; reads see every write that returned
     before them, in any thread or process, which is what makes revocation immediate.
 
-    The optional ``event`` of :meth:`add_token`, :meth:`revoke_token` and
-    :meth:`remove_user` is written in the same transaction as the change, so the audit
-    trail can never disagree with the tokens after a crash.
+    The optional ``event`` of :meth:`add_token`, :meth:`revoke_token`, :meth:`remove_user`
+    and :meth:`remove_project` is written in the same transaction as the change, so the
+    audit trail can never disagree with the tokens after a crash.
 
     Strings with a NUL character (which PostgreSQL cannot store, and which a crafted
     request can carry) behave the same everywhere: as a key they match nothing, as a
@@ -174,6 +184,14 @@ class TokenStore(Protocol):
         """Create a project and make ``owner_id`` its Owner, in one transaction.
 
         Raises ``AlreadyExists`` if the name is taken, ``NotFound`` if the owner is unknown.
+        """
+        ...
+
+    def remove_project(self, project_id: str, *, event: AuditEvent | None = None) -> bool:
+        """Delete a project and every role on it (and write ``event``) in one transaction.
+
+        False if there is no such project (then ``event`` is not written). Tokens that
+        name the project keep its id, which no later project will have.
         """
         ...
 

@@ -116,6 +116,16 @@ class MemoryStore:
             self._roles[(project.id, owner_id)] = "Owner"
             return project
 
+    def remove_project(self, project_id: str, *, event: AuditEvent | None = None) -> bool:
+        event = _clean(event)
+        with self._locked():
+            if self._projects.pop(project_id, None) is None:
+                return False
+            self._roles = {k: r for k, r in self._roles.items() if k[0] != project_id}
+            if event is not None:
+                self._events.append(event)
+            return True
+
     def get_project(self, name: str) -> Project | None:
         with self._locked():
             return next((p for p in self._projects.values() if p.name == name), None)

@@ -34,8 +34,12 @@ def test_happy_path_returns_who_acts(service: TokenService) -> None:
 def test_first_uploader_becomes_owner_in_pypi_mode(service: TokenService) -> None:
     alice_raw, _ = service.mint("alice")
     bob_raw, _ = service.mint("bob")
+    bob = service.authenticate(bob_raw, upload("Brand_New"))
+    assert bob.user_name == "bob"
+    # Authenticating claims nothing: the name is taken when bob's file is stored.
     assert service.store.get_project("brand-new") is None
-    assert service.authenticate(bob_raw, upload("Brand_New")).user_name == "bob"
+    claim = service.claim_upload(bob, "Brand_New", has_files=lambda: False)
+    assert claim is not None
     project = service.store.get_project("brand-new")
     assert project is not None
     assert service.store.list_roles(project.id) == [("bob", "Owner")]
@@ -97,6 +101,7 @@ def test_password_users_are_registered_on_first_use(service: TokenService) -> No
     carol = service.store.get_user("carol")
     assert carol is not None
     assert identity == Identity("carol", carol.id, None)
+    assert service.claim_upload(identity, "carols-pkg", has_files=lambda: False) is not None
     project = service.store.get_project("carols-pkg")
     assert project is not None
     assert service.store.list_roles(project.id) == [("carol", "Owner")]
@@ -116,11 +121,13 @@ def test_password_users_follow_the_same_rules(service: TokenService) -> None:
 
 def test_password_user_is_the_registered_user_of_the_same_name(service: TokenService) -> None:
     """A project created by a password upload is the token user's project, and vice versa."""
-    service.authorize_user("alice", upload("by-password"))
+    alice = service.authorize_user("alice", upload("by-password"))
+    service.claim_upload(alice, "by-password", has_files=lambda: False)
     raw, _ = service.mint("alice", projects=["by-password"])
     assert service.authenticate(raw, upload("by-password")).user_name == "alice"
     bob_raw, _ = service.mint("bob")
-    service.authenticate(bob_raw, upload("by-token"))
+    bob = service.authenticate(bob_raw, upload("by-token"))
+    service.claim_upload(bob, "by-token", has_files=lambda: False)
     assert service.authorize_user("bob", upload("by-token")).user_name == "bob"
     with pytest.raises(ValidationError, match="user alice may not upload"):
         service.authorize_user("alice", upload("by-token"))

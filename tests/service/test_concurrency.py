@@ -240,17 +240,21 @@ def test_revocation_by_another_process_is_seen_here(
 
 
 def test_first_upload_race_has_one_winner(shared: tuple[TokenService, str, str]) -> None:
+    """Users store the first file of one new name at once: exactly one claim is taken."""
     service, _url, _ = shared
     tokens = [service.mint(f"user{n}")[0] for n in range(PROCESSES)]
     tokens += [service.mint("alice")[0]]
     barrier = threading.Barrier(len(tokens))
 
     def race(raw: str) -> str:
+        identity = service.authenticate(raw, upload("contested"))  # claims nothing
         barrier.wait(timeout=30)
         try:
-            return service.authenticate(raw, upload("contested")).user_name
+            claim = service.claim_upload(identity, "contested", has_files=lambda: False)
         except ValidationError as exc:
             return f"refused: {exc}"
+        assert claim is not None
+        return claim.user_name
 
     with ThreadPoolExecutor(len(tokens)) as pool:
         outcomes = list(pool.map(race, tokens))

@@ -212,6 +212,32 @@ class StoreContract:
             store.set_role(project.id, "00000000-0000-4000-8000-000000000000", "Owner")
         assert store.list_roles(project.id) == [("alice", "Owner")]
 
+    def test_remove_project_takes_its_roles_and_writes_the_event(
+        self, store: TokenStore, alice: User
+    ) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        bar = store.add_project("bar", alice.id)
+        store.set_role(foo.id, bob.id, "Maintainer")
+
+        assert store.remove_project(foo.id, event=event("claim_released", None)) is True
+
+        assert store.get_project("foo") is None
+        assert store.get_role(foo.id, bob.id) is None
+        assert store.list_roles(foo.id) == []
+        assert store.list_projects() == [bar]
+        assert store.list_roles(bar.id) == [("alice", "Owner")]
+        assert [e.event for e in store.list_events()] == ["claim_released"]
+        again = store.add_project("foo", bob.id)  # the name is free again, with a new id
+        assert again.id != foo.id
+
+    def test_remove_unknown_project(self, store: TokenStore, alice: User) -> None:
+        foo = store.add_project("foo", alice.id)
+        for unknown in ("00000000-0000-4000-8000-000000000000", "a\x00b", ""):
+            assert store.remove_project(unknown, event=event("claim_released", None)) is False
+        assert store.list_events() == []
+        assert store.list_projects() == [foo]
+
     def test_roles_of_unknown_project(self, store: TokenStore) -> None:
         assert store.list_roles("00000000-0000-4000-8000-000000000000") == []
 

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,12 +159,22 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[Path,
 
 @contextlib.contextmanager
 def pypiserver_running(
-    workdir: Path, *options: str, ownership: str = "pypi", launcher: Sequence[str] | None = None
+    workdir: Path,
+    *options: str,
+    ownership: str = "pypi",
+    users: Sequence[str] = (),
+    seed: Mapping[str, bytes] | None = None,
 ) -> Iterator[Index]:
-    """Start ``pypitoken-pypiserver run`` on a free port with a fresh store and package dir."""
+    """Start ``pypitoken-pypiserver run`` on a free port with a fresh store and package dir.
+
+    ``users`` are registered and ``seed`` (file name -> bytes) is written into the package
+    directory before the server starts.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     packages = workdir / "packages"
     packages.mkdir()
+    for filename, data in (seed or {}).items():
+        (packages / filename).write_bytes(data)
     db = f"sqlite:///{workdir / 'tokens.sqlite3'}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -174,6 +184,8 @@ def pypiserver_running(
     ]
     admin = Admin(db)
     admin("user", "list")  # creates the store (and its secret) before the server opens it
+    for user in users:
+        admin.user(user)
     with run_server(
         argv, ready_url=url + "/health", base_url=url, log=workdir / "server.log", cwd=workdir
     ) as server:

@@ -12,26 +12,30 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pypiserver
 import pytest
 from pypiserver.bottle_wrapper import HTTPError, request
 from pypiserver.config import RunConfig
 from pypitoken_pypiserver import _app as app_module
 from pypitoken_pypiserver import make_app, paste_app_factory
 from pypitoken_pypiserver._auth import (
+    UPLOADER_KEY,
     Refused,
     Target,
     TokenAuther,
+    Uploader,
     extract_token,
     forbidden,
     target_from_form,
     target_from_url,
 )
 from pypitoken_pypiserver._redact import MASK, RedactingFilter, redact
+from pypitoken_pypiserver._storage import OwnedStorage
 from pypitoken_pypiserver.cli import main as cli_main
 
 from pypitoken_core import Context
 from pypitoken_core.exceptions import StoreError, ValidationError
-from pypitoken_core.service import TokenService
+from pypitoken_core.service import Identity, TokenService
 from tests.e2e.dists import make_sdist, make_wheel
 
 from .client import basic, form_body, upload_body
@@ -256,14 +260,18 @@ def test_auther_catch_all_without_a_bound_request(caplog: pytest.LogCaptureFixtu
 
 
 def call(app: Any, method: str, path: str, auth: str | None = None,
-         body: bytes = b"", content_type: str | None = None, environ: dict | None = None) -> str:
-    """Run one WSGI request (in ``environ`` if given, to look at it after); return the status."""
+         body: bytes = b"", content_type: str | None = None, environ: dict | None = None,
+         sent: int | None = None) -> str:
+    """Run one WSGI request (in ``environ`` if given, to look at it after); return the status.
+
+    ``sent``: only this many bytes of ``body`` arrive (a client gone mid-request).
+    """
     environ = environ if environ is not None else {}
     environ |= {
         "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
         "SERVER_NAME": "test", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
-        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body[:sent]),
+        "wsgi.errors": io.StringIO(), "CONTENT_LENGTH": str(len(body)),
     }
     if content_type:
         environ["CONTENT_TYPE"] = content_type
@@ -379,3 +387,159 @@ def test_cli_bad_store_fails_at_start_without_its_password(tmp_path: Path) -> No
 
     assert "cannot open the token store" in str(exit_.value.code)
     assert RunConfig.get_auther is original
+
+
+# -- claims: only a stored file makes its uploader the owner ----------------------------
+
+
+def owner_of(db: str, project: str) -> list[tuple[str, str]] | None:
+    service = TokenService.from_url(db)
+    try:
+        record = service.store.get_project(project)
+        return None if record is None else service.store.list_roles(record.id)
+    finally:
+        service.close()
+
+
+def test_make_app_claims_a_project_only_when_its_file_is_stored(store, tmp_path: Path) -> None:
+    db, token, packages = store
+    app = make_app(roots=[packages], token_db=db, disable_fallback=True)
+    auth = basic("__token__", token)
+    wheel = make_wheel(tmp_path, "claimed", "1.0")
+
+    assert call(app, "POST", "/", auth, *form_body({":action": "submit", "name": "claimed"})) == (
+        "200 OK"
+    )
+    assert owner_of(db, "claimed") is None
+    assert call(app, "POST", "/", auth, *upload_body(wheel, "claimed")) == "200 OK"
+    assert owner_of(db, "claimed") == [("ulla", "Owner")]
+
+
+def test_paste_factory_adopts_unowned_projects(store, tmp_path: Path) -> None:
+    db, token, packages = store
+    make_sdist(packages, "old.pkg", "1.0")
+    service = TokenService.from_url(db)
+    try:
+        service.add_user("ada")
+    finally:
+        service.close()
+
+    app = paste_app_factory({}, roots=str(packages), token_db=db, adopt_unowned="ada",
+                            disable_fallback="true")
+
+    assert owner_of(db, "old-pkg") == [("ada", "Owner")]
+    newer = upload_body(make_sdist(tmp_path, "old.pkg", "1.1"), "old.pkg")
+    status = call(app, "POST", "/", basic("__token__", token), *newer)
+    assert status == "403 Invalid API Token: user ulla may not upload to project 'old-pkg'"
+
+
+def storage(packages: Path, service: Any, checked: bool = True) -> OwnedStorage:
+    config = pypiserver.Config.default_with_overrides(roots=[packages])
+    return OwnedStorage(config.backend, lambda: service, checked=checked)
+
+
+def test_storage_refuses_a_file_the_auther_did_not_check(tmp_path: Path) -> None:
+    request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/"})
+    with pytest.raises(HTTPError) as caught:
+        storage(tmp_path, FakeService()).add_package("x-1.0.tar.gz", io.BytesIO(b"x"))
+    assert caught.value.status_line == "403 Forbidden: this upload was not checked"
+    assert not (tmp_path / "x-1.0.tar.gz").exists()
+
+    # Uploads pypiserver does not authenticate (no `update` in -a) pass as they are.
+    storage(tmp_path, FakeService(), checked=False).add_package("x-1.0.tar.gz", io.BytesIO(b"x"))
+    assert (tmp_path / "x-1.0.tar.gz").read_bytes() == b"x"
+
+
+def test_storage_refuses_a_file_of_another_project(tmp_path: Path) -> None:
+    request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                  UPLOADER_KEY: Uploader(Identity("ulla", "id", "tok"), "mine")})
+    with pytest.raises(HTTPError) as caught:
+        storage(tmp_path, FakeService()).add_package("other-1.0.tar.gz", io.BytesIO(b"x"))
+    assert "is not of the checked project" in caught.value.status_line
+    assert list(tmp_path.iterdir()) == []
+
+
+class BrokenClaims:
+    def claim_upload(self, *args: Any, **kwargs: Any) -> None:
+        raise StoreError(f"database down while holding {TOKEN}")
+
+
+def test_storage_answers_403_when_the_store_fails(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                  UPLOADER_KEY: Uploader(Identity("ulla", "id", None), "mine")})
+    caplog.set_level(logging.ERROR, logger="pypitoken_pypiserver")
+    with pytest.raises(HTTPError) as caught:
+        storage(tmp_path, BrokenClaims()).add_package("mine-1.0.tar.gz", io.BytesIO(b"x"))
+    assert caught.value.status_line == "403 Forbidden: the server could not check this upload"
+    assert caplog.records and all(TOKEN not in r.getMessage() for r in caplog.records)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("password_user", [False, True])
+def test_a_body_cut_short_is_refused_before_anything_is_stored(
+    store, tmp_path: Path, password_user: bool
+) -> None:
+    db, token, packages = store
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("ulla:{SHA}" + "W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")  # password "password"
+    app = make_app(roots=[packages], token_db=db, disable_fallback=True,
+                   password_file=str(htpasswd))
+    auth = basic("ulla", "password") if password_user else basic("__token__", token)
+    body, ctype = upload_body(make_wheel(tmp_path, "cut.short", "1.0"), "cut.short")
+
+    sent = len(body) - 100
+
+    status = call(app, "POST", "/", auth, body, ctype, sent=sent)
+
+    assert status == f"403 Forbidden: the request ended after {sent} of its {len(body)} bytes"
+    assert list(packages.iterdir()) == []
+    assert owner_of(db, "cut-short") is None
+    assert call(app, "POST", "/", auth, body, ctype) == "200 OK"
+    assert owner_of(db, "cut-short") == [("ulla", "Owner")]
+
+
+class FailingStream(io.BytesIO):
+    """A request file whose read fails after ``good`` bytes (an I/O error mid-write)."""
+
+    def __init__(self, good: bytes) -> None:
+        super().__init__(good)
+        self.done = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.done:
+            raise OSError("read error")
+        self.done = True
+        return super().read(size)
+
+
+def test_storage_follows_what_a_failed_write_left_on_disk(store, tmp_path: Path) -> None:
+    """pypiserver writes in place: a write that fails midway leaves a partial file it serves.
+
+    The claim follows the disk: kept while a file of the project is there, given back
+    when the failed write left nothing.
+    """
+    db, token, packages = store
+    service = TokenService.from_url(db)
+    try:
+        ulla = service.authenticate(token, Context("partial", action="upload"))
+        owned = storage(packages, service)
+        request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                      UPLOADER_KEY: Uploader(ulla, "partial")})
+
+        with pytest.raises(OSError, match="read error"):
+            owned.add_package("partial-1.0.tar.gz", FailingStream(b"half a file"))
+
+        assert (packages / "partial-1.0.tar.gz").read_bytes() == b"half a file"
+        assert owner_of(db, "partial") == [("ulla", "Owner")]
+
+        (packages / "gone-1.0.tar.gz").mkdir()
+        request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
+                      UPLOADER_KEY: Uploader(ulla, "gone")})
+        with pytest.raises(IsADirectoryError):
+            owned.add_package("gone-1.0.tar.gz", io.BytesIO(b"x"))
+        assert owner_of(db, "gone") is None
+        assert service.store.list_events(1)[0].event == "claim_released"
+    finally:
+        service.close()

@@ -45,6 +45,16 @@ def test_cli_example_script(tmp_path: Path, dists) -> None:
         assert request(url, "GET", "/simple/ex-cli/").status == 401
 
 
+def _claims_only_stored_files(url: str, admin: Admin, token: str, path: Path, name: str) -> None:
+    """A ``submit`` (ignored by pypiserver) claims nothing; the stored file claims ``name``."""
+    body, ctype = form_body({":action": "submit", "name": name})
+    auth = basic(TOKEN_USER, token)
+    assert request(url, "POST", "/", auth=auth, body=body, content_type=ctype).status == 200
+    assert name not in admin("project", "list").stdout
+    assert _upload(url, token, path, name) == 200
+    assert f"{name}\t" in admin("project", "list").stdout
+
+
 def _wsgi_env(tmp_path: Path) -> tuple[dict[str, str], Admin]:
     packages = tmp_path / "packages"
     packages.mkdir()
@@ -62,7 +72,7 @@ def test_waitress_example(tmp_path: Path, dists) -> None:
     argv = [exe("waitress-serve"), f"--listen=127.0.0.1:{port}", "wsgi_app:application"]
     with run_server(argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log",
                     env=env, cwd=EXAMPLES):
-        assert _upload(url, token, dists("ex-waitress")[0], "ex-waitress") == 200
+        _claims_only_stored_files(url, admin, token, dists("ex-waitress")[0], "ex-waitress")
         auth = basic(TOKEN_USER, token)
         assert request(url, "GET", "/simple/ex-waitress/", auth=auth).status == 200
         assert request(url, "GET", "/simple/ex-waitress/").status == 401
@@ -78,7 +88,7 @@ def test_paste_example(tmp_path: Path, dists) -> None:
     argv = [exe("pserve"), str(tmp_path / "paste.ini"), f"http_port={port}"]
     with run_server(argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log",
                     env=ENV, cwd=tmp_path):
-        assert _upload(url, token, dists("ex-paste")[0], "ex-paste") == 200
+        _claims_only_stored_files(url, admin, token, dists("ex-paste")[0], "ex-paste")
         assert _upload(url, token + "x", dists("ex-paste", "0.2")[0], "ex-paste") == 403
 
 
