@@ -204,6 +204,9 @@ class KeyfsStore:
     def add_project(self, name: str, owner_id: str) -> Project:
         raise StoreError("devpi projects have no owners; index ACLs decide")
 
+    def remove_project(self, project_id: str, *, event: AuditEvent | None = None) -> bool:
+        return False
+
     def get_project(self, name: str) -> Project | None:
         return None
 

@@ -422,7 +422,7 @@ class SQLStore:
         return project
 
     def remove_project(self, project_id: str, *, event: AuditEvent | None = None) -> bool:
-        params = None if event is None else event_params(event)
+        params = None if event is None else event_params(clean_event(event))
         if has_nul(project_id):
             return False
         sql = self._sql

@@ -123,7 +123,7 @@ class MemoryStore:
                 return False
             self._roles = {k: r for k, r in self._roles.items() if k[0] != project_id}
             if event is not None:
-                self._events.append(event)
+                self._append(event)
             return True
 
     def get_project(self, name: str) -> Project | None:
