@@ -240,14 +240,31 @@ class Devpi:
         reply = self.api("PUT", f"/{name}", {"password": PASSWORDS[name], "email": f"{name}@x"})
         assert reply.status == 201, reply
 
-    def create_index(self, name: str, **config: Any) -> None:
-        user = name.split("/")[0]
-        reply = self.api("PUT", f"/{name}", {"bases": [], "volatile": True, **config}, user=user)
+    def login(self, user: str) -> dict[str, str]:
+        """Headers with a devpi login for ``user``, as devpi-client sends: checked without
+        the password hash, so a request costs milliseconds instead of ~0.1 s."""
+        reply = self.api("POST", "/+login", {"user": user, "password": PASSWORDS[user]})
+        assert reply.status == 200, reply
+        pair = f"{user}:{reply.body['result']['password']}".encode()
+        return {"X-Devpi-Auth": base64.b64encode(pair).decode()}
+
+    def create_index(
+        self, name: str, *, headers: dict[str, str] | None = None, **config: Any
+    ) -> None:
+        """Create ``user/index`` as its owner: with ``headers`` (a login), else the password."""
+        user = None if headers else name.split("/")[0]
+        body = {"bases": [], "volatile": True, **config}
+        reply = self.api("PUT", f"/{name}", body, user=user, headers=headers)
         assert reply.status == 200, reply
 
-    def mint(self, user: str = "alice", **body: Any) -> tuple[str, str]:
-        """Create a token through the HTTP API as ``user`` (password); return (id, token)."""
-        reply = self.api("POST", f"/{user}/+api-tokens", body, user=user)
+    def mint(
+        self, user: str = "alice", *, headers: dict[str, str] | None = None, **body: Any
+    ) -> tuple[str, str]:
+        """Create a token through the HTTP API as ``user`` (``headers``, a login, else the
+        password); return (id, token)."""
+        reply = self.api(
+            "POST", f"/{user}/+api-tokens", body, user=None if headers else user, headers=headers
+        )
         assert reply.status == 201, reply
         assert reply.body["type"] == "api-token"
         self.tokens.append(reply.body["result"]["token"])

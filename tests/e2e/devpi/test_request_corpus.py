@@ -328,14 +328,6 @@ def outside_mine(state: dict[tuple[str, str], object]) -> dict[tuple[str, str], 
     return {key: value for key, value in state.items() if key[1] != ME}
 
 
-def login_header(devpi: Devpi, user: str) -> dict[str, str]:
-    """devpi's own login (what devpi-client sends): fast, unlike a password per request."""
-    reply = devpi.api("POST", "/+login", {"user": user, "password": PASSWORDS[user]})
-    assert reply.status == 200, reply
-    pair = f"{user}:{reply.body['result']['password']}".encode()
-    return {"X-Devpi-Auth": base64.b64encode(pair).decode()}
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Devpi, Devpi]]:
     """(devpi-server with the plugin, stock devpi-server), seeded with the same files."""
@@ -369,7 +361,7 @@ def test_token_checks_the_project_devpi_changes(
     assert "pypitoken-api-tokens" not in stock.api("GET", "/+api").body["result"]["features"]
     _, token = with_plugin.mint(projects=[ME], indexes=[DEV, PROD])
     token_auth = basic("__token__", token)
-    plugin_login, stock_login = login_header(with_plugin, "alice"), login_header(stock, "alice")
+    plugin_login, stock_login = with_plugin.login("alice"), stock.login("alice")
     plugin, oracle = Observed(with_plugin, listener), Observed(stock, listener)
     oracle.state = oracle.read_state()
     assert outside_mine(plugin.read_state()) == outside_mine(oracle.state)

@@ -45,6 +45,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devpi]:
         yield d
 
 
+@pytest.fixture(scope="module")
+def login(server: Devpi) -> dict[str, str]:
+    """alice's devpi login, to set up each test's indexes quickly."""
+    return server.login("alice")
+
+
 @dataclass
 class Scene:
     """Fresh indexes ``dev`` (mine and victim 1.0, 2.0) and ``prod`` (empty), and a token
@@ -73,14 +79,14 @@ class Scene:
 
 
 @pytest.fixture
-def scene(server: Devpi) -> Scene:
+def scene(server: Devpi, login: dict[str, str]) -> Scene:
     n = next(_suffix)
     dev, prod = f"alice/r-dev{n}", f"alice/r-prod{n}"
-    server.create_index(dev)
-    server.create_index(prod)
+    server.create_index(dev, headers=login)
+    server.create_index(prod, headers=login)
     for project, version in itertools.product(("mine", "victim"), ("1.0", "2.0")):
-        assert server.upload(dev, server.wheel(project, version), user="alice").status == 200
-    _, token = server.mint(projects=["mine"], indexes=[dev, prod])
+        assert server.upload(dev, server.wheel(project, version), headers=login).status == 200
+    _, token = server.mint(projects=["mine"], indexes=[dev, prod], headers=login)
     return Scene(server, dev, prod, token)
 
 
@@ -207,12 +213,12 @@ def test_other_ambiguous_token_requests_are_refused(
 
 
 @pytest.fixture
-def private(server: Devpi) -> str:
+def private(server: Devpi, login: dict[str, str]) -> str:
     """A fresh read-protected index with ``secretpkg`` and ``proja``."""
     index = f"alice/private{next(_suffix)}"
-    server.create_index(index, acl_pkg_read=["alice"])
+    server.create_index(index, acl_pkg_read=["alice"], headers=login)
     for project in ("secretpkg", "proja"):
-        assert server.upload(index, server.wheel(project, "1.0"), user="alice").status == 200
+        assert server.upload(index, server.wheel(project, "1.0"), headers=login).status == 200
     return index
 
 
@@ -236,9 +242,11 @@ def external_push(
     ],
 )
 def test_download_only_token_cannot_push_out(
-    server: Devpi, private: str, listener: Listener, case: str, reason: str
+    server: Devpi, login: dict[str, str], private: str, listener: Listener, case: str, reason: str
 ) -> None:
-    _, token = server.mint(projects=["proja"], indexes=[private], actions=["download"])
+    _, token = server.mint(
+        projects=["proja"], indexes=[private], actions=["download"], headers=login
+    )
     target = {"posturl": listener.url, "username": "x", "password": "y", "version": "1.0"}
     if case == "polyglot-secretpkg":
         body = {"name": "secretpkg", **target, "no_docs": "&:action=&name=proja&"}
@@ -252,11 +260,11 @@ def test_download_only_token_cannot_push_out(
 
 
 def test_external_push_needs_download_and_upload(
-    server: Devpi, private: str, listener: Listener
+    server: Devpi, login: dict[str, str], private: str, listener: Listener
 ) -> None:
     """Positive controls: a token allowed to upload and download ``proja`` may push it
     out (and only it); alice's password may push anything, as in stock devpi."""
-    _, token = server.mint(projects=["proja"], indexes=[private])
+    _, token = server.mint(projects=["proja"], indexes=[private], headers=login)
     target = {"posturl": listener.url, "username": "x", "password": "y", "version": "1.0"}
     reply = external_push(server, private, ("__token__", token), {"name": "proja", **target})
     assert reply.status == 200, reply
