@@ -11,6 +11,10 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
   targets included, and asks the service whether the token allows each action there
   (index, project, project id, time). Denied actions become devpi ``Deny`` ACL entries;
   ``user_*`` and ``index_*`` permissions are always denied to tokens.
+- A view deriver wraps devpi's upload/push view (``pushrelease``): a token request it
+  cannot read exactly as devpi will (no Content-Type, a charset other than UTF-8, a body
+  that is a form and JSON at once, repeated identifying fields) is refused before devpi
+  reads it. An external push (``posturl``) also needs the token to allow ``upload``.
 - A response subscriber turns a refusal into ``403 Invalid API Token: <reason>``, the
   reason phrase twine and devpi-client print. Nothing here ever answers 500.
 """
@@ -35,9 +39,13 @@ from . import views
 from ._identity import REGISTRY_KEY, TokenIdentity
 from ._request import (
     ALWAYS_DENIED,
+    INDEX_ROUTES,
     PERMISSIONS,
+    Unreadable,
     extract_token,
+    is_index_write,
     method_action,
+    read_index_write,
     request_project,
     sanitize_reason,
 )
@@ -106,7 +114,18 @@ class _Plugin:
     def denials(self, request: Any, identity: TokenIdentity, stage: Any) -> set[str]:
         """The devpi permissions the token does not grant on ``stage`` for this request."""
         index = stage.name
-        project = request_project(request, self.xom)
+        try:
+            project = request_project(request, self.xom)
+        except Unreadable as exc:
+            # _guard_index_writes refuses these before devpi's view runs; fail closed
+            # wherever else one reaches a permission check.
+            request.environ[_DENIAL_KEY] = (
+                identity.token_id,
+                index,
+                None,
+                dict.fromkeys(PERMISSIONS, str(exc)),
+            )
+            return set(_ALL_STAGE_PERMISSIONS)
         pid = project_id(index, project) if project else None
         now = int(time.time())
         denied: set[str] = set()
@@ -120,6 +139,18 @@ class _Plugin:
             except ValidationError as exc:
                 denied.update(permissions)
                 reasons[action] = str(exc)
+        if (
+            "upload" in reasons
+            and "download" not in reasons
+            and is_index_write(request)
+            and read_index_write(request).external
+        ):
+            # An external push hands the files to a server no token can restrict, and devpi
+            # asks only for pkg_read on the source: reading is not enough, the token must
+            # also be one that could upload this project here.
+            reason = f"an external push (posturl) needs upload: {reasons['upload']}"
+            denied.update(PERMISSIONS["download"])
+            reasons.update(upload=reason, download=reason)
         request.environ[_DENIAL_KEY] = (identity.token_id, index, project, reasons)
         return denied
 
@@ -180,6 +211,7 @@ def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
     xom = pyramid_config.registry["xom"]
     pyramid_config.registry[REGISTRY_KEY] = _Plugin(xom)
     pyramid_config.add_subscriber(_explain_refusal, NewResponse)
+    pyramid_config.add_view_deriver(_guard_index_writes)
     pyramid_config.include(views.includeme)
 
 
@@ -224,6 +256,48 @@ def devpiserver_auth_denials(request: Any, acl: Any, user: Any, stage: Any) -> A
             )
             denied |= _ALL_STAGE_PERMISSIONS
     return [(Everyone, permission) for permission in sorted(denied)]
+
+
+def _guard_index_writes(view: Any, info: Any) -> Any:
+    """View deriver: a token's upload or push that cannot be read one way only is refused.
+
+    Wraps devpi's views on the index routes (``pushrelease``, ``submit``), so the refusal
+    comes before devpi reads the body, whatever devpi would answer on its own (a 400, or
+    a 500 for a body it cannot decode). Requests without one of our tokens pass untouched:
+    only their credentials are looked at, as devpi itself will.
+    """
+    if info.options.get("route_name") not in INDEX_ROUTES:
+        return view
+
+    def guarded(context: Any, request: Any) -> Any:
+        refusal = _unreadable_token_write(request)
+        return view(context, request) if refusal is None else refusal
+
+    return guarded
+
+
+def _unreadable_token_write(request: Any) -> HTTPForbidden | None:
+    """The refusal of a token's upload or push that read_index_write cannot read, or None."""
+    plugin = _plugin(request)
+    if plugin is None or not is_index_write(request):
+        return None
+    credentials = plugin.xom.config.hook.devpiserver_get_credentials(request=request)
+    if extract_token(request, credentials, plugin.prefix) is None:
+        return None
+    identity = request.identity  # a forged or expired token raises its own 403 here
+    if not isinstance(identity, TokenIdentity):
+        return None
+    try:
+        read_index_write(request)
+    except Unreadable as exc:
+        reason = str(exc)
+    except Exception as exc:  # never a 500: what cannot be read is refused
+        threadlog.error("pypitoken: error while reading a request: %s", type(exc).__name__)
+        reason = "the request could not be read"
+    else:
+        return None
+    threadlog.warn("pypitoken: refused token %s: %s", identity.token_id, sanitize_reason(reason))
+    return _forbidden(reason)
 
 
 def _explain_refusal(event: Any) -> None:

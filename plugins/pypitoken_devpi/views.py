@@ -92,7 +92,9 @@ def _expires(value: object) -> int | datetime.datetime | None:
 def _mint_arguments(request: Any, max_expiry: int) -> dict[str, Any]:
     try:
         body = request.json_body
-    except ValueError:
+    except (ValueError, RecursionError, LookupError):
+        # ValueError: not JSON or not in its charset; RecursionError: nested deeper than
+        # the parser goes; LookupError: a charset Python does not know.
         raise _BadRequest("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise _BadRequest("the body must be a JSON object")

@@ -3,6 +3,7 @@
 Stock devpi-server lets everyone read packages; plugins (devpi-lockdown style) restrict
 ``pkg_read`` through ``devpiserver_stage_get_principals_for_pkg_read``. This one adds the
 index option ``acl_pkg_read`` (default: anonymous), as devpi-server's own tests do.
+With ``--without-pypitoken`` the pypitoken_devpi plugin is left out: a stock server.
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ class ReadACL:
 def main() -> int:
     pm = get_pluginmanager()
     pm.register(ReadACL(), "test-readacl")
+    argv = list(sys.argv)
+    if "--without-pypitoken" in argv:
+        # Stock devpi-server (plus the read ACL) for comparisons: our entry point is loaded
+        # by get_pluginmanager(); blocking its name unregisters it.
+        argv.remove("--without-pypitoken")
+        pm.set_blocked("pypitoken_devpi")
     with CommandRunner(pluginmanager=pm) as runner:
-        runner.return_code = _main(pm, argv=sys.argv)
+        runner.return_code = _main(pm, argv=argv)
     return runner.return_code or 0
 
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
+import http.server
 import json
 import os
 import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,6 +94,81 @@ def request(
     return Reply(status, str(reason), parsed, dict(rh.items()))
 
 
+def raw_request(
+    url: str,
+    method: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> Reply:
+    """One request sent as given: http.client adds Host and Content-Length, nothing else.
+
+    urllib adds a form Content-Type to every body; requests that have none, or an empty
+    one, need this.
+    """
+    parts = urllib.parse.urlsplit(url)
+    all_headers = {**(headers or {}), **(basic(*auth) if auth else {})}
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request(method, parts.path, body=body, headers=all_headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+        status, reason, rh = resp.status, resp.reason, dict(resp.headers.items())
+    finally:
+        conn.close()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return Reply(status, reason, parsed, rh)
+
+
+class Listener:
+    """A local HTTP server standing in for an external push's target: it records every
+    request's body and answers 200, so a test can prove what a push sent, or that it sent
+    nothing. Stopped (and its thread joined) by ``close``."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        bodies = self.bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                bodies.append(self.rfile.read(length))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def projects(self) -> list[str]:
+        """The ``name`` form field of every upload received, in order."""
+        return [m.decode() for body in self.bodies
+                for m in re.findall(rb'name="name"\r\n\r\n([^\r]*)\r\n', body)]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A fresh :class:`Listener` for one test."""
+    server = Listener()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 def make_secret(directory: Path) -> Path:
     """A devpi secret file (0600, in a directory only we can write)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -114,14 +193,20 @@ def devpi_server(
     *extra: str,
     port: int | None = None,
     readacl: bool = False,
+    stock: bool = False,
 ) -> Iterator[Server]:
-    """Run devpi-server on ``serverdir`` until the block ends (stopped by PID)."""
+    """Run devpi-server on ``serverdir`` until the block ends (stopped by PID).
+
+    ``readacl`` adds the test plugin with the index option ``acl_pkg_read``; ``stock``
+    (which implies it) runs without the pypitoken_devpi plugin, for comparisons.
+    """
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    if readacl:
+    if readacl or stock:
         # The real devpi-server main with one extra test plugin: an index option
         # ``acl_pkg_read`` like the read-protection plugins offer (stock devpi has none).
         argv = [sys.executable, str(READACL_SERVER)]
+        argv += ["--without-pypitoken"] if stock else []
     else:
         argv = [tool("devpi-server")]
     argv += [
@@ -155,14 +240,31 @@ class Devpi:
         reply = self.api("PUT", f"/{name}", {"password": PASSWORDS[name], "email": f"{name}@x"})
         assert reply.status == 201, reply
 
-    def create_index(self, name: str, **config: Any) -> None:
-        user = name.split("/")[0]
-        reply = self.api("PUT", f"/{name}", {"bases": [], "volatile": True, **config}, user=user)
+    def login(self, user: str) -> dict[str, str]:
+        """Headers with a devpi login for ``user``, as devpi-client sends: checked without
+        the password hash, so a request costs milliseconds instead of ~0.1 s."""
+        reply = self.api("POST", "/+login", {"user": user, "password": PASSWORDS[user]})
+        assert reply.status == 200, reply
+        pair = f"{user}:{reply.body['result']['password']}".encode()
+        return {"X-Devpi-Auth": base64.b64encode(pair).decode()}
+
+    def create_index(
+        self, name: str, *, headers: dict[str, str] | None = None, **config: Any
+    ) -> None:
+        """Create ``user/index`` as its owner: with ``headers`` (a login), else the password."""
+        user = None if headers else name.split("/")[0]
+        body = {"bases": [], "volatile": True, **config}
+        reply = self.api("PUT", f"/{name}", body, user=user, headers=headers)
         assert reply.status == 200, reply
 
-    def mint(self, user: str = "alice", **body: Any) -> tuple[str, str]:
-        """Create a token through the HTTP API as ``user`` (password); return (id, token)."""
-        reply = self.api("POST", f"/{user}/+api-tokens", body, user=user)
+    def mint(
+        self, user: str = "alice", *, headers: dict[str, str] | None = None, **body: Any
+    ) -> tuple[str, str]:
+        """Create a token through the HTTP API as ``user`` (``headers``, a login, else the
+        password); return (id, token)."""
+        reply = self.api(
+            "POST", f"/{user}/+api-tokens", body, user=None if headers else user, headers=headers
+        )
         assert reply.status == 201, reply
         assert reply.body["type"] == "api-token"
         self.tokens.append(reply.body["result"]["token"])
