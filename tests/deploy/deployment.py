@@ -125,6 +125,7 @@ def _nginx_main(work: Path) -> Path:
 def deployment(work: Path) -> Iterator[Deployment]:
     """Start the unit's server and nginx in a new sandbox; stop both (by PID) at the end."""
     with sandbox("nginx", "systemd-analyze", "setpriv", "curl") as box:
+        work.mkdir(parents=True, exist_ok=True)
         opt = work / "opt"
         opt.mkdir()
         (opt / "pypitoken").symlink_to(Path(sys.prefix))  # the venv the docs install

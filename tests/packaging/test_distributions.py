@@ -53,7 +53,7 @@ def _run(
     return proc
 
 
-def _source_copy(dest: Path) -> Path:
+def source_copy(dest: Path) -> Path:
     """The files git would commit (tracked, or new and not ignored), without build debris:
     building in the checkout would leave ``build/`` and ``*.egg-info`` behind."""
     listed = _run(
@@ -73,7 +73,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``{"wheel": path, "sdist": path}``, built by ``python -m build`` (sdist, then the
     wheel from the sdist, as build does by default)."""
     base = tmp_path_factory.mktemp("build")
-    source = _source_copy(base / "src")
+    source = source_copy(base / "src")
     out = base / "dist"
     _run([sys.executable, "-m", "build", "--outdir", str(out), str(source)], cwd=base)
     wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
