@@ -1,4 +1,5 @@
-# Two commands: `make serve` and `make test`. Both create .venv on first use.
+# Two commands: `make serve` and `make test`. Both create .venv on first use; `serve`
+# installs only what serving needs (the pypiserver extra), `test` the whole dev set.
 PYTHON ?= python3
 VENV   ?= .venv
 HOST   ?= 127.0.0.1
@@ -8,22 +9,30 @@ BIN     = $(VENV)/bin
 
 .PHONY: serve test bench lint clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# One stamp per install set: serving after testing installs nothing new, and testing
+# after serving adds the test tools.
+$(BIN)/.installed-serve: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[pypiserver]'
+	touch $@
+
+$(BIN)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-serve: $(BIN)/.installed
+serve: $(BIN)/.installed-serve
 	$(BIN)/python examples/serve.py --host $(HOST) --port $(PORT) --data $(DATA)
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed-dev
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 
 clean:

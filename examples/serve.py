@@ -2,23 +2,65 @@
 
 Creates ``DATA/packages`` and the token store ``DATA/pypitoken.sqlite3`` (its secret in
 ``DATA/pypitoken.sqlite3.secret``, mode 0600), registers the user ``admin`` on first run,
-mints a fresh user-wide token, prints the upload URL and the token (each on a line of its
-own), then runs ``pypitoken-pypiserver`` in the foreground until Ctrl-C. Uploads,
-downloads and listings all need a token (``-a update,download,list``).
+revokes the token an earlier run minted and mints a new user-wide one that expires
+(``--token-lifetime``, default 7 days), prints the upload URL and the token (each on a
+line of its own) and the commands to use them, then runs ``pypitoken-pypiserver`` in the
+foreground until Ctrl-C. Uploads, downloads and listings all need a token
+(``-a update,download,list``).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import shlex
 import shutil
 import sys
+import time
 from pathlib import Path
 
-from pypitoken_core.exceptions import AlreadyExists
+from pypitoken_core.exceptions import AlreadyExists, PyPITokenException
 from pypitoken_core.service import TokenService
+from pypitoken_core.store import TokenRecord
 
 USER = "admin"
+#: The description of the tokens this script mints: the one it revokes at the next run.
+DESCRIPTION = "make serve"
+WEEK = 7 * 24 * 3600
+
+
+def _command(name: str) -> str:
+    """How to call this environment's console script ``name`` from the current directory
+    (``.venv/bin/pypitoken``): it is not on PATH unless the venv is activated."""
+    path = shutil.which(name, path=os.path.dirname(sys.executable))
+    if path is None:
+        sys.exit(f"{name} is not installed in this environment")
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else path
+
+
+def _rotate(service: TokenService, lifetime: int) -> tuple[str, TokenRecord, list[str]]:
+    """Revoke the live tokens earlier runs minted; mint one that expires in ``lifetime``
+    seconds (at most the store's maximum). Returns the token, its record and the revoked
+    ids."""
+    try:
+        service.add_user(USER)
+    except AlreadyExists:
+        pass
+    now = int(time.time())
+    revoked = []
+    for record in service.list_tokens(USER):
+        live = not record.revoked and (record.expires is None or record.expires > now)
+        if live and record.description == DESCRIPTION:
+            service.revoke(record.id)
+            revoked.append(record.id)
+    if service.max_lifetime:
+        lifetime = min(lifetime, service.max_lifetime)
+    token, record = service.mint(
+        USER, description=DESCRIPTION, expires=datetime.timedelta(seconds=lifetime)
+    )
+    return token, record, revoked
 
 
 def main() -> None:
@@ -26,39 +68,51 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--data", default=".data", help="where packages and the store live")
+    parser.add_argument(
+        "--token-lifetime",
+        type=int,
+        default=WEEK,
+        metavar="SECONDS",
+        help="how long the printed token works (default: 7 days)",
+    )
     args = parser.parse_args()
+    if args.token_lifetime <= 0:
+        parser.error("--token-lifetime must be a positive number of seconds")
 
     data = Path(args.data).resolve()
     packages = data / "packages"
     packages.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{data / 'pypitoken.sqlite3'}"
+    server = _command("pypitoken-pypiserver")
+    admin = _command("pypitoken")
 
     service = TokenService.from_url(db_url, domain=f"{args.host}:{args.port}")
     try:
-        try:
-            service.add_user(USER)
-        except AlreadyExists:
-            pass
-        token, record = service.mint(USER, description="make serve")
+        token, record, revoked = _rotate(service, args.token_lifetime)
+    except PyPITokenException as exc:
+        sys.exit(f"make serve: {exc}")
     finally:
         service.close()
 
     url = f"http://{args.host}:{args.port}/"
+    until = datetime.datetime.fromtimestamp(record.expires or 0, datetime.UTC)
+    if revoked:
+        print(f"Revoked the token of the previous run ({', '.join(revoked)}).")
     print(f"Private index for user {USER!r} (token id {record.id}). Upload URL:")
     print(url)
-    print("Token (user-wide; shown once, keep it secret):")
+    print(f"Token (user-wide, expires {until:%Y-%m-%d %H:%M} UTC; shown once, keep it secret):")
     print(token)
+    netloc = f"{args.host}:{args.port}"
     print(
-        "Upload:  twine upload --repository-url URL -u __token__ -p TOKEN dist/*\n"
-        "Install: pip install --index-url http://__token__:TOKEN@HOST:PORT/simple/ NAME\n"
-        f"More tokens: pypitoken --db {db_url} token create --user {USER} "
+        "In another shell, in this directory, with TOKEN set to the token above (twine and\n"
+        "pip are your own; NAME is a project):\n"
+        f'  twine upload --repository-url {url} -u __token__ -p "$TOKEN" dist/*\n'
+        f'  pip install --index-url "http://__token__:$TOKEN@{netloc}/simple/" NAME\n'
+        f"  {shlex.quote(admin)} --db {db_url} token create --user {USER} "
         "--project NAME --expires 1d",
         flush=True,
     )
 
-    server = shutil.which("pypitoken-pypiserver", path=os.path.dirname(sys.executable))
-    if server is None:
-        sys.exit("pypitoken-pypiserver is not installed in this environment")
     argv = [
         server,
         "run",

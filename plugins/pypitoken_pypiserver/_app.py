@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import pathlib
+import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +26,61 @@ from ._auth import TokenAuther
 from ._redact import install_log_redaction
 from ._storage import OwnedStorage
 
-__all__ = ["TokenSettings", "default_token_db", "install_auther", "make_app", "paste_app_factory"]
+__all__ = [
+    "PackageDirectoryError",
+    "TokenSettings",
+    "check_package_dirs",
+    "default_token_db",
+    "install_auther",
+    "make_app",
+    "paste_app_factory",
+]
 
 
 def default_token_db() -> str:
     """``$PYPITOKEN_DB``, else an SQLite file ``pypitoken.sqlite3`` in the current directory."""
     return os.environ.get("PYPITOKEN_DB") or f"sqlite:///{pathlib.Path.cwd() / 'pypitoken.sqlite3'}"
+
+
+class PackageDirectoryError(ValueError):
+    """A package directory the server could not serve from or store uploads in."""
+
+
+def check_package_dirs(roots: Sequence[pathlib.Path]) -> None:
+    """Refuse to start on package directories pypiserver would fail on only later.
+
+    pypiserver starts on a missing or read-only directory and answers the first upload
+    with a 500 (``FileNotFoundError``, ``PermissionError``), which twine retries five
+    times; and only its command line checks the directories it is given, not its default
+    ``~/packages`` nor those of ``pypiserver.app()``. So every directory must exist and be
+    readable, and the first, where uploads are stored, writable: tried by creating (and
+    dropping) a temporary file in it, which also catches read-only mounts and ACLs.
+    Raises :class:`PackageDirectoryError` naming the directory and what to do.
+    """
+    for position, root in enumerate(roots):
+        if not root.exists():
+            raise PackageDirectoryError(
+                f"the package directory {root} does not exist: create it "
+                f"(mkdir -p {root}) or name another one"
+            )
+        if not root.is_dir():
+            raise PackageDirectoryError(f"the package directory {root} is not a directory")
+        try:
+            next(root.iterdir(), None)
+        except OSError as exc:
+            raise PackageDirectoryError(
+                f"cannot read the package directory {root}: {exc.strerror}"
+            ) from exc
+        if position == 0:
+            try:
+                with tempfile.TemporaryFile(dir=root):
+                    pass
+            except OSError as exc:
+                raise PackageDirectoryError(
+                    f"cannot write to the package directory {root}, where uploads are "
+                    f"stored: {exc.strerror}; make it writable for the user the server "
+                    "runs as"
+                ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +198,9 @@ def make_app(
     who owns every project found with files but no owner (see :func:`install_auther`;
     without it, uploads to such a project are refused until an admin names its owner).
     Unlike ``pypiserver.app()``, a ``server_base_url`` is honoured by mounting the app
-    under it. For gunicorn: ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
+    under it, and a package directory that is missing, or the first one unwritable,
+    raises :class:`PackageDirectoryError` (see :func:`check_package_dirs`). For gunicorn:
+    ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
     """
     if "auther" in pypiserver_options:
         raise TypeError("make_app() builds the auther itself; pass password_file= for htpasswd")
@@ -164,7 +216,9 @@ def make_app(
         max_lifetime=token_max_lifetime,
         adopt_unowned=adopt_unowned,
     )
-    config = install_auther(pypiserver.Config.default_with_overrides(**options), settings)
+    config = pypiserver.Config.default_with_overrides(**options)
+    check_package_dirs(config.roots)
+    config = install_auther(config, settings)
     app = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)
     if config.server_base_url.strip("/"):
         outer = Bottle()

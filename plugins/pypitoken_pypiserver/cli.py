@@ -24,7 +24,13 @@ from pypiserver.config import RunConfig
 from pypitoken_core.exceptions import PyPITokenException
 from pypitoken_core.service import OWNERSHIP_CHOICES
 
-from ._app import TokenSettings, default_token_db, install_auther
+from ._app import (
+    PackageDirectoryError,
+    TokenSettings,
+    check_package_dirs,
+    default_token_db,
+    install_auther,
+)
 
 __all__ = ["main"]
 
@@ -93,8 +99,9 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
     def get_auther(self: RunConfig, passed_auther: Auther | None) -> Auther:
         self.auther = original(self, passed_auther)
         try:
+            check_package_dirs(self.roots)
             return install_auther(self, settings).auther
-        except PyPITokenException as exc:
+        except (PackageDirectoryError, PyPITokenException) as exc:
             sys.exit(f"pypitoken-pypiserver: {exc}")
 
     RunConfig.get_auther = get_auther  # type: ignore[method-assign]
