@@ -37,6 +37,8 @@ from pathlib import Path
 from . import _time, names
 from .exceptions import (
     AlreadyExists,
+    ConfigurationError,
+    InvalidInput,
     InvalidRestriction,
     LoaderError,
     NotFound,
@@ -154,12 +156,14 @@ def load_secret(
     if env and secret_file is None:
         secret = env.encode("utf-8")
         if len(secret) < _MIN_SECRET_BYTES:
-            raise StoreError(f"${_SECRET_ENV} must be at least {_MIN_SECRET_BYTES} characters")
+            raise ConfigurationError(
+                f"${_SECRET_ENV} must be at least {_MIN_SECRET_BYTES} characters"
+            )
         return secret
     path_text = secret_file or os.environ.get(_SECRET_FILE_ENV)
     if path_text is None:
         if not db_url.startswith("sqlite:///"):
-            raise StoreError(
+            raise ConfigurationError(
                 "this store needs a server secret: pass --secret-file or set "
                 f"${_SECRET_FILE_ENV} or ${_SECRET_ENV}"
             )
@@ -169,7 +173,7 @@ def load_secret(
         return _read_secret(path)
     except FileNotFoundError:
         if not create:
-            raise StoreError(f"secret file {path} does not exist") from None
+            raise ConfigurationError(f"secret file {path} does not exist") from None
     return _create_secret(path)
 
 
@@ -179,9 +183,9 @@ def _read_secret(path: Path) -> bytes:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise StoreError(f"cannot read secret file {path}: {exc.strerror}") from exc
+        raise ConfigurationError(f"cannot read secret file {path}: {exc.strerror}") from exc
     if len(secret) < _MIN_SECRET_BYTES:
-        raise StoreError(f"secret file {path} holds fewer than {_MIN_SECRET_BYTES} bytes")
+        raise ConfigurationError(f"secret file {path} holds fewer than {_MIN_SECRET_BYTES} bytes")
     return secret
 
 
@@ -205,7 +209,7 @@ def _create_secret(path: Path) -> bytes:
             tmp.unlink()
         return _read_secret(path)
     except OSError as exc:
-        raise StoreError(f"cannot create secret file {path}: {exc.strerror}") from exc
+        raise ConfigurationError(f"cannot create secret file {path}: {exc.strerror}") from exc
 
 
 def _iso(timestamp: int) -> str:
@@ -238,7 +242,9 @@ def _lifetime(value: object) -> int | None:
     if value is None or value == 0:
         return None
     if type(value) is not int or not 0 < value <= _time.MAX_TIMESTAMP:
-        raise StoreError(f"the maximum token lifetime must be a number of seconds, not {value!r}")
+        raise ConfigurationError(
+            f"the maximum token lifetime must be a number of seconds, not {value!r}"
+        )
     return value
 
 
@@ -268,15 +274,17 @@ class TokenService:
         audit_max_events: int = DEFAULT_AUDIT_MAX_EVENTS,
     ) -> None:
         if not isinstance(secret, bytes) or len(secret) < _MIN_SECRET_BYTES:
-            raise StoreError(f"the server secret must be at least {_MIN_SECRET_BYTES} bytes")
+            raise ConfigurationError(
+                f"the server secret must be at least {_MIN_SECRET_BYTES} bytes"
+            )
         if ownership not in OWNERSHIP_MODES:
-            raise StoreError(f"ownership must be one of {', '.join(OWNERSHIP_MODES)}")
+            raise ConfigurationError(f"ownership must be one of {', '.join(OWNERSHIP_MODES)}")
         if not prefix or "-" in prefix:
-            raise StoreError("the token prefix must be non-empty and contain no '-'")
+            raise ConfigurationError("the token prefix must be non-empty and contain no '-'")
         if type(audit_window) is not int or audit_window < 0:
-            raise StoreError("audit_window must be a non-negative number of seconds")
+            raise ConfigurationError("audit_window must be a non-negative number of seconds")
         if type(audit_max_events) is not int or audit_max_events < 1:
-            raise StoreError("audit_max_events must be a positive number of events")
+            raise ConfigurationError("audit_max_events must be a positive number of events")
         self.max_lifetime = _lifetime(max_lifetime)
         self.audit_window = audit_window
         self.audit_max_events = audit_max_events
@@ -355,7 +363,7 @@ class TokenService:
     def add_user(self, name: str) -> User:
         """Register a user (raises :class:`AlreadyExists`)."""
         if not _valid_user_name(name):
-            raise InvalidRestriction(f"invalid user name {name!r}")
+            raise InvalidInput(f"invalid user name {name!r}")
         return self.store.add_user(name)
 
     def _user(self, name: str) -> User:
@@ -386,9 +394,9 @@ class TokenService:
         """All registered projects."""
         return self.store.list_projects()
 
-    def _project_name(self, name: str) -> str:
+    def _project_name(self, name: str, error: type[InvalidInput] = InvalidInput) -> str:
         if not names.is_valid(name):
-            raise InvalidRestriction(_invalid_name(name))
+            raise error(_invalid_name(name))
         return names.normalize(name)
 
     def _project(self, name: str) -> Project:
@@ -425,7 +433,7 @@ class TokenService:
         """
         owner = self._user(user)
         now = int(time.time())
-        project_list = [self._project_name(p) for p in projects]
+        project_list = [self._project_name(p, InvalidRestriction) for p in projects]
         ids = list(project_ids)
         if self.ownership != "external":
             for name in project_list:
@@ -955,7 +963,7 @@ def _stored_lifetime(store: TokenStore) -> int | None:
     if text is None:
         return None
     if not (text.isascii() and text.isdigit()):
-        raise StoreError(f"the store's maximum token lifetime {text!r} is not a number")
+        raise ConfigurationError(f"the store's maximum token lifetime {text!r} is not a number")
     return _lifetime(int(text))
 
 

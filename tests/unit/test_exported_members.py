@@ -9,9 +9,11 @@ import pypitoken_core
 EXPECTED = [
     "ActionsRestriction",
     "AlreadyExists",
+    "ConfigurationError",
     "Context",
     "DateRestriction",
     "IndexesRestriction",
+    "InvalidInput",
     "InvalidRestriction",
     "LegacyDateRestriction",
     "LegacyNoopRestriction",
@@ -99,10 +101,19 @@ def test_submodule_all_names_exist():
 
 def test_exception_tree():
     e = pypitoken_core
-    for name in ("LoaderError", "ValidationError", "InvalidRestriction", "StoreError"):
+    for name in (
+        "LoaderError",
+        "ValidationError",
+        "InvalidInput",
+        "InvalidRestriction",
+        "ConfigurationError",
+        "StoreError",
+    ):
         assert issubclass(getattr(e, name), e.PyPITokenException)
     assert issubclass(e.MissingContextError, e.ValidationError)
     assert issubclass(e.InvalidRestriction, ValueError)
+    assert issubclass(e.InvalidRestriction, e.InvalidInput)
+    assert not issubclass(e.ConfigurationError, e.StoreError)
     assert issubclass(e.NotFound, e.StoreError)
     assert issubclass(e.AlreadyExists, e.StoreError)
     assert issubclass(e.PyPITokenException, Exception)
