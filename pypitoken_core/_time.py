@@ -14,7 +14,7 @@ import datetime
 
 from .exceptions import InvalidRestriction
 
-__all__ = ["MAX_TIMESTAMP", "MIN_TIMESTAMP", "checked", "in_range", "shown", "utc"]
+__all__ = ["MAX_TIMESTAMP", "MIN_TIMESTAMP", "checked", "in_range", "iso", "shown", "utc"]
 
 #: 0001-01-01T00:00:00Z, the first second a ``datetime`` holds.
 MIN_TIMESTAMP = -62_135_596_800
@@ -56,3 +56,18 @@ def utc(value: int) -> datetime.datetime | None:
     if not in_range(value):
         return None
     return datetime.datetime.fromtimestamp(value, datetime.UTC)
+
+
+def iso(value: int, *, spaced: bool = False) -> str:
+    """The timestamp ``value`` as ISO 8601 in UTC: ``2025-01-31T12:00:00Z``.
+
+    With ``spaced``, the form refusal messages use: ``2025-01-31 12:00:00 UTC``. A time no
+    datetime can hold (a token written elsewhere: pypitoken writes any integer) reads
+    ``timestamp <value>``, so that showing a token never fails.
+    """
+    moment = utc(value)
+    if moment is None:
+        return f"timestamp {value}"
+    if spaced:
+        return moment.isoformat(sep=" ").replace("+00:00", " UTC")
+    return moment.isoformat().replace("+00:00", "Z")

@@ -73,13 +73,7 @@ def parse_moment(text: str, *, allow_duration: bool = False) -> int:
 
 
 def _iso(timestamp: int | None) -> str | None:
-    """ISO 8601 in UTC; a time no date can show (a token from elsewhere) as its number."""
-    if timestamp is None:
-        return None
-    moment = _time.utc(timestamp)
-    if moment is None:
-        return f"timestamp {timestamp}"
-    return moment.isoformat().replace("+00:00", "Z")
+    return None if timestamp is None else _time.iso(timestamp)
 
 
 def _fail(message: str) -> NoReturn:

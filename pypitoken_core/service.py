@@ -212,13 +212,6 @@ def _create_secret(path: Path) -> bytes:
         raise ConfigurationError(f"cannot create secret file {path}: {exc.strerror}") from exc
 
 
-def _iso(timestamp: int) -> str:
-    moment = _time.utc(timestamp)
-    if moment is None:  # a record written before times were checked
-        return f"timestamp {_time.shown(timestamp)}"
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def _when(
     value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str
 ) -> int | None:
@@ -977,9 +970,9 @@ def _validity_reasons(record: TokenRecord, context: Context) -> list[str]:
     reasons = []
     now = context.now
     if record.expires is not None and now >= record.expires:
-        reasons.append(f"token expired at {_iso(record.expires)}")
+        reasons.append(f"token expired at {_time.iso(record.expires, spaced=True)}")
     if record.not_before is not None and now < record.not_before:
-        reasons.append(f"token not valid before {_iso(record.not_before)}")
+        reasons.append(f"token not valid before {_time.iso(record.not_before, spaced=True)}")
     return reasons
 
 
