@@ -14,7 +14,16 @@ import datetime
 
 from .exceptions import InvalidRestriction
 
-__all__ = ["MAX_TIMESTAMP", "MIN_TIMESTAMP", "checked", "in_range", "iso", "shown", "utc"]
+__all__ = [
+    "MAX_TIMESTAMP",
+    "MIN_TIMESTAMP",
+    "checked",
+    "in_range",
+    "iso",
+    "shown",
+    "timestamp_from_parameter",
+    "utc",
+]
 
 #: 0001-01-01T00:00:00Z, the first second a ``datetime`` holds.
 MIN_TIMESTAMP = -62_135_596_800
@@ -48,6 +57,30 @@ def checked(value: int, name: str, received: str | None = None) -> int:
         f"`{name}` is out of range: a time must lie between years 1 and 9999 UTC "
         f"(timestamps {MIN_TIMESTAMP} to {MAX_TIMESTAMP}). Received "
         f"{received if received is not None else shown(value)}"
+    )
+
+
+def timestamp_from_parameter(param: object, name: str = "now") -> int:
+    """Turn an int timestamp or a timezone-aware datetime into an int timestamp.
+
+    Floats, bools and naive datetimes are refused with :class:`InvalidRestriction`
+    naming the parameter (pypitoken leaks ``AttributeError`` for floats), and so are
+    times outside the years 1 to 9999 UTC, which no datetime can show (pypitoken writes
+    any integer).
+    """
+    if type(param) is int:
+        return checked(param, name)
+    if isinstance(param, datetime.datetime):
+        if param.tzinfo is None or param.tzinfo.utcoffset(param) is None:
+            raise InvalidRestriction(
+                "Cannot use a naive datetime. Either provide a timezone or the timestamp "
+                f"directly. Received a naive datetime for `{name}`"
+            )
+        # An aware datetime near year 1 or 9999 can lie outside them in UTC.
+        return checked(int(param.timestamp()), name, received=param.isoformat())
+    raise InvalidRestriction(
+        f"`{name}` must be an integer timestamp or a timezone-aware datetime. "
+        f"Received {type(param).__name__}"
     )
 
 

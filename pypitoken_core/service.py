@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _time, names
+from ._text import short_repr
+from ._time import timestamp_from_parameter
 from .exceptions import (
     AlreadyExists,
     ConfigurationError,
@@ -45,7 +47,7 @@ from .exceptions import (
     StoreError,
     ValidationError,
 )
-from .restrictions import ACTIONS, Context, _short_repr, timestamp_from_parameter
+from .restrictions import ACTIONS, Context
 from .store import AuditEvent, Project, TokenGrant, TokenRecord, TokenStore, User, open_store
 from .token import MAX_TOKEN_LENGTH, Token
 
@@ -944,7 +946,7 @@ def _audit(
 
 def _invalid_name(name: object) -> str:
     return (
-        f"invalid project name {_short_repr(name)} (a project name has letters, digits and"
+        f"invalid project name {short_repr(name)} (a project name has letters, digits and"
         f" '-_.', starts and ends with a letter or digit, and has at most"
         f" {names.MAX_LENGTH} characters)"
     )

@@ -13,9 +13,11 @@ from typing import Any
 
 import pymacaroons
 
-from . import _macaroon, restrictions
-from .exceptions import LoaderError, PyPITokenException, ValidationError
-from .restrictions import Context, Restriction
+from . import _macaroon
+from ._parameters import from_parameters
+from .exceptions import InvalidRestriction, LoaderError, PyPITokenException, ValidationError
+from .restrictions import MAX_CAVEAT_BYTES, Context, Restriction
+from .restrictions._core import _decode_json, _load_any
 
 __all__ = ["MAX_CAVEATS", "MAX_TOKEN_LENGTH", "PREFIX", "Token"]
 
@@ -238,7 +240,7 @@ class Token:
 
         Raises :class:`InvalidRestriction` if the parameters cannot describe a restriction.
         """
-        new = restrictions._from_parameters(
+        new = from_parameters(
             not_before=not_before,
             not_after=not_after,
             project_names=project_names,
@@ -255,14 +257,12 @@ class Token:
             return self
         caveats = [r.dump_json().encode("utf-8") for r in new]
         if len(self._raw.caveats) + len(caveats) > MAX_CAVEATS:
-            raise restrictions.InvalidRestriction(
-                f"A token may carry at most {MAX_CAVEATS} caveats"
-            )
+            raise InvalidRestriction(f"A token may carry at most {MAX_CAVEATS} caveats")
         for caveat in caveats:
             # Refuse to write what load() and check() would refuse to read.
-            if len(caveat) > restrictions.MAX_CAVEAT_BYTES:
-                raise restrictions.InvalidRestriction(
-                    f"A restriction may be at most {restrictions.MAX_CAVEAT_BYTES} bytes of "
+            if len(caveat) > MAX_CAVEAT_BYTES:
+                raise InvalidRestriction(
+                    f"A restriction may be at most {MAX_CAVEAT_BYTES} bytes of "
                     f"JSON; this one would be {len(caveat)}"
                 )
         signature = _macaroon.chain(self._raw.signature, caveats)
@@ -272,7 +272,7 @@ class Token:
         else:
             body_length = _macaroon.encoded_length(raw)
         if len(self.prefix) + 1 + body_length > MAX_TOKEN_LENGTH:
-            raise restrictions.InvalidRestriction(
+            raise InvalidRestriction(
                 f"The token would be longer than {MAX_TOKEN_LENGTH} characters"
             )
         self._raw = raw
@@ -289,7 +289,7 @@ class Token:
             for caveat in self._raw.caveats:
                 try:
                     # Restriction.load_json(caveat), minus two layers of calls
-                    parsed.append(restrictions._load_any(restrictions._decode_json(caveat)))
+                    parsed.append(_load_any(_decode_json(caveat)))
                 except LoaderError as exc:
                     parsed.append(exc)
             self._restrictions = parsed
@@ -332,7 +332,7 @@ class Token:
         ``action``, ``index`` and ``oidc_publisher_id`` feed this project's extension
         caveats and pypi.org's trusted-publisher caveat.
         """
-        context = restrictions.Context(
+        context = Context(
             project_name=project_name,
             project_id=project_id,
             user_id=user_id,

@@ -31,6 +31,7 @@ from pypitoken_core import (
     restrictions,
 )
 from pypitoken_core._time import MAX_TIMESTAMP, MIN_TIMESTAMP
+from pypitoken_core.restrictions import _core
 
 UUID0 = "00000000-0000-0000-0000-000000000000"
 UUID3 = "00000000-0000-0000-0000-000000000003"
@@ -391,7 +392,7 @@ def test_empty_strings_in_context_are_values_not_missing():
 
 
 def test_registry_tags():
-    assert restrictions._REGISTRY == {
+    assert _core._REGISTRY == {
         0: DateRestriction,
         1: ProjectNamesRestriction,
         2: ProjectIDsRestriction,
@@ -400,12 +401,12 @@ def test_registry_tags():
         "ptc.actions": ActionsRestriction,
         "ptc.indexes": IndexesRestriction,
     }
-    for tag, cls in restrictions._REGISTRY.items():
+    for tag, cls in _core._REGISTRY.items():
         assert cls.tag == tag
 
 
 def test_extension_tags_can_never_collide_with_integer_tags():
-    for tag in restrictions._REGISTRY:
+    for tag in _core._REGISTRY:
         if type(tag) is str:
             assert tag.startswith("ptc.")
             with pytest.raises(ValueError):
@@ -424,15 +425,42 @@ def test_legacy_classes_have_no_tag():
 
 @pytest.mark.parametrize("tag", [0, 4, "ptc.actions"])
 def test_register_refuses_a_taken_tag(tag):
-    before = dict(restrictions._REGISTRY)
+    before = dict(_core._REGISTRY)
     with pytest.raises(RuntimeError, match="already registered"):
 
-        @restrictions._register(tag)
+        @_core._register(tag)
         @dataclasses.dataclass(frozen=True, slots=True)
         class Clash(Restriction):
             pass
 
-    assert restrictions._REGISTRY == before
+    assert _core._REGISTRY == before
+
+
+def test_only_one_legacy_picker_registers():
+    with pytest.raises(RuntimeError, match="legacy caveat picker is already registered"):
+        _core._register_legacy(lambda value: None)
+    assert Restriction.load({"nbf": 1, "exp": 2}) == LegacyDateRestriction(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("caveat", "detail"),
+    [
+        ([0, "x", 1], "date caveat must be [0, not_after, not_before]"),
+        ([1, ["Not_Normal"]], "expected a list of strings"),
+        ({"nbf": 1, "exp": True}, "not a legacy date caveat"),
+    ],
+)
+def test_a_refused_caveat_keeps_the_class_reason_as_its_cause(caveat, detail):
+    with pytest.raises(LoaderError, match=r"^Could not find matching Restriction for ") as info:
+        Restriction.load(caveat)
+    assert type(info.value.__cause__) is LoaderError
+    assert str(info.value.__cause__) == detail
+    # Token.restrictions raises its own LoaderError from the caveat's: the chain goes on.
+    empty = Token.create("d", "i", "k")
+    raw = empty._raw._replace(caveats=(json.dumps(caveat).encode(),))
+    with pytest.raises(LoaderError) as through_token:
+        _ = Token._from_raw("pypi", raw).restrictions
+    assert str(through_token.value.__cause__.__cause__) == detail
 
 
 def test_restrictions_are_frozen_values():
@@ -654,4 +682,4 @@ def test_json_fast_path_is_json_loads(text):
         except Exception as exc:
             return ("error", type(exc), str(exc))
 
-    assert outcome(restrictions._json_loads) == outcome(json.loads)
+    assert outcome(_core._json_loads) == outcome(json.loads)
