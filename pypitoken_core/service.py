@@ -562,7 +562,7 @@ class TokenService:
             # The caveats repeat the record's restrictions; report them only when they add
             # something (the holder's offline restrictions), in pypitoken's words.
             reasons = validity + _scope_reasons(record, context)
-            _raise_if(reasons or token._caveat_reasons(context)[0])
+            _raise_if(reasons or [f.reason for f in token._failures(context)])
         except ValidationError as exc:
             self._denied(grant, context, exc, "expired" if validity else "restricted")
             raise
@@ -592,7 +592,7 @@ class TokenService:
         context = context._evolve(user_id=user.id)
         validity = _validity_reasons(record, context)
         try:
-            _raise_if(validity or token._caveat_reasons(context, partial=True)[0])
+            _raise_if(validity or [f.reason for f in token._failures(context, partial=True)])
         except ValidationError as exc:
             self._denied(grant, None, exc, "expired" if validity else "restricted")
             raise

@@ -15,9 +15,15 @@ import pymacaroons
 
 from . import _macaroon
 from ._parameters import from_parameters
-from .exceptions import InvalidRestriction, LoaderError, PyPITokenException, ValidationError
+from .exceptions import (
+    InvalidRestriction,
+    LoaderError,
+    MissingContextError,
+    PyPITokenException,
+    ValidationError,
+)
 from .restrictions import MAX_CAVEAT_BYTES, Context, Restriction
-from .restrictions._core import _decode_json, _load_any
+from .restrictions._core import Failure, _decode_json, _load_any
 
 __all__ = ["MAX_CAVEATS", "MAX_TOKEN_LENGTH", "PREFIX", "Token"]
 
@@ -345,28 +351,26 @@ class Token:
 
     def check_context(self, key: str | bytes, context: Context) -> None:
         """Like :meth:`check`, with the use described by a ready :class:`Context`."""
-        signature_ok, reasons, missing = self._evaluate(key, context)
+        signature_ok, failures = self._evaluate(key, context)
         # As in pypitoken, a failing restriction is reported before a bad signature.
-        if reasons:
-            error_class = (
-                type(missing) if missing is not None and len(reasons) == 1 else ValidationError
-            )
-            raise error_class(_INVALID + ", ".join(reasons), reasons=tuple(reasons))
+        if failures:
+            reasons = tuple(failure.reason for failure in failures)
+            # One MissingContextError when that is all there is to say; else the reasons.
+            only_missing = len(failures) == 1 and failures[0].missing is not None
+            error = MissingContextError if only_missing else ValidationError
+            raise error(_INVALID + ", ".join(reasons), reasons=reasons)
         if not signature_ok:
             raise ValidationError(
                 _INVALID + "Signatures do not match: the token was not signed with this key, "
                 "or it was altered"
             )
 
-    def _evaluate(
-        self, key: str | bytes, context: Context
-    ) -> tuple[bool, list[str], ValidationError | None]:
-        """Verify the signature and every restriction; never raise for an unmet one.
+    def _evaluate(self, key: str | bytes, context: Context) -> tuple[bool, list[Failure]]:
+        """Verify the signature and every restriction, raising for none of them.
 
-        Returns (signature matches, failure reasons, the first missing-context error).
+        Returns whether the signature matches, and the failures in caveat order.
         """
-        signature_ok = self._signature_matches(key)
-        return (signature_ok, *self._caveat_reasons(context))
+        return self._signature_matches(key), self._failures(context)
 
     def _signature_matches(self, key: str | bytes) -> bool:
         """Recompute the HMAC chain with ``key`` and compare it in constant time."""
@@ -375,30 +379,21 @@ class Token:
             _macaroon.sign(_key_bytes(key), raw.identifier, raw.caveats), raw.signature
         )
 
-    def _caveat_reasons(
-        self, context: Context, *, partial: bool = False
-    ) -> tuple[list[str], ValidationError | None]:
-        """Every unmet restriction's reason, and the first missing-context error.
+    def _failures(self, context: Context, *, partial: bool = False) -> list[Failure]:
+        """Every unmet restriction, in caveat order; an unreadable caveat is one too.
 
         ``partial`` skips the restrictions the context has no value for, to check what a
         context can tell before the use is known (an unreadable caveat still fails).
         """
-        reasons: list[str] = []
-        missing = None
+        failures: list[Failure] = []
         for item in self._parsed():
             if isinstance(item, LoaderError):
-                reasons.append(str(item))
+                failures.append(Failure(str(item)))
                 continue
-            try:
-                reason = item._reason(context)
-            except ValidationError as exc:  # MissingContextError
-                if partial:
-                    continue
-                missing = missing or exc
-                reason = str(exc)
-            if reason is not None:
-                reasons.append(reason)
-        return reasons, missing
+            result = item._verify(context)
+            if isinstance(result, Failure) and not (partial and result.missing is not None):
+                failures.append(result)
+        return failures
 
 
 def _decode_v1(body: str) -> _macaroon.RawMacaroon:

@@ -1,7 +1,12 @@
-"""The machinery: the base class, the registry by tag, and decoding caveats.
+"""The machinery: results, the base class, the registry by tag, and decoding caveats.
 
 The catalogue (one small class per caveat) lives beside this module: ``_pypi`` (pypi.org's
 tags), ``_legacy`` (pre-2022 JSON objects) and ``_extensions`` (this project's tags).
+
+Failures are values: a restriction's ``_verify`` returns :data:`SUCCESS` or a
+:class:`Failure` carrying its reason (and, when the context lacked a value, which one), so
+that :meth:`Token.check` and the service collect every reason and raise once, at the edge.
+Only the public :meth:`Restriction.check` raises, as pypitoken's does.
 """
 
 from __future__ import annotations
@@ -15,11 +20,41 @@ from .._text import short_repr
 from ..exceptions import LoaderError, MissingContextError, ValidationError
 from ._context import Context
 
-__all__ = ["MAX_CAVEAT_BYTES", "Restriction"]
+__all__ = ["MAX_CAVEAT_BYTES", "SUCCESS", "Failure", "Restriction", "Result", "Success"]
 
 #: Longest caveat (in bytes) this library reads or writes. pypi.org's longest caveats are
 #: a few hundred bytes; the limit keeps hostile JSON (deep nesting, huge numbers) cheap.
 MAX_CAVEAT_BYTES = 4096
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Success:
+    """A restriction is met (use the one instance, :data:`SUCCESS`)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Failure:
+    """A restriction is not met: ``reason``, in pypitoken's words.
+
+    ``missing`` names the context value the restriction needed and did not get: then it
+    could not be checked at all (:class:`MissingContextError` at the edge), which a check
+    of what is known so far may skip.
+    """
+
+    reason: str
+    missing: str | None = None
+
+    def __bool__(self) -> bool:
+        return False
+
+
+Result = Success | Failure
+
+#: The result of every met restriction: checks allocate nothing when they pass.
+SUCCESS = Success()
 
 _R = TypeVar("_R", bound="Restriction")
 _REGISTRY: dict[int | str, type[Restriction]] = {}
@@ -54,10 +89,12 @@ def _register_legacy(picker: LegacyPicker) -> LegacyPicker:
     return picker
 
 
-def _missing(field: str) -> MissingContextError:
-    return MissingContextError(
+def _missing(field: str) -> Failure:
+    """The failure of a restriction that needs the context value ``field``, absent."""
+    return Failure(
         "The restriction couldn't be checked because the context is missing required "
-        f"values: {field}"
+        f"values: {field}",
+        missing=field,
     )
 
 
@@ -78,9 +115,11 @@ def _str_list(value: object, *, pattern: Callable[[str], bool] | None = None) ->
 class Restriction:
     """Base Restriction class: lower-level caveat introspection.
 
-    Subclasses are dataclasses whose fields are the caveat's fields in wire order.
-    ``check`` raises; the internal ``_reason`` returns a failure reason or None so that
-    :meth:`Token.check` can report every failing caveat at once.
+    Subclasses are dataclasses whose fields are the caveat's fields in wire order, with
+    two hooks: ``_from_value`` reads the decoded caveat (strictly: anything else raises
+    :class:`LoaderError`) and ``_verify`` checks it against a :class:`Context`, returning
+    a result. ``check`` raises; :meth:`Token.check` collects every result and reports all
+    failing caveats at once.
     """
 
     __slots__ = ()
@@ -91,7 +130,7 @@ class Restriction:
     def _from_value(cls: type[_R], value: Any) -> _R:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _reason(self, context: Context) -> str | None:  # pragma: no cover - abstract
+    def _verify(self, context: Context) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def dump(self) -> list[Any] | dict[str, Any]:
@@ -101,9 +140,10 @@ class Restriction:
     # -- public API -----------------------------------------------------------------
     def check(self, context: Context) -> None:
         """Raise :class:`ValidationError` (or :class:`MissingContextError`) if unmet."""
-        reason = self._reason(context)
-        if reason is not None:
-            raise ValidationError(reason)
+        result = self._verify(context)
+        if isinstance(result, Failure):
+            error = ValidationError if result.missing is None else MissingContextError
+            raise error(result.reason)
 
     def dump_json(self) -> str:
         """Transform a restriction into a JSON-encoded string (default separators)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..exceptions import LoaderError
 from ._context import Context
-from ._core import Restriction, _missing, _register, _str_list
+from ._core import SUCCESS, Failure, Restriction, Result, _missing, _register, _str_list
 
 __all__ = ["ACTIONS", "ActionsRestriction", "IndexesRestriction"]
 
@@ -33,12 +33,12 @@ class ActionsRestriction(Restriction):
             raise LoaderError('actions caveat must be ["ptc.actions", [actions]]')
         return cls(actions=_str_list(value[1], pattern=ACTIONS.__contains__))
 
-    def _reason(self, context: Context) -> str | None:
+    def _verify(self, context: Context) -> Result:
         if context.action is None:
-            raise _missing("action")
+            return _missing("action")
         if context.action in self.actions:
-            return None
-        return (
+            return SUCCESS
+        return Failure(
             f"This token can only be used for action(s): {', '.join(self.actions)}. "
             f"Received: {context.action}"
         )
@@ -57,12 +57,12 @@ class IndexesRestriction(Restriction):
             raise LoaderError('indexes caveat must be ["ptc.indexes", [indexes]]')
         return cls(indexes=_str_list(value[1]))
 
-    def _reason(self, context: Context) -> str | None:
+    def _verify(self, context: Context) -> Result:
         if context.index is None:
-            raise _missing("index")
+            return _missing("index")
         if context.index in self.indexes:
-            return None
-        return (
+            return SUCCESS
+        return Failure(
             f"This token can only be used on index(es): {', '.join(self.indexes)}. "
             f"Received: {context.index}"
         )

@@ -12,8 +12,8 @@ from typing import Any
 
 from ..exceptions import LoaderError
 from ._context import Context
-from ._core import Restriction, _is_int, _register_legacy, _str_list
-from ._pypi import _date_reason, _membership_reason
+from ._core import SUCCESS, Restriction, Result, _is_int, _register_legacy, _str_list
+from ._pypi import _in_window, _member
 
 __all__ = [
     "LegacyDateRestriction",
@@ -36,8 +36,8 @@ class LegacyNoopRestriction(Restriction):
     def dump(self) -> dict[str, Any]:
         return {"version": 1, "permissions": "user"}
 
-    def _reason(self, context: Context) -> str | None:
-        return None
+    def _verify(self, context: Context) -> Result:
+        return SUCCESS
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,8 +62,8 @@ class LegacyProjectNamesRestriction(Restriction):
     def dump(self) -> dict[str, Any]:
         return {"version": 1, "permissions": {"projects": self.project_names}}
 
-    def _reason(self, context: Context) -> str | None:
-        return _membership_reason(self.project_names, context.project_name, "project_name")
+    def _verify(self, context: Context) -> Result:
+        return _member(self.project_names, context.project_name, "project_name")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,8 +82,8 @@ class LegacyDateRestriction(Restriction):
     def dump(self) -> dict[str, Any]:
         return {"nbf": self.not_before, "exp": self.not_after}
 
-    def _reason(self, context: Context) -> str | None:
-        return _date_reason(self.not_before, self.not_after, context.now)
+    def _verify(self, context: Context) -> Result:
+        return _in_window(self.not_before, self.not_after, context.now)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,8 +101,8 @@ class LegacyProjectIDsRestriction(Restriction):
     def dump(self) -> dict[str, Any]:
         return {"project_ids": self.project_ids}
 
-    def _reason(self, context: Context) -> str | None:
-        return _membership_reason(self.project_ids, context.project_id, "project_id")
+    def _verify(self, context: Context) -> Result:
+        return _member(self.project_ids, context.project_id, "project_id")
 
 
 @_register_legacy

@@ -8,7 +8,7 @@ from typing import Any
 from .. import names
 from ..exceptions import LoaderError
 from ._context import Context
-from ._core import Restriction, _is_int, _missing, _register, _str_list
+from ._core import SUCCESS, Failure, Restriction, Result, _is_int, _missing, _register, _str_list
 
 __all__ = [
     "DateRestriction",
@@ -42,25 +42,27 @@ class DateRestriction(Restriction):
             raise LoaderError("date caveat must be [0, not_after, not_before]")
         return cls(not_before=value[2], not_after=value[1])
 
-    def _reason(self, context: Context) -> str | None:
-        return _date_reason(self.not_before, self.not_after, context.now)
+    def _verify(self, context: Context) -> Result:
+        return _in_window(self.not_before, self.not_after, context.now)
 
 
-def _date_reason(not_before: int, not_after: int, now: int) -> str | None:
+def _in_window(not_before: int, not_after: int, now: int) -> Result:
     if not_before <= now < not_after:
-        return None
-    return (
+        return SUCCESS
+    return Failure(
         f"This token can only be used between timestamps {not_before} (incl) and "
         f"{not_after} (excl). Received: {now}"
     )
 
 
-def _membership_reason(allowed: list[str], value: str | None, field: str) -> str | None:
+def _member(allowed: list[str], value: str | None, field: str) -> Result:
     if value is None:
-        raise _missing(field)
+        return _missing(field)
     if value in allowed:
-        return None
-    return f"This token can only be used for project(s): {', '.join(allowed)}. Received: {value}"
+        return SUCCESS
+    return Failure(
+        f"This token can only be used for project(s): {', '.join(allowed)}. Received: {value}"
+    )
 
 
 @_register(1)
@@ -76,8 +78,8 @@ class ProjectNamesRestriction(Restriction):
             raise LoaderError("project names caveat must be [1, [names]]")
         return cls(project_names=_str_list(value[1], pattern=names.is_normalized))
 
-    def _reason(self, context: Context) -> str | None:
-        return _membership_reason(self.project_names, context.project_name, "project_name")
+    def _verify(self, context: Context) -> Result:
+        return _member(self.project_names, context.project_name, "project_name")
 
 
 @_register(2)
@@ -93,8 +95,8 @@ class ProjectIDsRestriction(Restriction):
             raise LoaderError("project ids caveat must be [2, [ids]]")
         return cls(project_ids=_str_list(value[1]))
 
-    def _reason(self, context: Context) -> str | None:
-        return _membership_reason(self.project_ids, context.project_id, "project_id")
+    def _verify(self, context: Context) -> Result:
+        return _member(self.project_ids, context.project_id, "project_id")
 
 
 @_register(3)
@@ -110,12 +112,12 @@ class UserIDRestriction(Restriction):
             raise LoaderError("user id caveat must be [3, user_id]")
         return cls(user_id=value[1])
 
-    def _reason(self, context: Context) -> str | None:
+    def _verify(self, context: Context) -> Result:
         if context.user_id is None:
-            raise _missing("user_id")
+            return _missing("user_id")
         if context.user_id == self.user_id:
-            return None
-        return (
+            return SUCCESS
+        return Failure(
             f"This token can only be used by user with id: {self.user_id}. "
             f"Received: {context.user_id}"
         )
@@ -143,12 +145,12 @@ class OIDCPublisherRestriction(Restriction):
             raise LoaderError("trusted publisher claims must be an object or null")
         return cls(oidc_publisher_id=value[1], oidc_claims=claims)
 
-    def _reason(self, context: Context) -> str | None:
+    def _verify(self, context: Context) -> Result:
         if context.oidc_publisher_id is None:
-            raise _missing("oidc_publisher_id")
+            return _missing("oidc_publisher_id")
         if context.oidc_publisher_id == self.oidc_publisher_id:
-            return None
-        return (
+            return SUCCESS
+        return Failure(
             f"This token can only be used by trusted publisher: {self.oidc_publisher_id}. "
             f"Received: {context.oidc_publisher_id}"
         )

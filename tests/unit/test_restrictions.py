@@ -278,7 +278,7 @@ PASSES = [
 @pytest.mark.parametrize(("restriction", "context"), PASSES)
 def test_check_passes(restriction, context):
     assert restriction.check(context) is None
-    assert restriction._reason(context) is None
+    assert restriction._verify(context) is _core.SUCCESS
 
 
 FAILS = [
@@ -355,7 +355,7 @@ def test_check_fails(restriction, context, message):
     assert type(info.value) is ValidationError
     assert str(info.value) == message
     assert info.value.reasons == (message,)
-    assert restriction._reason(context) == message
+    assert restriction._verify(context) == _core.Failure(message)
 
 
 MISSING_CONTEXT = [
@@ -375,6 +375,7 @@ def test_check_missing_context(restriction, field):
     with pytest.raises(MissingContextError) as info:
         restriction.check(ctx())
     assert str(info.value) == f"{MISSING}: {field}"
+    assert restriction._verify(ctx()) == _core.Failure(f"{MISSING}: {field}", missing=field)
 
 
 def test_missing_context_even_with_empty_allow_list():
