@@ -90,29 +90,6 @@ def _read_token(value: str) -> Token:
         _fail(f"cannot read the token: {exc}")
 
 
-_WORDS: dict[type[r.Restriction], Callable[[Any], str]] = {
-    r.DateRestriction: lambda x: (
-        f"valid from {_iso(x.not_before)} until {_iso(x.not_after)} (excl)"
-    ),
-    r.LegacyDateRestriction: lambda x: (
-        f"valid from {_iso(x.not_before)} until {_iso(x.not_after)} (excl, legacy)"
-    ),
-    r.ProjectNamesRestriction: lambda x: f"projects: {', '.join(x.project_names) or '(none)'}",
-    r.LegacyProjectNamesRestriction: lambda x: (
-        f"projects: {', '.join(x.project_names) or '(none)'} (legacy)"
-    ),
-    r.ProjectIDsRestriction: lambda x: f"project ids: {', '.join(x.project_ids) or '(none)'}",
-    r.LegacyProjectIDsRestriction: lambda x: (
-        f"project ids: {', '.join(x.project_ids) or '(none)'} (legacy)"
-    ),
-    r.UserIDRestriction: lambda x: f"user id: {x.user_id}",
-    r.OIDCPublisherRestriction: lambda x: f"trusted publisher: {x.oidc_publisher_id}",
-    r.LegacyNoopRestriction: lambda x: "no restriction (legacy noop)",
-    r.ActionsRestriction: lambda x: f"actions: {', '.join(x.actions) or '(none)'}",
-    r.IndexesRestriction: lambda x: f"indexes: {', '.join(x.indexes) or '(none)'}",
-}
-
-
 class _Admin:
     """Global options; the service is opened on first use, so offline commands need no store."""
 
@@ -180,7 +157,7 @@ def cli(
 def inspect(token: str, as_json: bool) -> None:
     """Show a token's prefix, domain, identifier and restrictions (TOKEN or - for stdin)."""
     tok = _read_token(token)
-    items = [i if isinstance(i, r.Restriction) else str(i) for i in tok._parsed()]
+    items = [i if isinstance(i, r.Restriction) else str(i) for i in tok.inspect()]
     if as_json:
         click.echo(
             json.dumps(
@@ -203,7 +180,7 @@ def inspect(token: str, as_json: bool) -> None:
         click.echo("restrictions:")
     for item in items:
         if isinstance(item, r.Restriction):
-            click.echo(f"  - {_WORDS[type(item)](item)}")
+            click.echo(f"  - {item.describe()}")
         else:
             click.echo(f"  - not understood, so the token is refused: {item}")
 

@@ -61,9 +61,11 @@ class Token:
     verify it with :meth:`check` (only the holder of the key can).
     """
 
-    __slots__ = ("_location", "_macaroon_cache", "_raw", "_restrictions", "_version", "prefix")
+    __slots__ = ("_macaroon_cache", "_raw", "_restrictions", "_version", "prefix")
 
     prefix: str
+    _macaroon_cache: pymacaroons.Macaroon | None
+    _restrictions: list[Restriction | LoaderError] | None
 
     def __init__(self, prefix: str, macaroon: pymacaroons.Macaroon) -> None:
         """Wrap an existing pymacaroons ``Macaroon`` (as pypitoken's constructor does)."""
@@ -92,8 +94,8 @@ class Token:
         self.prefix = prefix
         self._raw = raw
         self._version = version
-        self._macaroon_cache: pymacaroons.Macaroon | None = None
-        self._restrictions: list[Restriction | LoaderError] | None = None
+        self._macaroon_cache = None
+        self._restrictions = None
 
     @classmethod
     def _from_raw(cls, prefix: str, raw: _macaroon.RawMacaroon, version: int = 2) -> Token:
@@ -202,7 +204,8 @@ class Token:
 
     def _body(self) -> str:
         if self._version == pymacaroons.MACAROON_V1:
-            return self._pymacaroon_v1().serialize()
+            body: str = self._pymacaroon_v1().serialize()
+            return body
         return _macaroon.b64encode(_macaroon.encode(self._raw))
 
     def _pymacaroon_v1(self) -> pymacaroons.Macaroon:
@@ -313,6 +316,15 @@ class Token:
                 raise LoaderError(str(item)) from item
             result.append(item)
         return result
+
+    def inspect(self) -> list[Restriction | LoaderError]:
+        """Every caveat, in order: its restriction, or the error saying why it is unreadable.
+
+        Unlike :attr:`restrictions`, never raises for a caveat it cannot understand: for
+        tools that show a token (``pypitoken inspect``). A token with an unreadable caveat
+        never passes :meth:`check`.
+        """
+        return list(self._parsed())
 
     # -- check --------------------------------------------------------------------------
 

@@ -102,6 +102,11 @@ def _is_int(value: object) -> bool:
     return type(value) is int
 
 
+def _listed(values: list[str]) -> str:
+    """``values`` for a description: comma-separated, or ``(none)``."""
+    return ", ".join(values) or "(none)"
+
+
 def _str_list(value: object, *, pattern: Callable[[str], bool] | None = None) -> list[str]:
     """Validate a JSON list of non-empty strings (optionally matching ``pattern``)."""
     if type(value) is not list:
@@ -132,6 +137,13 @@ class Restriction:
 
     def _verify(self, context: Context) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def describe(self) -> str:
+        """What the restriction allows, in words, for people (``pypitoken inspect``).
+
+        Each class says it in its own terms; this fallback shows the caveat itself.
+        """
+        return f"{type(self).__name__}: {self.dump_json()}"
 
     def dump(self) -> list[Any] | dict[str, Any]:
         """Transform a restriction into a JSON-compatible list or dict."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..exceptions import LoaderError
 from ._context import Context
-from ._core import SUCCESS, Failure, Restriction, Result, _missing, _register, _str_list
+from ._core import SUCCESS, Failure, Restriction, Result, _listed, _missing, _register, _str_list
 
 __all__ = ["ACTIONS", "ActionsRestriction", "IndexesRestriction"]
 
@@ -43,6 +43,9 @@ class ActionsRestriction(Restriction):
             f"Received: {context.action}"
         )
 
+    def describe(self) -> str:
+        return f"actions: {_listed(self.actions)}"
+
 
 @_register("ptc.indexes")
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,3 +69,6 @@ class IndexesRestriction(Restriction):
             f"This token can only be used on index(es): {', '.join(self.indexes)}. "
             f"Received: {context.index}"
         )
+
+    def describe(self) -> str:
+        return f"indexes: {_listed(self.indexes)}"

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .._time import iso
 from ..exceptions import LoaderError
 from ._context import Context
-from ._core import SUCCESS, Restriction, Result, _is_int, _register_legacy, _str_list
+from ._core import SUCCESS, Restriction, Result, _is_int, _listed, _register_legacy, _str_list
 from ._pypi import _in_window, _member
 
 __all__ = [
@@ -38,6 +39,9 @@ class LegacyNoopRestriction(Restriction):
 
     def _verify(self, context: Context) -> Result:
         return SUCCESS
+
+    def describe(self) -> str:
+        return "no restriction (legacy noop)"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,6 +69,9 @@ class LegacyProjectNamesRestriction(Restriction):
     def _verify(self, context: Context) -> Result:
         return _member(self.project_names, context.project_name, "project_name")
 
+    def describe(self) -> str:
+        return f"projects: {_listed(self.project_names)} (legacy)"
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LegacyDateRestriction(Restriction):
@@ -85,6 +92,9 @@ class LegacyDateRestriction(Restriction):
     def _verify(self, context: Context) -> Result:
         return _in_window(self.not_before, self.not_after, context.now)
 
+    def describe(self) -> str:
+        return f"valid from {iso(self.not_before)} until {iso(self.not_after)} (excl, legacy)"
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LegacyProjectIDsRestriction(Restriction):
@@ -103,6 +113,9 @@ class LegacyProjectIDsRestriction(Restriction):
 
     def _verify(self, context: Context) -> Result:
         return _member(self.project_ids, context.project_id, "project_id")
+
+    def describe(self) -> str:
+        return f"project ids: {_listed(self.project_ids)} (legacy)"
 
 
 @_register_legacy

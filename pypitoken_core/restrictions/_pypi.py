@@ -6,9 +6,20 @@ import dataclasses
 from typing import Any
 
 from .. import names
+from .._time import iso
 from ..exceptions import LoaderError
 from ._context import Context
-from ._core import SUCCESS, Failure, Restriction, Result, _is_int, _missing, _register, _str_list
+from ._core import (
+    SUCCESS,
+    Failure,
+    Restriction,
+    Result,
+    _is_int,
+    _listed,
+    _missing,
+    _register,
+    _str_list,
+)
 
 __all__ = [
     "DateRestriction",
@@ -44,6 +55,9 @@ class DateRestriction(Restriction):
 
     def _verify(self, context: Context) -> Result:
         return _in_window(self.not_before, self.not_after, context.now)
+
+    def describe(self) -> str:
+        return f"valid from {iso(self.not_before)} until {iso(self.not_after)} (excl)"
 
 
 def _in_window(not_before: int, not_after: int, now: int) -> Result:
@@ -81,6 +95,9 @@ class ProjectNamesRestriction(Restriction):
     def _verify(self, context: Context) -> Result:
         return _member(self.project_names, context.project_name, "project_name")
 
+    def describe(self) -> str:
+        return f"projects: {_listed(self.project_names)}"
+
 
 @_register(2)
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,6 +114,9 @@ class ProjectIDsRestriction(Restriction):
 
     def _verify(self, context: Context) -> Result:
         return _member(self.project_ids, context.project_id, "project_id")
+
+    def describe(self) -> str:
+        return f"project ids: {_listed(self.project_ids)}"
 
 
 @_register(3)
@@ -121,6 +141,9 @@ class UserIDRestriction(Restriction):
             f"This token can only be used by user with id: {self.user_id}. "
             f"Received: {context.user_id}"
         )
+
+    def describe(self) -> str:
+        return f"user id: {self.user_id}"
 
 
 @_register(4)
@@ -154,3 +177,6 @@ class OIDCPublisherRestriction(Restriction):
             f"This token can only be used by trusted publisher: {self.oidc_publisher_id}. "
             f"Received: {context.oidc_publisher_id}"
         )
+
+    def describe(self) -> str:
+        return f"trusted publisher: {self.oidc_publisher_id}"

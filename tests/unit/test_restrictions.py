@@ -464,6 +464,55 @@ def test_a_refused_caveat_keeps_the_class_reason_as_its_cause(caveat, detail):
     assert str(through_token.value.__cause__.__cause__) == detail
 
 
+DESCRIBED = [
+    (
+        DateRestriction(0, 86400),
+        "valid from 1970-01-01T00:00:00Z until 1970-01-02T00:00:00Z (excl)",
+    ),
+    (
+        LegacyDateRestriction(0, 10**30),
+        f"valid from 1970-01-01T00:00:00Z until timestamp {10**30} (excl, legacy)",
+    ),
+    (ProjectNamesRestriction(["a", "b"]), "projects: a, b"),
+    (ProjectNamesRestriction([]), "projects: (none)"),
+    (LegacyProjectNamesRestriction(["a"]), "projects: a (legacy)"),
+    (ProjectIDsRestriction([UUID0]), f"project ids: {UUID0}"),
+    (LegacyProjectIDsRestriction([UUID0]), f"project ids: {UUID0} (legacy)"),
+    (UserIDRestriction(UUID3), f"user id: {UUID3}"),
+    (OIDCPublisherRestriction("pub"), "trusted publisher: pub"),
+    (LegacyNoopRestriction(), "no restriction (legacy noop)"),
+    (ActionsRestriction(["upload"]), "actions: upload"),
+    (IndexesRestriction(["root/dev", "alice/prod"]), "indexes: root/dev, alice/prod"),
+]
+
+
+@pytest.mark.parametrize(("restriction", "words"), DESCRIBED)
+def test_each_restriction_describes_itself(restriction, words):
+    assert restriction.describe() == words
+
+
+def test_every_class_has_its_own_words():
+    described = {type(restriction) for restriction, _ in DESCRIBED}
+    classes = set(_core._REGISTRY.values()) | {
+        LegacyNoopRestriction,
+        LegacyProjectNamesRestriction,
+        LegacyDateRestriction,
+        LegacyProjectIDsRestriction,
+    }
+    assert described == classes
+    for cls in classes:
+        assert cls.describe is not Restriction.describe, cls
+
+
+def test_a_class_without_words_shows_its_caveat():
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Plain(Restriction):
+        tag = "test.plain"
+        value: int
+
+    assert Plain(5).describe() == 'Plain: ["test.plain", 5]'
+
+
 def test_restrictions_are_frozen_values():
     r = ProjectNamesRestriction(["a"])
     with pytest.raises(dataclasses.FrozenInstanceError):
