@@ -15,26 +15,30 @@ token (or user), kind of refusal and :attr:`TokenService.audit_window`, with a c
 trail keeps at most :attr:`TokenService.audit_max_events` lines. So what a refused request
 can add to the store is one small line at most, and a burst of them adds a few lines.
 
-Keys. Each token has a random salt, stored; its key is HMAC-SHA256(server secret, salt)
-and is never stored, so a database dump alone cannot forge a token. Losing or changing the
-server secret invalidates every token minted with it.
+Keys: see :mod:`pypitoken_core._keys` (the server secret, the per-token keys derived from
+it, and the fingerprint that notices a changed secret).
 """
 
 from __future__ import annotations
 
 import datetime
-import hmac
 import logging
 import os
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import _time, names
+from ._keys import (
+    STAND_IN_SALT,
+    check_secret,
+    derive_key,
+    load_secret,
+    new_salt,
+    note_fingerprint,
+)
 from ._text import short_repr
 from ._time import timestamp_from_parameter
 from .exceptions import (
@@ -91,17 +95,10 @@ DEFAULT_AUDIT_WINDOW = 3600
 DEFAULT_AUDIT_MAX_EVENTS = 100_000
 
 OWNER, MAINTAINER = "Owner", "Maintainer"
-_SECRET_ENV = "PYPITOKEN_SECRET"  # noqa: S105 (a variable name, not a secret)
-_SECRET_FILE_ENV = "PYPITOKEN_SECRET_FILE"  # noqa: S105
 _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
-_MIN_SECRET_BYTES = 16
-_FINGERPRINT_SETTING = "secret_fingerprint"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
-# An unknown id is checked against the key this salt gives, so that it costs what a known
-# id with a bad signature costs. No token has it: salts are 16 random bytes.
-_STAND_IN_SALT = b"pypitoken-core: no such token"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_USER_NAME = 200
 
@@ -133,85 +130,6 @@ class Identity:
     user_name: str
     user_id: str
     token_id: str | None = None
-
-
-def derive_key(secret: bytes, salt: bytes) -> bytes:
-    """A token's macaroon key: HMAC-SHA256(server secret, per-token salt)."""
-    return hmac.digest(secret, salt, "sha256")
-
-
-def _fingerprint(secret: bytes) -> str:
-    return hmac.digest(secret, b"pypitoken-core secret fingerprint", "sha256")[:8].hex()
-
-
-def load_secret(
-    db_url: str, secret_file: str | os.PathLike[str] | None = None, *, create: bool = True
-) -> bytes:
-    """Find the server secret: ``$PYPITOKEN_SECRET``, a secret file, or the SQLite default.
-
-    The file is ``secret_file``, else ``$PYPITOKEN_SECRET_FILE``, else (for SQLite stores
-    only) ``<database>.secret`` next to the database. A missing file is created with
-    mode 0600 when ``create`` is true. A PostgreSQL store has no natural place for the
-    file, so it needs one of the explicit sources.
-    """
-    env = os.environ.get(_SECRET_ENV)
-    if env and secret_file is None:
-        secret = env.encode("utf-8")
-        if len(secret) < _MIN_SECRET_BYTES:
-            raise ConfigurationError(
-                f"${_SECRET_ENV} must be at least {_MIN_SECRET_BYTES} characters"
-            )
-        return secret
-    path_text = secret_file or os.environ.get(_SECRET_FILE_ENV)
-    if path_text is None:
-        if not db_url.startswith("sqlite:///"):
-            raise ConfigurationError(
-                "this store needs a server secret: pass --secret-file or set "
-                f"${_SECRET_FILE_ENV} or ${_SECRET_ENV}"
-            )
-        path_text = db_url[len("sqlite:///") :] + ".secret"
-    path = Path(path_text)
-    try:
-        return _read_secret(path)
-    except FileNotFoundError:
-        if not create:
-            raise ConfigurationError(f"secret file {path} does not exist") from None
-    return _create_secret(path)
-
-
-def _read_secret(path: Path) -> bytes:
-    try:
-        secret = path.read_bytes().strip()
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read secret file {path}: {exc.strerror}") from exc
-    if len(secret) < _MIN_SECRET_BYTES:
-        raise ConfigurationError(f"secret file {path} holds fewer than {_MIN_SECRET_BYTES} bytes")
-    return secret
-
-
-def _create_secret(path: Path) -> bytes:
-    # Write a temporary file, then link it into place: the link fails if another process
-    # won the race, and then both use the winner's secret. Nobody ever reads half a file.
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_hex(32).encode() + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-            log.info("created a new server secret in %s (mode 0600)", path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-        return _read_secret(path)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot create secret file {path}: {exc.strerror}") from exc
 
 
 def _when(
@@ -268,10 +186,7 @@ class TokenService:
         audit_window: int = DEFAULT_AUDIT_WINDOW,
         audit_max_events: int = DEFAULT_AUDIT_MAX_EVENTS,
     ) -> None:
-        if not isinstance(secret, bytes) or len(secret) < _MIN_SECRET_BYTES:
-            raise ConfigurationError(
-                f"the server secret must be at least {_MIN_SECRET_BYTES} bytes"
-            )
+        secret = check_secret(secret)
         if ownership not in OWNERSHIP_MODES:
             raise ConfigurationError(f"ownership must be one of {', '.join(OWNERSHIP_MODES)}")
         if not prefix or "-" in prefix:
@@ -318,14 +233,7 @@ class TokenService:
         store = open_store(url)
         try:
             secret = load_secret(url, secret_file)
-            known = store.get_setting(_FINGERPRINT_SETTING)
-            if known is None:
-                store.set_setting(_FINGERPRINT_SETTING, _fingerprint(secret))
-            elif known != _fingerprint(secret):
-                log.warning(
-                    "the server secret differs from the one this store's tokens were minted "
-                    "with: every existing token will be refused"
-                )
+            note_fingerprint(store, secret, warn=True)
             # The index's configured domain becomes the store's, so that tokens minted
             # later from the admin CLI carry it too.
             stored = store.get_setting(_DOMAIN_SETTING)
@@ -462,7 +370,7 @@ class TokenService:
             )
 
         token_id = str(uuid.uuid4())
-        salt = secrets.token_bytes(16)
+        salt = new_salt()
         token = Token.create(
             domain or self.domain, token_id, derive_key(self._secret, salt), self.prefix
         )
@@ -493,10 +401,8 @@ class TokenService:
             last_used=None,
             revoked=False,
         )
-        fingerprint = _fingerprint(self._secret)
-        if self.store.get_setting(_FINGERPRINT_SETTING) != fingerprint:
-            # Tokens minted from now on belong to this secret: warn about the others only.
-            self.store.set_setting(_FINGERPRINT_SETTING, fingerprint)
+        # Tokens minted from now on belong to this secret: warn about the others only.
+        note_fingerprint(self.store, self._secret, warn=False)
         self.store.add_token(
             record, event=_audit("minted", token_id=token_id, user=owner.name, reason=description)
         )
@@ -624,7 +530,7 @@ class TokenService:
         The signature is checked against a key no token has, so that this refusal costs
         what a known identifier's bad signature costs: the time it takes tells nothing.
         """
-        token._signature_matches(derive_key(self._secret, _STAND_IN_SALT))
+        token._signature_matches(derive_key(self._secret, STAND_IN_SALT))
         self._event(
             _audit(
                 "denied",
