@@ -39,7 +39,14 @@ from ._keys import (
     new_salt,
     note_fingerprint,
 )
-from ._text import short_repr
+from ._ownership import (
+    MAINTAINER,
+    OWNERSHIP_CHOICES,
+    OWNERSHIP_MODES,
+    bad_project_name,
+    is_user_name,
+    ownership_policy,
+)
 from ._time import timestamp_from_parameter
 from .exceptions import (
     AlreadyExists,
@@ -74,16 +81,6 @@ log = logging.getLogger(__name__)
 #: What a token may do unless narrowed at mint time.
 DEFAULT_ACTIONS: tuple[str, ...] = ("upload", "download")
 
-#: ``pypi``: the first user to store a file of a project owns it; only owners and
-#: maintainers upload.
-#: ``open``: any registered user may upload anywhere (pypiserver's own behaviour).
-#: ``external``: the index server enforces the owner's rights itself (devpi's ACLs).
-OWNERSHIP_MODES: tuple[str, ...] = ("pypi", "open", "external")
-
-#: The modes an operator chooses between (``external`` is for adapters, such as devpi's,
-#: whose index server enforces the owner's rights itself).
-OWNERSHIP_CHOICES: tuple[str, ...] = ("pypi", "open")
-
 #: The reason given for every token that is not provably genuine (unknown id, bad signature).
 INVALID_TOKEN = "invalid or unknown token"  # noqa: S105 (a message, not a secret)
 
@@ -94,24 +91,11 @@ DEFAULT_AUDIT_WINDOW = 3600
 #: tens of megabytes.
 DEFAULT_AUDIT_MAX_EVENTS = 100_000
 
-OWNER, MAINTAINER = "Owner", "Maintainer"
 _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_MAX_USER_NAME = 200
-
-
-def _valid_user_name(name: object) -> bool:
-    """Printable, non-blank, not the token pseudo-user, and of a sane length."""
-    return (
-        isinstance(name, str)
-        and 0 < len(name) <= _MAX_USER_NAME
-        and name.strip() == name
-        and name != "__token__"
-        and name.isprintable()
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +171,7 @@ class TokenService:
         audit_max_events: int = DEFAULT_AUDIT_MAX_EVENTS,
     ) -> None:
         secret = check_secret(secret)
-        if ownership not in OWNERSHIP_MODES:
-            raise ConfigurationError(f"ownership must be one of {', '.join(OWNERSHIP_MODES)}")
+        self._policy = ownership_policy(ownership)
         if not prefix or "-" in prefix:
             raise ConfigurationError("the token prefix must be non-empty and contain no '-'")
         if type(audit_window) is not int or audit_window < 0:
@@ -265,7 +248,7 @@ class TokenService:
 
     def add_user(self, name: str) -> User:
         """Register a user (raises :class:`AlreadyExists`)."""
-        if not _valid_user_name(name):
+        if not is_user_name(name):
             raise InvalidInput(f"invalid user name {name!r}")
         return self.store.add_user(name)
 
@@ -298,8 +281,9 @@ class TokenService:
         return self.store.list_projects()
 
     def _project_name(self, name: str, error: type[InvalidInput] = InvalidInput) -> str:
-        if not names.is_valid(name):
-            raise error(_invalid_name(name))
+        bad = bad_project_name(name)
+        if bad is not None:
+            raise error(bad)
         return names.normalize(name)
 
     def _project(self, name: str) -> Project:
@@ -338,12 +322,14 @@ class TokenService:
         now = int(time.time())
         project_list = [self._project_name(p, InvalidRestriction) for p in projects]
         ids = list(project_ids)
-        if self.ownership != "external":
+        if self._policy.keeps_projects:
             for name in project_list:
-                record = self._project(name)
-                if self.ownership == "pypi" and self.store.get_role(record.id, owner.id) is None:
-                    raise ValidationError(f"user {owner.name} may not upload to project {name!r}")
-                ids.append(record.id)
+                project = self._project(name)
+                role = self.store.get_role(project.id, owner.id)
+                refused = self._policy.mint_refusal(owner, project, role)
+                if refused is not None:
+                    raise ValidationError(refused)
+                ids.append(project.id)
         action_list = list(DEFAULT_ACTIONS if actions is None else actions)
         if not action_list:
             raise InvalidRestriction("a token needs at least one action")
@@ -597,7 +583,7 @@ class TokenService:
         The password was checked by the index (e.g. htpasswd); a password user is the
         registered user of the same name, registered on first use.
         """
-        if not _valid_user_name(user_name):
+        if not is_user_name(user_name):
             raise ValidationError(f"invalid user name {user_name!r}")
         user = self.store.get_user(user_name)
         if user is None:
@@ -644,7 +630,7 @@ class TokenService:
         ``adopt_for`` names the user who adopts it (then the usual rules decide). Returns
         None when nothing was claimed; raises :class:`ValidationError` with the reason.
         """
-        if self.ownership == "external":
+        if not self._policy.keeps_projects:
             return None
         name = self._project_key(Context(project))
         if name is None:
@@ -659,12 +645,12 @@ class TokenService:
                 # writes, so once its file shows, its claim is there to be read.
                 record = self.store.get_project(name) or self._adopt(name, adopt_for)
                 if record is None:
-                    if self.ownership == "open":
-                        return None  # anyone may upload to it; nobody becomes its owner
-                    raise ValidationError(
-                        f"project {name!r} has files on this index but no owner; "
-                        f"an admin must run: pypitoken project add {name} --owner USER"
-                    )
+                    # Files nobody owns: anyone may add to them in open mode (and nobody
+                    # becomes their owner), else the admin names the owner.
+                    unowned = self._policy.unowned_refusal(name)
+                    if unowned is None:
+                        return None
+                    raise ValidationError(unowned)
             elif record is None:
                 try:
                     record = self.store.add_project(name, user.id)
@@ -732,7 +718,7 @@ class TokenService:
         project name are skipped. Returns the adopted names, sorted; raises
         :class:`NotFound` if ``owner`` is not registered.
         """
-        user = self.store.get_user(owner) if _valid_user_name(owner) else None
+        user = self.store.get_user(owner) if is_user_name(owner) else None
         if user is None:
             raise NotFound(
                 f"--adopt-unowned: unknown user {owner!r}; "
@@ -774,9 +760,10 @@ class TokenService:
         name = context.project_name
         if name is None:
             return None
-        if not names.is_valid(name):
-            raise ValidationError(_invalid_name(name))
-        return None if self.ownership == "external" else name
+        bad = bad_project_name(name)
+        if bad is not None:
+            raise ValidationError(bad)
+        return name if self._policy.keeps_projects else None
 
     def _project_and_role(
         self, context: Context, user_id: str
@@ -794,24 +781,11 @@ class TokenService:
         the user's role on it. Nothing is claimed here: a new name is taken by
         :meth:`claim_upload`, when a file of it is about to be stored.
         """
-        action, project = context.action, context.project_name
-        if action == "delete" and not self.allow_delete:
+        if context.action == "delete" and not self.allow_delete:
             raise ValidationError("deleting is not enabled on this server")
-        if self.ownership == "external" or action == "download" or project is None:
-            return
-        if record is None:
-            if action != "upload":
-                raise ValidationError(f"project {project!r} does not exist")
-            # Anyone registered may start a new project, but this request may store
-            # nothing (pypiserver ignores `submit`, refuses a bad file): it gets the name
-            # only through claim_upload, right before its file is written.
-            return
-        if self.ownership == "open" and action == "upload":
-            return
-        # Deleting stays with the owners in both modes: open mode shares uploads, not removal.
-        if role is None or (action == "delete" and role != OWNER):
-            verb = "delete from" if action == "delete" else "upload to"
-            raise ValidationError(f"user {user.name} may not {verb} project {project!r}")
+        refused = self._policy.use_refusal(user, context.action, context.project_name, record, role)
+        if refused is not None:
+            raise ValidationError(refused)
 
     def _event(self, event: AuditEvent, kind: str = "refused") -> None:
         """Record an event outside a write (denials, first uploads), never failing the call.
@@ -848,14 +822,6 @@ def _audit(
     if project is not None and not names.is_valid(project):
         project = None
     return AuditEvent(int(time.time()), event, token_id, user, project, action, reason)
-
-
-def _invalid_name(name: object) -> str:
-    return (
-        f"invalid project name {short_repr(name)} (a project name has letters, digits and"
-        f" '-_.', starts and ends with a letter or digit, and has at most"
-        f" {names.MAX_LENGTH} characters)"
-    )
 
 
 def _stored_lifetime(store: TokenStore) -> int | None:
