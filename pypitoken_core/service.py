@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import _time, names
+from ._checks import scope_reasons, window_reasons
 from ._keys import (
     STAND_IN_SALT,
     check_secret,
@@ -449,11 +450,11 @@ class TokenService:
             user_id=user.id,
             project_id=context.project_id or (None if project is None else project.id),
         )
-        validity = _validity_reasons(record, context)
+        validity = window_reasons(record, context.now)
         try:
             # The caveats repeat the record's restrictions; report them only when they add
             # something (the holder's offline restrictions), in pypitoken's words.
-            reasons = validity + _scope_reasons(record, context)
+            reasons = validity + scope_reasons(record, context)
             _raise_if(reasons or [f.reason for f in token._failures(context)])
         except ValidationError as exc:
             self._denied(grant, context, exc, "expired" if validity else "restricted")
@@ -482,7 +483,7 @@ class TokenService:
         record = grant.token
         user = self._genuine(token, grant, None)
         context = context._evolve(user_id=user.id)
-        validity = _validity_reasons(record, context)
+        validity = window_reasons(record, context.now)
         try:
             _raise_if(validity or [f.reason for f in token._failures(context, partial=True)])
         except ValidationError as exc:
@@ -837,34 +838,3 @@ def _stored_lifetime(store: TokenStore) -> int | None:
 def _raise_if(reasons: list[str]) -> None:
     if reasons:
         raise ValidationError(", ".join(reasons), reasons=tuple(reasons))
-
-
-def _validity_reasons(record: TokenRecord, context: Context) -> list[str]:
-    """The record's validity window, in words a twine user can act on."""
-    reasons = []
-    now = context.now
-    if record.expires is not None and now >= record.expires:
-        reasons.append(f"token expired at {_time.iso(record.expires, spaced=True)}")
-    if record.not_before is not None and now < record.not_before:
-        reasons.append(f"token not valid before {_time.iso(record.not_before, spaced=True)}")
-    return reasons
-
-
-def _scope_reasons(record: TokenRecord, context: Context) -> list[str]:
-    """The record's projects, indexes and actions against this use."""
-    reasons = []
-    if record.projects:
-        if context.project_name is None:
-            reasons.append("this token is scoped to projects and the request names none")
-        elif context.project_name not in record.projects:
-            reasons.append(f"not valid for project {context.project_name!r}")
-    if record.indexes:
-        if context.index is None:
-            reasons.append("this token is scoped to indexes and the request names none")
-        elif context.index not in record.indexes:
-            reasons.append(f"not valid for index {context.index!r}")
-    if context.action is None:
-        reasons.append("the request's action is unknown")
-    elif context.action not in record.actions:
-        reasons.append(f"not valid for action {context.action!r}")
-    return reasons
