@@ -1,28 +1,25 @@
 """TokenService: mint, authenticate and revoke tokens against a store.
 
 This is the one entry point the index adapters call. It knows users, projects, ownership
-and tokens; it knows nothing about HTTP. ``authenticate`` does, in order: size limit,
-load, identifier lookup, signature, revoked?, the restrictions kept on the record and the
-caveats in the token (including those the holder added offline), then the owner's own
-rights: a token never does what its owner cannot.
+and tokens; it knows nothing about HTTP. ``authenticate`` reads top to bottom: find the
+token (size limit, prefix, format, one store read), verify it (signature, then revoked?
+and the owner), collect the reasons (the restrictions kept on the record, then the caveats
+in the token, including those the holder added offline), apply the ownership policy (a
+token never does what its owner cannot), touch ``last_used``.
 
 Until the signature is verified, every refusal reads the same (:data:`INVALID_TOKEN`)
 and costs the same (an unknown id is checked against a stand-in key): whoever holds only
 an id learns neither whether it exists nor whether it was revoked.
 
-Audit. Refusals are recorded in the store's audit trail, folded together: one line per
-token (or user), kind of refusal and :attr:`TokenService.audit_window`, with a count. The
-trail keeps at most :attr:`TokenService.audit_max_events` lines. So what a refused request
-can add to the store is one small line at most, and a burst of them adds a few lines.
-
-Keys: see :mod:`pypitoken_core._keys` (the server secret, the per-token keys derived from
-it, and the fingerprint that notices a changed secret).
+The rooms beside this one: ``_keys`` (the server secret and the keys derived from it),
+``_ownership`` (one policy per ownership mode), ``_checks`` (what a record says about a
+use) and ``_audit`` (the folded, bounded audit trail: see there). Inside, a check returns
+a :class:`~pypitoken_core._audit.Refusal` or None; only the public methods raise.
 """
 
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 import re
 import time
@@ -31,6 +28,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import _time, names
+from ._audit import (
+    DEFAULT_AUDIT_MAX_EVENTS,
+    DEFAULT_AUDIT_WINDOW,
+    AuditTrail,
+    Refusal,
+    event,
+)
 from ._checks import scope_reasons, window_reasons
 from ._keys import (
     STAND_IN_SALT,
@@ -44,11 +48,11 @@ from ._ownership import (
     MAINTAINER,
     OWNERSHIP_CHOICES,
     OWNERSHIP_MODES,
+    Ownership,
     bad_project_name,
     is_user_name,
     ownership_policy,
 )
-from ._time import timestamp_from_parameter
 from .exceptions import (
     AlreadyExists,
     ConfigurationError,
@@ -56,7 +60,6 @@ from .exceptions import (
     InvalidRestriction,
     LoaderError,
     NotFound,
-    StoreError,
     ValidationError,
 )
 from .restrictions import ACTIONS, Context
@@ -77,26 +80,19 @@ __all__ = [
     "load_secret",
 ]
 
-log = logging.getLogger(__name__)
-
 #: What a token may do unless narrowed at mint time.
 DEFAULT_ACTIONS: tuple[str, ...] = ("upload", "download")
 
 #: The reason given for every token that is not provably genuine (unknown id, bad signature).
 INVALID_TOKEN = "invalid or unknown token"  # noqa: S105 (a message, not a secret)
 
-#: Seconds during which repeated refusals of one kind for one token share an audit line.
-DEFAULT_AUDIT_WINDOW = 3600
-
-#: Lines the audit trail keeps at most (the oldest go first): at a few hundred bytes each,
-#: tens of megabytes.
-DEFAULT_AUDIT_MAX_EVENTS = 100_000
-
 _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# What refusals of a claim are folded under in the audit trail.
+_CLAIM_KIND = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,35 +113,6 @@ class Identity:
     token_id: str | None = None
 
 
-def _when(
-    value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str
-) -> int | None:
-    """Mint-time times: a datetime is absolute; an int or timedelta is relative to now.
-
-    Raises :class:`InvalidRestriction` for a time outside years 1 to 9999 UTC.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime.timedelta):
-        seconds = int(value.total_seconds())
-    elif type(value) is int:
-        seconds = value
-    else:
-        return timestamp_from_parameter(value, name)
-    return _time.checked(now + seconds, name, f"{_time.shown(seconds)} seconds from now")
-
-
-def _lifetime(value: object) -> int | None:
-    """A maximum token lifetime: a positive number of seconds, or 0 / None for no limit."""
-    if value is None or value == 0:
-        return None
-    if type(value) is not int or not 0 < value <= _time.MAX_TIMESTAMP:
-        raise ConfigurationError(
-            f"the maximum token lifetime must be a number of seconds, not {value!r}"
-        )
-    return value
-
-
 class TokenService:
     """Mint, authenticate and revoke tokens; manage users, projects and roles.
 
@@ -153,8 +120,9 @@ class TokenService:
     :data:`OWNERSHIP_MODES`; ``allow_delete`` enables the ``delete`` action;
     ``last_used_interval`` throttles the ``last_used`` writes (seconds);
     ``max_lifetime`` (seconds, None or 0 for none) is the longest a minted token may
-    live; ``audit_window`` and ``audit_max_events`` bound the audit trail (see the
-    module docstring).
+    live; ``audit_window`` and ``audit_max_events`` bound the audit trail (see
+    :mod:`pypitoken_core._audit`). Raises :class:`ConfigurationError` for any of them
+    that cannot work.
     """
 
     def __init__(
@@ -171,19 +139,13 @@ class TokenService:
         audit_window: int = DEFAULT_AUDIT_WINDOW,
         audit_max_events: int = DEFAULT_AUDIT_MAX_EVENTS,
     ) -> None:
-        secret = check_secret(secret)
-        self._policy = ownership_policy(ownership)
+        self._secret = check_secret(secret)
+        self._policy: Ownership = ownership_policy(ownership)
         if not prefix or "-" in prefix:
             raise ConfigurationError("the token prefix must be non-empty and contain no '-'")
-        if type(audit_window) is not int or audit_window < 0:
-            raise ConfigurationError("audit_window must be a non-negative number of seconds")
-        if type(audit_max_events) is not int or audit_max_events < 1:
-            raise ConfigurationError("audit_max_events must be a positive number of events")
+        self._audit = AuditTrail(store, audit_window, audit_max_events)
         self.max_lifetime = _lifetime(max_lifetime)
-        self.audit_window = audit_window
-        self.audit_max_events = audit_max_events
         self.store = store
-        self._secret = secret
         self.domain = domain
         self.prefix = prefix
         self.ownership = ownership
@@ -192,6 +154,16 @@ class TokenService:
 
     def __repr__(self) -> str:
         return f"<TokenService store={self.store.url!r} ownership={self.ownership!r}>"
+
+    @property
+    def audit_window(self) -> int:
+        """Seconds during which repeated refusals of one kind share an audit line."""
+        return self._audit.window
+
+    @property
+    def audit_max_events(self) -> int:
+        """Lines the audit trail keeps at most."""
+        return self._audit.max_events
 
     @classmethod
     def from_url(
@@ -248,27 +220,27 @@ class TokenService:
     # -- users, projects, roles ---------------------------------------------------------
 
     def add_user(self, name: str) -> User:
-        """Register a user (raises :class:`AlreadyExists`)."""
+        """Register a user (raises :class:`InvalidInput`, :class:`AlreadyExists`)."""
         if not is_user_name(name):
             raise InvalidInput(f"invalid user name {name!r}")
         return self.store.add_user(name)
 
-    def _user(self, name: str) -> User:
-        user = self.store.get_user(name)
-        if user is None:
-            raise NotFound(f"unknown user {name!r}")
-        return user
-
     def remove_user(self, name: str) -> None:
         """Remove a user; all their tokens are refused from the next request on."""
-        self.store.remove_user(name, event=_audit("user_removed", user=name, reason="user removed"))
+        self.store.remove_user(name, event=event("user_removed", user=name, reason="user removed"))
 
     def list_users(self) -> list[User]:
         """All registered users."""
         return self.store.list_users()
 
+    def user_name(self, user_id: str) -> str | None:
+        """The name of the user with this id, or None if removed."""
+        user = self.store.get_user_by_id(user_id)
+        return None if user is None else user.name
+
     def add_project(self, name: str, owner: str) -> Project:
-        """Register a project owned by ``owner`` (raises :class:`AlreadyExists`)."""
+        """Register a project owned by ``owner`` (raises :class:`InvalidInput`,
+        :class:`NotFound`, :class:`AlreadyExists`)."""
         normalized = self._project_name(name)
         return self.store.add_project(normalized, self._user(owner).id)
 
@@ -280,6 +252,16 @@ class TokenService:
     def list_projects(self) -> list[Project]:
         """All registered projects."""
         return self.store.list_projects()
+
+    def list_roles(self, project: Project) -> list[tuple[str, str]]:
+        """``(user name, role)`` of everyone with a role on ``project``, by user name."""
+        return self.store.list_roles(project.id)
+
+    def _user(self, name: str) -> User:
+        user = self.store.get_user(name)
+        if user is None:
+            raise NotFound(f"unknown user {name!r}")
+        return user
 
     def _project_name(self, name: str, error: type[InvalidInput] = InvalidInput) -> str:
         bad = bad_project_name(name)
@@ -312,12 +294,14 @@ class TokenService:
 
         ``expires``/``not_before``: a datetime is absolute, an int or timedelta is relative
         to now. A project-scoped token carries the project-name and project-id caveats, as
-        on pypi.org; it can only be minted for existing projects the user may upload to
-        (except in ``external`` ownership mode, where the index checks this itself). A
+        on pypi.org; it can only be minted for existing projects the ownership policy lets
+        the user mint for (in ``external`` mode the index checks this itself). A
         user-wide token carries the user-id caveat. Restrictions are kept on the record
         and embedded as caveats; both are enforced. Raises :class:`InvalidRestriction`
-        for times outside years 1 to 9999 and, with a ``max_lifetime``, for a token that
-        would never expire or live longer.
+        for parameters that cannot describe the token (times outside years 1 to 9999; with
+        a ``max_lifetime``, a token that would never expire or live longer),
+        :class:`NotFound` for an unknown user or project, :class:`ValidationError` when
+        the policy refuses.
         """
         owner = self._user(user)
         now = int(time.time())
@@ -331,16 +315,7 @@ class TokenService:
                 if refused is not None:
                     raise ValidationError(refused)
                 ids.append(project.id)
-        action_list = list(DEFAULT_ACTIONS if actions is None else actions)
-        if not action_list:
-            raise InvalidRestriction("a token needs at least one action")
-        for action in action_list:
-            if action not in ACTIONS:
-                raise InvalidRestriction(
-                    f"unknown action {action!r}; expected {', '.join(ACTIONS)}"
-                )
-        if "delete" in action_list and not self.allow_delete:
-            raise InvalidRestriction("the delete action is not enabled on this server")
+        action_list = self._mint_actions(actions)
         index_list = list(indexes)
         not_after_ts = _when(expires, now, "expires")
         not_before_ts = _when(not_before, now, "not_before")
@@ -391,14 +366,27 @@ class TokenService:
         # Tokens minted from now on belong to this secret: warn about the others only.
         note_fingerprint(self.store, self._secret, warn=False)
         self.store.add_token(
-            record, event=_audit("minted", token_id=token_id, user=owner.name, reason=description)
+            record, event=event("minted", token_id=token_id, user=owner.name, reason=description)
         )
         return token.dump(), record
+
+    def _mint_actions(self, actions: Iterable[str] | None) -> list[str]:
+        action_list = list(DEFAULT_ACTIONS if actions is None else actions)
+        if not action_list:
+            raise InvalidRestriction("a token needs at least one action")
+        for action in action_list:
+            if action not in ACTIONS:
+                raise InvalidRestriction(
+                    f"unknown action {action!r}; expected {', '.join(ACTIONS)}"
+                )
+        if "delete" in action_list and not self.allow_delete:
+            raise InvalidRestriction("the delete action is not enabled on this server")
+        return action_list
 
     def revoke(self, token_id: str) -> None:
         """Revoke a token: refused from the next request on, in every process."""
         if not self.store.revoke_token(
-            token_id, event=_audit("revoked", token_id=token_id, reason="revoked")
+            token_id, event=event("revoked", token_id=token_id, reason="revoked")
         ):
             raise NotFound(f"unknown token {token_id!r}")
 
@@ -413,10 +401,16 @@ class TokenService:
         """Records of all tokens, or of one user's tokens."""
         return self.store.list_tokens(None if user is None else self._user(user).id)
 
-    def user_name(self, user_id: str) -> str | None:
-        """The name of the user with this id, or None if removed."""
-        user = self.store.get_user_by_id(user_id)
-        return None if user is None else user.name
+    # -- the audit trail ----------------------------------------------------------------
+
+    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
+        """Up to ``limit`` audit lines, newest first, optionally only one token's."""
+        return self.store.list_events(limit=limit, token_id=token_id)
+
+    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
+        """Drop audit lines last seen before ``before``, then all but the newest ``keep``;
+        return how many went."""
+        return self.store.prune_events(before=before, keep=keep)
 
     # -- authentication -----------------------------------------------------------------
 
@@ -430,42 +424,31 @@ class TokenService:
         provably genuine).
         """
         ready = context if isinstance(context, Context) else None
+        if ready is not None and (bad := _name_refusal(ready)) is not None:
+            raise ValidationError(bad)  # a cheap, certain refusal: nothing read or recorded
         # With the use known up front, one store read answers everything (token, owner,
         # project, role); a deferred context costs a second read for project and role.
         token, grant = self._find(raw_token, None if ready is None else self._project_key(ready))
-        if grant is None:
-            raise self._unknown(token, ready)
-        record = grant.token
-        user = self._genuine(token, grant, ready)
+        genuine = self._verify(token, grant)
+        if isinstance(genuine, Refusal):
+            self._denied(genuine, grant, ready)
+            raise genuine.error()
+        grant, owner = genuine
         if isinstance(context, Context):
-            project, role = grant.project, grant.role
+            use, project, role = context, grant.project, grant.role
         else:
-            context = context()
-            try:
-                project, role = self._project_and_role(context, user.id)
-            except ValidationError as exc:
-                self._denied(grant, context, exc, "request")
-                raise
-        context = context._evolve(
-            user_id=user.id,
-            project_id=context.project_id or (None if project is None else project.id),
-        )
-        validity = window_reasons(record, context.now)
-        try:
-            # The caveats repeat the record's restrictions; report them only when they add
-            # something (the holder's offline restrictions), in pypitoken's words.
-            reasons = validity + scope_reasons(record, context)
-            _raise_if(reasons or [f.reason for f in token._failures(context)])
-        except ValidationError as exc:
-            self._denied(grant, context, exc, "expired" if validity else "restricted")
-            raise
-        try:
-            self._check_rights(user, context, project, role)
-        except ValidationError as exc:
-            self._denied(grant, context, exc, "rights")
-            raise
-        self._touch(record, context.now)
-        return Identity(user.name, user.id, record.id)
+            use = context()
+            looked_up = self._project_and_role(use, owner)
+            if isinstance(looked_up, Refusal):
+                self._denied(looked_up, grant, use)
+                raise looked_up.error()
+            project, role = looked_up
+        refusal = self._refusal(token, grant.token, owner, use, project, role)
+        if refusal is not None:
+            self._denied(refusal, grant, use)
+            raise refusal.error()
+        self._touch(grant.token, use.now)
+        return Identity(owner.name, owner.id, grant.token.id)
 
     def identify(self, raw_token: str, *, now: int | None = None) -> Identity:
         """Who a genuine, current token speaks for, before its use is known.
@@ -478,105 +461,19 @@ class TokenService:
         """
         context = Context(now=now)
         token, grant = self._find(raw_token, None)
-        if grant is None:
-            raise self._unknown(token, None)
-        record = grant.token
-        user = self._genuine(token, grant, None)
-        context = context._evolve(user_id=user.id)
-        validity = window_reasons(record, context.now)
-        try:
-            _raise_if(validity or [f.reason for f in token._failures(context, partial=True)])
-        except ValidationError as exc:
-            self._denied(grant, None, exc, "expired" if validity else "restricted")
-            raise
-        return Identity(user.name, user.id, record.id)
-
-    def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant | None]:
-        """Size limit, prefix, format and identifier lookup (with the named project).
-
-        The grant is None for an identifier that is not in the store.
-        """
-        if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
-            raise ValidationError("malformed token")
-        prefix, _, _ = raw_token.partition("-")
-        if prefix != self.prefix:
-            raise ValidationError(f"token must start with '{self.prefix}-'")
-        try:
-            token = Token.load(raw_token)
-        except LoaderError as exc:
-            raise ValidationError(f"malformed token ({exc})") from None
-        # Our identifiers are lowercase UUID4s; anything else cannot be in the store, and
-        # crafted bytes (NUL, megabytes) never reach a database query.
-        if not _UUID.fullmatch(token.identifier):
-            return token, None
-        return token, self.store.get_token_grant(token.identifier, project_name)
-
-    def _unknown(self, token: Token, context: Context | None) -> ValidationError:
-        """Record an unknown identifier and return the refusal, after a stand-in check.
-
-        The signature is checked against a key no token has, so that this refusal costs
-        what a known identifier's bad signature costs: the time it takes tells nothing.
-        """
-        token._signature_matches(derive_key(self._secret, STAND_IN_SALT))
-        self._event(
-            _audit(
-                "denied",
-                project=None if context is None else context.project_name,
-                action=None if context is None else context.action,
-                reason="unknown token id",
-            ),
-            kind="unknown",
-        )
-        return ValidationError(INVALID_TOKEN)
-
-    def _genuine(self, token: Token, grant: TokenGrant, context: Context | None) -> User:
-        """Signature, then revocation and owner: the token is what the store says it is.
-
-        The signature comes first: before it is verified, nothing about the record (that
-        it was revoked, or its owner removed) is the holder's business.
-        """
-        record, user = grant.token, grant.owner
-        if not token._signature_matches(derive_key(self._secret, record.salt)):
-            self._denied(
-                grant,
-                context,
-                "bad signature (a forged or altered token, or the server secret changed)",
-                "forged",
-            )
-            raise ValidationError(INVALID_TOKEN)
-        if record.revoked:
-            self._denied(grant, context, "token revoked", "revoked")
-            raise ValidationError("token revoked")
-        if user is None:
-            reason = "the token's owner no longer exists"
-            self._denied(grant, context, reason, "owner removed")
-            raise ValidationError(reason)
-        return user
-
-    def _touch(self, record: TokenRecord, now: int) -> None:
-        # One write per token per interval, whatever the request rate.
-        if record.last_used is None or now - record.last_used >= self.last_used_interval:
-            self.store.touch_token(record.id, now)
-
-    def _denied(
-        self,
-        grant: TokenGrant,
-        context: Context | None,
-        reason: ValidationError | str,
-        kind: str,
-    ) -> None:
-        """Record a refusal of the token in ``grant``; ``kind`` is what it is folded under."""
-        self._event(
-            _audit(
-                "denied",
-                token_id=grant.token.id,
-                user=None if grant.owner is None else grant.owner.name,
-                project=None if context is None else context.project_name,
-                action=None if context is None else context.action,
-                reason=str(reason),
-            ),
-            kind=kind,
-        )
+        genuine = self._verify(token, grant)
+        if isinstance(genuine, Refusal):
+            self._denied(genuine, grant, None)
+            raise genuine.error()
+        grant, owner = genuine
+        context = context._evolve(user_id=owner.id)
+        window = window_reasons(grant.token, context.now)
+        reasons = window or [f.reason for f in token._failures(context, partial=True)]
+        if reasons:
+            refusal = Refusal(tuple(reasons), "expired" if window else "restricted")
+            self._denied(refusal, grant, None)
+            raise refusal.error()
+        return Identity(owner.name, owner.id, grant.token.id)
 
     def authorize_user(self, user_name: str, context: Context) -> Identity:
         """Apply the ownership rules to a user who logged in with a password.
@@ -593,20 +490,148 @@ class TokenService:
             except AlreadyExists:
                 user = self._user(user_name)
         context = context._evolve(user_id=user.id)
-        try:
-            self._check_rights(user, context, *self._project_and_role(context, user.id))
-        except ValidationError as exc:
-            self._event(
-                _audit(
-                    "denied",
-                    user=user.name,
-                    project=context.project_name,
-                    action=context.action,
-                    reason=str(exc),
-                )
-            )
-            raise
+        looked_up = self._project_and_role(context, user, kind="refused")
+        refusal = (
+            looked_up
+            if isinstance(looked_up, Refusal)
+            else self._rights_refusal(user, context, *looked_up, kind="refused")
+        )
+        if refusal is not None:
+            self._audit.denied(refusal, user=user.name, context=context)
+            raise refusal.error()
         return Identity(user.name, user.id, None)
+
+    # -- the steps of a check -----------------------------------------------------------
+
+    def _load(self, raw_token: str) -> Token | Refusal:
+        """Size limit, prefix and format: the token, or why it is not one of ours.
+
+        Never recorded in the audit trail: nothing says whose it would be.
+        """
+        if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
+            return Refusal(("malformed token",), "malformed")
+        prefix, _, _ = raw_token.partition("-")
+        if prefix != self.prefix:
+            return Refusal((f"token must start with '{self.prefix}-'",), "malformed")
+        try:
+            return Token.load(raw_token)
+        except LoaderError as exc:
+            return Refusal((f"malformed token ({exc})",), "malformed")
+
+    def _grant(self, token: Token, project_name: str | None) -> TokenGrant | None:
+        """The token's record, owner, and ``project_name``'s project and role: one read.
+
+        None for an identifier that is not in the store. Our identifiers are lowercase
+        UUID4s; anything else cannot be in the store, and crafted bytes (NUL, megabytes)
+        never reach a database query.
+        """
+        if not _UUID.fullmatch(token.identifier):
+            return None
+        return self.store.get_token_grant(token.identifier, project_name)
+
+    def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant | None]:
+        """Find the token: :meth:`_load` and :meth:`_grant`, raising for a malformed one."""
+        loaded = self._load(raw_token)
+        if isinstance(loaded, Refusal):
+            raise loaded.error() from None
+        return loaded, self._grant(loaded, project_name)
+
+    def _verify(self, token: Token, grant: TokenGrant | None) -> tuple[TokenGrant, User] | Refusal:
+        """Verify the token: signature, then revocation and owner.
+
+        The signature comes first: before it is verified, nothing about the record (that
+        it was revoked, or its owner removed) is the holder's business. An unknown id is
+        checked against a key no token has, so that its refusal costs what a known id's
+        bad signature costs: the time it takes tells nothing.
+        """
+        if grant is None:
+            token._signature_matches(derive_key(self._secret, STAND_IN_SALT))
+            return Refusal((INVALID_TOKEN,), "unknown", recorded="unknown token id")
+        record, owner = grant.token, grant.owner
+        if not token._signature_matches(derive_key(self._secret, record.salt)):
+            return Refusal(
+                (INVALID_TOKEN,),
+                "forged",
+                recorded="bad signature (a forged or altered token, or the server secret changed)",
+            )
+        if record.revoked:
+            return Refusal(("token revoked",), "revoked")
+        if owner is None:
+            return Refusal(("the token's owner no longer exists",), "owner removed")
+        return grant, owner
+
+    def _project_key(self, context: Context) -> str | None:
+        """The project name to look up for this use: None if none is named or needed.
+
+        The name must have passed :func:`bad_project_name`.
+        """
+        return context.project_name if self._policy.keeps_projects else None
+
+    def _project_and_role(
+        self, context: Context, user: User, *, kind: str = "request"
+    ) -> tuple[Project | None, str | None] | Refusal:
+        """The project the context names and ``user``'s role on it (a read of its own)."""
+        bad = _name_refusal(context)
+        if bad is not None:
+            return Refusal((bad,), kind)
+        name = self._project_key(context)
+        project = None if name is None else self.store.get_project(name)
+        return project, None if project is None else self.store.get_role(project.id, user.id)
+
+    def _refusal(
+        self,
+        token: Token,
+        record: TokenRecord,
+        owner: User,
+        context: Context,
+        project: Project | None,
+        role: str | None,
+    ) -> Refusal | None:
+        """Collect the reasons a genuine token may not be used as ``context`` says, then
+        apply the ownership policy; None if it may."""
+        context = context._evolve(
+            user_id=owner.id,
+            project_id=context.project_id or (None if project is None else project.id),
+        )
+        window = window_reasons(record, context.now)
+        # The caveats repeat the record's restrictions; report them only when they add
+        # something (the holder's offline restrictions), in pypitoken's words.
+        reasons = window + scope_reasons(record, context) or [
+            failure.reason for failure in token._failures(context)
+        ]
+        if reasons:
+            return Refusal(tuple(reasons), "expired" if window else "restricted")
+        return self._rights_refusal(owner, context, project, role, kind="rights")
+
+    def _rights_refusal(
+        self, user: User, context: Context, project: Project | None, role: str | None, *, kind: str
+    ) -> Refusal | None:
+        """The owner's own rights: what the user could do with a password.
+
+        ``project`` is the project the context names (None if unregistered) and ``role``
+        the user's role on it. Nothing is claimed here: a new name is taken by
+        :meth:`claim_upload`, when a file of it is about to be stored.
+        """
+        if context.action == "delete" and not self.allow_delete:
+            return Refusal(("deleting is not enabled on this server",), kind)
+        refused = self._policy.use_refusal(
+            user, context.action, context.project_name, project, role
+        )
+        return None if refused is None else Refusal((refused,), kind)
+
+    def _denied(self, refusal: Refusal, grant: TokenGrant | None, context: Context | None) -> None:
+        """Record the refusal of the token in ``grant`` (None: an unknown id)."""
+        self._audit.denied(
+            refusal,
+            token_id=None if grant is None else grant.token.id,
+            user=None if grant is None or grant.owner is None else grant.owner.name,
+            context=context,
+        )
+
+    def _touch(self, record: TokenRecord, now: int) -> None:
+        # One write per token per interval, whatever the request rate.
+        if record.last_used is None or now - record.last_used >= self.last_used_interval:
+            self.store.touch_token(record.id, now)
 
     # -- claiming projects ---------------------------------------------------------------
 
@@ -633,56 +658,53 @@ class TokenService:
         """
         if not self._policy.keeps_projects:
             return None
-        name = self._project_key(Context(project))
+        name = Context(project).project_name  # normalised as every use is
         if name is None:
             raise ValidationError("the upload names no project")
+        bad = bad_project_name(name)
+        if bad is not None:
+            raise ValidationError(bad)
         user = self.store.get_user_by_id(identity.user_id)
         if user is None:
             raise ValidationError(f"user {identity.user_name} no longer exists")
-        try:
-            record = self.store.get_project(name)
-            if record is None and has_files():
-                # Read again after seeing files: a concurrent first upload claims before it
-                # writes, so once its file shows, its claim is there to be read.
-                record = self.store.get_project(name) or self._adopt(name, adopt_for)
-                if record is None:
-                    # Files nobody owns: anyone may add to them in open mode (and nobody
-                    # becomes their owner), else the admin names the owner.
-                    unowned = self._policy.unowned_refusal(name)
-                    if unowned is None:
-                        return None
-                    raise ValidationError(unowned)
-            elif record is None:
-                try:
-                    record = self.store.add_project(name, user.id)
-                except AlreadyExists:  # another first upload took it a moment ago
-                    record = self.store.get_project(name)
-                    if record is None:
-                        raise ValidationError(
-                            f"project {name!r} is changing owner; try again"
-                        ) from None
-                else:
-                    return Claim(name, record.id, user.name)
-            context = Context(name, action="upload")._evolve(user_id=user.id)
-            self._check_rights(user, context, record, self.store.get_role(record.id, user.id))
-        except ValidationError as exc:
-            self._event(
-                _audit(
-                    "denied",
-                    token_id=identity.token_id,
-                    user=user.name,
-                    project=name,
-                    action="upload",
-                    reason=str(exc),
-                )
+        outcome = self._claim(user, name, has_files, adopt_for)
+        if isinstance(outcome, Refusal):
+            self._audit.denied(
+                outcome, token_id=identity.token_id, user=user.name, project=name, action="upload"
             )
-            raise
-        return None
+            raise outcome.error()
+        return outcome
+
+    def _claim(
+        self, user: User, name: str, has_files: Callable[[], bool], adopt_for: str | None
+    ) -> Claim | Refusal | None:
+        project = self.store.get_project(name)
+        if project is None and has_files():
+            # Read again after seeing files: a concurrent first upload claims before it
+            # writes, so once its file shows, its claim is there to be read.
+            project = self.store.get_project(name) or self._adopt(name, adopt_for)
+            if project is None:
+                # Files nobody owns: anyone may add to them in open mode (and nobody
+                # becomes their owner), else the admin names the owner.
+                unowned = self._policy.unowned_refusal(name)
+                return None if unowned is None else Refusal((unowned,), _CLAIM_KIND)
+        elif project is None:
+            try:
+                project = self.store.add_project(name, user.id)
+            except AlreadyExists:  # another first upload took it a moment ago
+                project = self.store.get_project(name)
+                if project is None:
+                    return Refusal((f"project {name!r} is changing owner; try again",), _CLAIM_KIND)
+            else:
+                return Claim(name, project.id, user.name)
+        role = self.store.get_role(project.id, user.id)
+        refused = self._policy.use_refusal(user, "upload", name, project, role)
+        return None if refused is None else Refusal((refused,), _CLAIM_KIND)
 
     def confirm_claim(self, claim: Claim) -> None:
         """The claimed project's first file is stored: the claim is final (and audited)."""
-        self._event(
-            _audit(
+        self._audit.record(
+            event(
                 "project_created",
                 user=claim.user_name,
                 project=claim.project,
@@ -702,7 +724,7 @@ class TokenService:
             return
         self.store.remove_project(
             claim.project_id,
-            event=_audit(
+            event=event(
                 "claim_released",
                 user=claim.user_name,
                 project=claim.project,
@@ -744,85 +766,50 @@ class TokenService:
         if user is None:
             return None
         try:
-            record = self.store.add_project(name, user.id)
+            project = self.store.add_project(name, user.id)
         except AlreadyExists:
             return self.store.get_project(name)
         except NotFound:  # the adopting user was removed a moment ago
             return None
-        self._event(_audit("project_adopted", user=owner, project=name, reason="unowned files"))
-        return record
-
-    def _project_key(self, context: Context) -> str | None:
-        """The project name to look up for this use: None if none is named or needed.
-
-        A name that is not a valid project name is refused here, before it reaches a
-        query or the audit trail.
-        """
-        name = context.project_name
-        if name is None:
-            return None
-        bad = bad_project_name(name)
-        if bad is not None:
-            raise ValidationError(bad)
-        return name if self._policy.keeps_projects else None
-
-    def _project_and_role(
-        self, context: Context, user_id: str
-    ) -> tuple[Project | None, str | None]:
-        name = self._project_key(context)
-        project = None if name is None else self.store.get_project(name)
-        return project, None if project is None else self.store.get_role(project.id, user_id)
-
-    def _check_rights(
-        self, user: User, context: Context, record: Project | None, role: str | None
-    ) -> None:
-        """The owner's own rights: what the user could do with a password.
-
-        ``record`` is the project the context names (None if unregistered) and ``role``
-        the user's role on it. Nothing is claimed here: a new name is taken by
-        :meth:`claim_upload`, when a file of it is about to be stored.
-        """
-        if context.action == "delete" and not self.allow_delete:
-            raise ValidationError("deleting is not enabled on this server")
-        refused = self._policy.use_refusal(user, context.action, context.project_name, record, role)
-        if refused is not None:
-            raise ValidationError(refused)
-
-    def _event(self, event: AuditEvent, kind: str = "refused") -> None:
-        """Record an event outside a write (denials, first uploads), never failing the call.
-
-        Denials are folded into one line per token (or, for a password login, per user)
-        and ``kind`` of refusal within :attr:`audit_window`; the trail keeps at most
-        :attr:`audit_max_events` lines.
-        """
-        merge_key = None
-        if event.event == "denied":
-            merge_key = "\n".join(("denied", event.token_id or "", event.user or "", kind))
-        try:
-            self.store.add_event(
-                event,
-                merge_key=merge_key,
-                merge_window=self.audit_window,
-                keep=self.audit_max_events,
-            )
-        except StoreError:
-            # The audit trail must not turn a refusal into a crash, nor a success into a failure.
-            log.exception("could not record audit event %r", event.event)
+        self._audit.record(
+            event("project_adopted", user=owner, project=name, reason="unowned files")
+        )
+        return project
 
 
-def _audit(
-    event: str,
-    *,
-    token_id: str | None = None,
-    user: str | None = None,
-    project: str | None = None,
-    action: str | None = None,
-    reason: str = "",
-) -> AuditEvent:
-    # Only a valid project name is recorded: the name comes from a request.
-    if project is not None and not names.is_valid(project):
-        project = None
-    return AuditEvent(int(time.time()), event, token_id, user, project, action, reason)
+def _name_refusal(context: Context) -> str | None:
+    """Why the project a use names cannot be looked up or recorded (None: it can, or it
+    names none)."""
+    return None if context.project_name is None else bad_project_name(context.project_name)
+
+
+def _when(
+    value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str
+) -> int | None:
+    """Mint-time times: a datetime is absolute; an int or timedelta is relative to now.
+
+    Raises :class:`InvalidRestriction` for a time outside years 1 to 9999 UTC.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        seconds = int(value.total_seconds())
+    elif type(value) is int:
+        seconds = value
+    else:
+        return _time.timestamp_from_parameter(value, name)
+    return _time.checked(now + seconds, name, f"{_time.shown(seconds)} seconds from now")
+
+
+def _lifetime(value: object) -> int | None:
+    """A maximum token lifetime: a positive number of seconds, or 0 / None for no limit."""
+    if value is None or value == 0:
+        return None
+    if type(value) is not int or not 0 < value <= _time.MAX_TIMESTAMP:
+        raise ConfigurationError(
+            f"the maximum token lifetime must be a number of seconds, not {value!r}"
+        )
+    return value
 
 
 def _stored_lifetime(store: TokenStore) -> int | None:
@@ -833,8 +820,3 @@ def _stored_lifetime(store: TokenStore) -> int | None:
     if not (text.isascii() and text.isdigit()):
         raise ConfigurationError(f"the store's maximum token lifetime {text!r} is not a number")
     return _lifetime(int(text))
-
-
-def _raise_if(reasons: list[str]) -> None:
-    if reasons:
-        raise ValidationError(", ".join(reasons), reasons=tuple(reasons))
