@@ -13,8 +13,9 @@ an id learns neither whether it exists nor whether it was revoked.
 
 The rooms beside this one: ``_keys`` (the server secret and the keys derived from it),
 ``_ownership`` (one policy per ownership mode), ``_checks`` (what a record says about a
-use) and ``_audit`` (the folded, bounded audit trail: see there). Inside, a check returns
-a :class:`~pypitoken_core._audit.Refusal` or None; only the public methods raise.
+use), ``_audit`` (the folded, bounded audit trail: see there) and ``_claims`` (who owns a
+project name). Inside, a check returns a :class:`~pypitoken_core._audit.Refusal` or None;
+only the public methods raise.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from . import _time, names
 from ._audit import (
@@ -36,6 +36,8 @@ from ._audit import (
     event,
 )
 from ._checks import scope_reasons, window_reasons
+from ._claims import Claim, ProjectClaims
+from ._identity import Identity
 from ._keys import (
     STAND_IN_SALT,
     check_secret,
@@ -91,26 +93,6 @@ _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# What refusals of a claim are folded under in the audit trail.
-_CLAIM_KIND = "refused"
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A new project taken for ``user_name`` by the upload about to store its first file."""
-
-    project: str
-    project_id: str
-    user_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who acts: the user, and the token used (None for a password login)."""
-
-    user_name: str
-    user_id: str
-    token_id: str | None = None
 
 
 class TokenService:
@@ -145,6 +127,7 @@ class TokenService:
             raise ConfigurationError("the token prefix must be non-empty and contain no '-'")
         self._audit = AuditTrail(store, audit_window, audit_max_events)
         self.max_lifetime = _lifetime(max_lifetime)
+        self._claims = ProjectClaims(store, self._policy, self._audit)
         self.store = store
         self.domain = domain
         self.prefix = prefix
@@ -656,61 +639,13 @@ class TokenService:
         ``adopt_for`` names the user who adopts it (then the usual rules decide). Returns
         None when nothing was claimed; raises :class:`ValidationError` with the reason.
         """
-        if not self._policy.keeps_projects:
-            return None
-        name = Context(project).project_name  # normalised as every use is
-        if name is None:
-            raise ValidationError("the upload names no project")
-        bad = bad_project_name(name)
-        if bad is not None:
-            raise ValidationError(bad)
-        user = self.store.get_user_by_id(identity.user_id)
-        if user is None:
-            raise ValidationError(f"user {identity.user_name} no longer exists")
-        outcome = self._claim(user, name, has_files, adopt_for)
-        if isinstance(outcome, Refusal):
-            self._audit.denied(
-                outcome, token_id=identity.token_id, user=user.name, project=name, action="upload"
-            )
-            raise outcome.error()
-        return outcome
-
-    def _claim(
-        self, user: User, name: str, has_files: Callable[[], bool], adopt_for: str | None
-    ) -> Claim | Refusal | None:
-        project = self.store.get_project(name)
-        if project is None and has_files():
-            # Read again after seeing files: a concurrent first upload claims before it
-            # writes, so once its file shows, its claim is there to be read.
-            project = self.store.get_project(name) or self._adopt(name, adopt_for)
-            if project is None:
-                # Files nobody owns: anyone may add to them in open mode (and nobody
-                # becomes their owner), else the admin names the owner.
-                unowned = self._policy.unowned_refusal(name)
-                return None if unowned is None else Refusal((unowned,), _CLAIM_KIND)
-        elif project is None:
-            try:
-                project = self.store.add_project(name, user.id)
-            except AlreadyExists:  # another first upload took it a moment ago
-                project = self.store.get_project(name)
-                if project is None:
-                    return Refusal((f"project {name!r} is changing owner; try again",), _CLAIM_KIND)
-            else:
-                return Claim(name, project.id, user.name)
-        role = self.store.get_role(project.id, user.id)
-        refused = self._policy.use_refusal(user, "upload", name, project, role)
-        return None if refused is None else Refusal((refused,), _CLAIM_KIND)
+        return self._claims.claim_upload(
+            identity, project, has_files=has_files, adopt_for=adopt_for
+        )
 
     def confirm_claim(self, claim: Claim) -> None:
         """The claimed project's first file is stored: the claim is final (and audited)."""
-        self._audit.record(
-            event(
-                "project_created",
-                user=claim.user_name,
-                project=claim.project,
-                reason="first upload",
-            )
-        )
+        self._claims.confirm(claim)
 
     def release_claim(self, claim: Claim, *, has_files: Callable[[], bool]) -> None:
         """The upload that took ``claim`` stored nothing: give the name back.
@@ -719,19 +654,7 @@ class TokenService:
         partial file the failed write left (the index serves it), or one that another
         upload of the same owner, relying on this claim, wrote meanwhile.
         """
-        if has_files():
-            self.confirm_claim(claim)
-            return
-        self.store.remove_project(
-            claim.project_id,
-            event=event(
-                "claim_released",
-                user=claim.user_name,
-                project=claim.project,
-                action="upload",
-                reason="the upload stored no file",
-            ),
-        )
+        self._claims.release(claim, has_files=has_files)
 
     def adopt_unowned(self, owner: str, projects: Iterable[str]) -> list[str]:
         """Register each of ``projects`` that has no owner yet as ``owner``'s.
@@ -741,40 +664,7 @@ class TokenService:
         project name are skipped. Returns the adopted names, sorted; raises
         :class:`NotFound` if ``owner`` is not registered.
         """
-        user = self.store.get_user(owner) if is_user_name(owner) else None
-        if user is None:
-            raise NotFound(
-                f"--adopt-unowned: unknown user {owner!r}; "
-                f"register it first with `pypitoken user add {owner}`"
-            )
-        known = {p.name for p in self.store.list_projects()}
-        adopted = []
-        for project in projects:
-            name = names.normalize(project) if isinstance(project, str) else ""
-            if name in known or not names.is_normalized(name):
-                continue
-            known.add(name)
-            if self._adopt(name, owner) is not None:
-                adopted.append(name)
-        return sorted(adopted)
-
-    def _adopt(self, name: str, owner: str | None) -> Project | None:
-        """Register ``name`` as ``owner``'s (None: nobody adopts); the project after that."""
-        if owner is None:
-            return None
-        user = self.store.get_user(owner)
-        if user is None:
-            return None
-        try:
-            project = self.store.add_project(name, user.id)
-        except AlreadyExists:
-            return self.store.get_project(name)
-        except NotFound:  # the adopting user was removed a moment ago
-            return None
-        self._audit.record(
-            event("project_adopted", user=owner, project=name, reason="unowned files")
-        )
-        return project
+        return self._claims.adopt_unowned(owner, projects)
 
 
 def _name_refusal(context: Context) -> str | None:
