@@ -5,7 +5,8 @@ and tokens; it knows nothing about HTTP. ``authenticate`` reads top to bottom: f
 token (size limit, prefix, format, one store read), verify it (signature, then revoked?
 and the owner), collect the reasons (the restrictions kept on the record, then the caveats
 in the token, including those the holder added offline), apply the ownership policy (a
-token never does what its owner cannot), touch ``last_used``.
+token never does what its owner cannot), touch ``last_used``. ``evaluate`` answers several
+uses of one token the same way, at the cost of one.
 
 Until the signature is verified, every refusal reads the same (:data:`INVALID_TOKEN`)
 and costs the same (an unknown id is checked against a stand-in key): whoever holds only
@@ -25,7 +26,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from . import _time, names
 from ._audit import (
@@ -421,11 +422,11 @@ class TokenService:
             use, project, role = context, grant.project, grant.role
         else:
             use = context()
-            looked_up = self._project_and_role(use, owner)
-            if isinstance(looked_up, Refusal):
-                self._denied(looked_up, grant, use)
-                raise looked_up.error()
-            project, role = looked_up
+            if (bad := _name_refusal(use)) is not None:
+                refused = Refusal((bad,), "request")
+                self._denied(refused, grant, use)
+                raise refused.error()
+            project, role = self._project_and_role(use, owner)
         refusal = self._refusal(token, grant.token, owner, use, project, role)
         if refusal is not None:
             self._denied(refusal, grant, use)
@@ -433,14 +434,66 @@ class TokenService:
         self._touch(grant.token, use.now)
         return Identity(owner.name, owner.id, grant.token.id)
 
+    def evaluate(self, raw_token: str, contexts: Sequence[Context]) -> list[str | None]:
+        """Answer several uses of one token at once: for each context, None if the token
+        allows it, else the reason :meth:`authenticate` would give.
+
+        For an index that asks about several actions per request (devpi checks each
+        permission of each stage). It costs one use: one load, one signature check, one
+        store read (and a read of project and role for each other project the contexts
+        name), at most one "denied" line in the audit trail (the first refusal's), and a
+        ``last_used`` touch if any use is allowed. Never raises :class:`ValidationError`: a token
+        refused as a whole (forged, revoked, malformed) answers its reason for every use.
+        """
+        # A name that cannot be a project is refused as authenticate refuses it, before
+        # anything is read or recorded; the other uses are checked together.
+        answers: list[str | None] = [_name_refusal(context) for context in contexts]
+        uses = [(i, context) for i, context in enumerate(contexts) if answers[i] is None]
+        if not uses:
+            return answers
+        loaded = self._load(raw_token)
+        if isinstance(loaded, Refusal):
+            for i, _ in uses:
+                answers[i] = loaded.message
+            return answers
+        # The grant's one read also answers for the first use's project.
+        first_key = self._project_key(uses[0][1])
+        token, grant = loaded, self._grant(loaded, first_key)
+        genuine = self._verify(token, grant)
+        if isinstance(genuine, Refusal):
+            self._denied(genuine, grant, _common([context for _, context in uses]))
+            for i, _ in uses:
+                answers[i] = genuine.message
+            return answers
+        grant, owner = genuine
+        projects = {first_key: (grant.project, grant.role)}
+        first: tuple[Refusal, Context] | None = None
+        allowed: Context | None = None
+        for i, context in uses:
+            key = self._project_key(context)
+            if key not in projects:
+                projects[key] = self._project_and_role(context, owner)
+            refusal = self._refusal(token, grant.token, owner, context, *projects[key])
+            if refusal is None:
+                allowed = allowed or context
+            else:
+                answers[i] = refusal.message
+                first = first or (refusal, context)
+        if first is not None:
+            self._denied(first[0], grant, first[1])
+        if allowed is not None:
+            self._touch(grant.token, allowed.now)
+        return answers
+
     def identify(self, raw_token: str, *, now: int | None = None) -> Identity:
         """Who a genuine, current token speaks for, before its use is known.
 
         Checks what :meth:`authenticate` checks except the use: format, lookup,
         signature, revocation, owner, and the validity window (record and caveats).
         Project, index and action restrictions are not evaluated: call
-        :meth:`authenticate` for each use. For servers that learn the use only later
-        (devpi resolves the stages a push touches after identifying the caller).
+        :meth:`authenticate` or :meth:`evaluate` for each use. For servers that learn the
+        use only later (devpi resolves the stages a push touches after identifying the
+        caller).
         """
         context = Context(now=now)
         token, grant = self._find(raw_token, None)
@@ -473,11 +526,13 @@ class TokenService:
             except AlreadyExists:
                 user = self._user(user_name)
         context = context._evolve(user_id=user.id)
-        looked_up = self._project_and_role(context, user, kind="refused")
+        bad = _name_refusal(context)
         refusal = (
-            looked_up
-            if isinstance(looked_up, Refusal)
-            else self._rights_refusal(user, context, *looked_up, kind="refused")
+            Refusal((bad,), "refused")
+            if bad is not None
+            else self._rights_refusal(
+                user, context, *self._project_and_role(context, user), kind="refused"
+            )
         )
         if refusal is not None:
             self._audit.denied(refusal, user=user.name, context=context)
@@ -550,13 +605,11 @@ class TokenService:
         """
         return context.project_name if self._policy.keeps_projects else None
 
-    def _project_and_role(
-        self, context: Context, user: User, *, kind: str = "request"
-    ) -> tuple[Project | None, str | None] | Refusal:
-        """The project the context names and ``user``'s role on it (a read of its own)."""
-        bad = _name_refusal(context)
-        if bad is not None:
-            return Refusal((bad,), kind)
+    def _project_and_role(self, context: Context, user: User) -> tuple[Project | None, str | None]:
+        """The project the context names and ``user``'s role on it, in reads of their own.
+
+        The name must have passed :func:`_name_refusal`.
+        """
         name = self._project_key(context)
         project = None if name is None else self.store.get_project(name)
         return project, None if project is None else self.store.get_role(project.id, user.id)
@@ -671,6 +724,18 @@ def _name_refusal(context: Context) -> str | None:
     """Why the project a use names cannot be looked up or recorded (None: it can, or it
     names none)."""
     return None if context.project_name is None else bad_project_name(context.project_name)
+
+
+def _common(contexts: Sequence[Context]) -> Context:
+    """What several uses share, for the audit line of a token refused as a whole: the
+    project and the action, when they are the same for all."""
+    first = contexts[0]
+    return first._evolve(
+        project_name=first.project_name
+        if all(c.project_name == first.project_name for c in contexts)
+        else None,
+        action=first.action if all(c.action == first.action for c in contexts) else None,
+    )
 
 
 def _when(

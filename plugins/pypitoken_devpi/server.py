@@ -9,8 +9,9 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
   devpi's password/login check and to other plugins (devpi-tokens keeps working).
 - ``devpiserver_auth_denials`` runs for every stage devpi checks a permission on, push
   targets included, and asks the service whether the token allows each action there
-  (index, project, project id, time). Denied actions become devpi ``Deny`` ACL entries;
-  ``user_*`` and ``index_*`` permissions are always denied to tokens.
+  (index, project, project id, time), all actions in one ``evaluate``. Denied actions
+  become devpi ``Deny`` ACL entries; ``user_*`` and ``index_*`` permissions are always
+  denied to tokens.
 - A view deriver wraps devpi's upload/push view (``pushrelease``): a token request it
   cannot read exactly as devpi will (no Content-Type, a charset other than UTF-8, a body
   that is a form and JSON at once, repeated identifying fields) is refused before devpi
@@ -128,17 +129,18 @@ class _Plugin:
             return set(_ALL_STAGE_PERMISSIONS)
         pid = project_id(index, project) if project else None
         now = int(time.time())
+        contexts = [
+            Context(project_name=project, project_id=pid, now=now, action=action, index=index)
+            for action in PERMISSIONS
+        ]
+        # One answer per action, from one check of the token (one read, one signature).
+        answers = self.service.evaluate(identity._raw, contexts)
         denied: set[str] = set()
         reasons: dict[str, str] = {}
-        for action, permissions in PERMISSIONS.items():
-            context = Context(
-                project_name=project, project_id=pid, now=now, action=action, index=index
-            )
-            try:
-                self.service.authenticate(identity._raw, context)
-            except ValidationError as exc:
+        for (action, permissions), reason in zip(PERMISSIONS.items(), answers, strict=True):
+            if reason is not None:
                 denied.update(permissions)
-                reasons[action] = str(exc)
+                reasons[action] = reason
         if (
             "upload" in reasons
             and "download" not in reasons
