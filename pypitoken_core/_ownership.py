@@ -15,6 +15,7 @@ from . import names
 from ._text import short_repr
 from .exceptions import ConfigurationError
 from .store import Project, User
+from .token import TOKEN_USERNAME
 
 __all__ = [
     "MAINTAINER",
@@ -30,7 +31,6 @@ __all__ = [
 OWNER, MAINTAINER = "Owner", "Maintainer"
 
 _MAX_USER_NAME = 200
-_TOKEN_USERNAME = "__token__"  # noqa: S105 (the user name that marks a token, not a secret)
 
 
 def is_user_name(name: object) -> bool:
@@ -39,7 +39,7 @@ def is_user_name(name: object) -> bool:
         isinstance(name, str)
         and 0 < len(name) <= _MAX_USER_NAME
         and name.strip() == name
-        and name != _TOKEN_USERNAME
+        and name != TOKEN_USERNAME
         and name.isprintable()
     )
 

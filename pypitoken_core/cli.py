@@ -21,6 +21,7 @@ import click
 
 from . import _time
 from . import restrictions as r
+from .display import token_json
 from .exceptions import PyPITokenException
 from .service import OWNERSHIP_CHOICES, TokenService
 from .store import TokenRecord
@@ -337,7 +338,7 @@ def project_list(admin: _Admin) -> None:
     """List projects and their roles."""
     service = admin.service()
     for p in service.list_projects():
-        roles = ", ".join(f"{name} ({role})" for name, role in service.store.list_roles(p.id))
+        roles = ", ".join(f"{name} ({role})" for name, role in service.list_roles(p))
         click.echo(f"{p.name}\t{p.id}\t{roles}")
 
 
@@ -358,20 +359,7 @@ def token() -> None:
 
 
 def _record_json(service: TokenService, rec: TokenRecord) -> dict[str, Any]:
-    return {
-        "id": rec.id,
-        "user": service.user_name(rec.user_id),
-        "user_id": rec.user_id,
-        "description": rec.description,
-        "projects": list(rec.projects),
-        "indexes": list(rec.indexes),
-        "actions": list(rec.actions),
-        "created": _iso(rec.created),
-        "not_before": _iso(rec.not_before),
-        "expires": _iso(rec.expires),
-        "last_used": _iso(rec.last_used),
-        "revoked": rec.revoked,
-    }
+    return token_json(rec, owner=service.user_name(rec.user_id))
 
 
 @token.command("create")
@@ -486,7 +474,7 @@ def audit_list(admin: _Admin, token_id: str | None, limit: int, as_json: bool) -
             "action": e.action,
             "reason": e.reason,
         }
-        for e in admin.service().store.list_events(limit=limit, token_id=token_id)
+        for e in admin.service().list_events(limit=limit, token_id=token_id)
     ]
     if as_json:
         click.echo(json.dumps(events, indent=2))
@@ -519,7 +507,7 @@ def audit_prune(admin: _Admin, older_than: str | None, keep: int | None) -> None
         before = int(time.time()) - parse_duration(older_than)
         if not _time.in_range(before):
             raise click.BadParameter(f"{older_than!r} reaches back before year 1")
-    dropped = admin.service().store.prune_events(before=before, keep=keep)
+    dropped = admin.service().prune_events(before=before, keep=keep)
     click.echo(f"dropped {dropped} audit event(s)")
 
 

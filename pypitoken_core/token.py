@@ -25,10 +25,13 @@ from .exceptions import (
 from .restrictions import MAX_CAVEAT_BYTES, Context, Restriction
 from .restrictions._core import Failure, _decode_json, _load_any
 
-__all__ = ["MAX_CAVEATS", "MAX_TOKEN_LENGTH", "PREFIX", "Token"]
+__all__ = ["MAX_CAVEATS", "MAX_TOKEN_LENGTH", "PREFIX", "TOKEN_USERNAME", "Token"]
 
 #: Default token prefix, as on pypi.org.
 PREFIX = "pypi"
+
+#: The Basic-auth user name that says "the password is an API token" (twine, pip, pypi.org).
+TOKEN_USERNAME = "__token__"  # noqa: S105 (a user name, not a secret)
 
 #: Longest token string :meth:`Token.load` reads. pypi.org tokens are 100-400 characters;
 #: a holder adding many restrictions offline stays far below this. Longer input is refused

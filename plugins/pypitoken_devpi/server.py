@@ -34,6 +34,7 @@ from pyramid.events import NewResponse
 from pyramid.httpexceptions import HTTPException, HTTPForbidden
 
 from pypitoken_core import Context, LoaderError, Token, ValidationError
+from pypitoken_core.display import reason_phrase
 from pypitoken_core.service import TokenService
 
 from . import views
@@ -48,7 +49,6 @@ from ._request import (
     method_action,
     read_index_write,
     request_project,
-    sanitize_reason,
 )
 from ._store import KeyfsStore, project_id
 
@@ -164,7 +164,7 @@ def _default_domain(args: Any) -> str:
 
 
 def _forbidden(reason: str) -> HTTPForbidden:
-    text = sanitize_reason(f"Invalid API Token: {reason}")
+    text = reason_phrase(f"Invalid API Token: {reason}")
     exc = HTTPForbidden(explanation=text)
     exc.status = f"403 {text}"
     return exc
@@ -229,7 +229,7 @@ def devpiserver_get_identity(request: Any, credentials: Any) -> TokenIdentity | 
         raw, claimed = found
         return plugin.identify(request, raw, claimed, explicit=claimed is None)
     except ValidationError as exc:
-        threadlog.info("pypitoken: token refused: %s", sanitize_reason(str(exc)))
+        threadlog.info("pypitoken: token refused: %s", reason_phrase(str(exc)))
         raise _forbidden(str(exc)) from None
     except HTTPException:
         raise
@@ -298,7 +298,7 @@ def _unreadable_token_write(request: Any) -> HTTPForbidden | None:
         reason = "the request could not be read"
     else:
         return None
-    threadlog.warn("pypitoken: refused token %s: %s", identity.token_id, sanitize_reason(reason))
+    threadlog.warn("pypitoken: refused token %s: %s", identity.token_id, reason_phrase(reason))
     return _forbidden(reason)
 
 
@@ -328,9 +328,9 @@ def _explain_refusal(event: Any) -> None:
             token_id,
             index,
             project,
-            sanitize_reason(reason),
+            reason_phrase(reason),
         )
-        response.status = f"403 {sanitize_reason('Invalid API Token: ' + reason)}"
+        response.status = f"403 {reason_phrase('Invalid API Token: ' + reason)}"
         if "WWW-Authenticate" in response.headers:
             del response.headers["WWW-Authenticate"]
     except Exception as exc:  # an explanation must never turn a refusal into a 500
