@@ -13,10 +13,11 @@ and costs the same (an unknown id is checked against a stand-in key): whoever ho
 an id learns neither whether it exists nor whether it was revoked.
 
 The rooms beside this one: ``_keys`` (the server secret and the keys derived from it),
-``_ownership`` (one policy per ownership mode), ``_checks`` (what a record says about a
-use), ``_audit`` (the folded, bounded audit trail: see there) and ``_claims`` (who owns a
-project name). Inside, a check returns a :class:`~pypitoken_core._audit.Refusal` or None;
-only the public methods raise.
+``_ownership`` (one policy per ownership mode), ``_minting`` (a new token's parameters,
+and making it with its record), ``_checks`` (what a record says about a use), ``_audit``
+(the folded, bounded audit trail: see there) and ``_claims`` (who owns a project name).
+Inside, a check returns a :class:`~pypitoken_core._audit.Refusal` or None; only the public
+methods raise.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ import datetime
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 
-from . import _time, names
+from . import names
 from ._audit import (
     DEFAULT_AUDIT_MAX_EVENTS,
     DEFAULT_AUDIT_WINDOW,
@@ -44,9 +44,9 @@ from ._keys import (
     check_secret,
     derive_key,
     load_secret,
-    new_salt,
     note_fingerprint,
 )
+from ._minting import DEFAULT_ACTIONS, checked_lifetime, issue, mint_actions, mint_window
 from ._ownership import (
     MAINTAINER,
     OWNERSHIP_CHOICES,
@@ -65,7 +65,7 @@ from .exceptions import (
     NotFound,
     ValidationError,
 )
-from .restrictions import ACTIONS, Context
+from .restrictions import Context
 from .store import AuditEvent, Project, TokenGrant, TokenRecord, TokenStore, User, open_store
 from .token import MAX_TOKEN_LENGTH, Token
 
@@ -82,9 +82,6 @@ __all__ = [
     "derive_key",
     "load_secret",
 ]
-
-#: What a token may do unless narrowed at mint time.
-DEFAULT_ACTIONS: tuple[str, ...] = ("upload", "download")
 
 #: The reason given for every token that is not provably genuine (unknown id, bad signature).
 INVALID_TOKEN = "invalid or unknown token"  # noqa: S105 (a message, not a secret)
@@ -127,7 +124,7 @@ class TokenService:
         if not prefix or "-" in prefix:
             raise ConfigurationError("the token prefix must be non-empty and contain no '-'")
         self._audit = AuditTrail(store, audit_window, audit_max_events)
-        self.max_lifetime = _lifetime(max_lifetime)
+        self.max_lifetime = checked_lifetime(max_lifetime)
         self._claims = ProjectClaims(store, self._policy, self._audit)
         self.store = store
         self.domain = domain
@@ -168,7 +165,7 @@ class TokenService:
         that the admin CLI follows the limit an index was started with. Warns in the log
         when the secret differs from the one tokens in this store were minted with.
         """
-        lifetime = None if max_lifetime is None else _lifetime(max_lifetime) or 0
+        lifetime = None if max_lifetime is None else checked_lifetime(max_lifetime) or 0
         url = db_url or os.environ.get(_DB_ENV) or _DEFAULT_DB
         store = open_store(url)
         try:
@@ -299,73 +296,22 @@ class TokenService:
                 if refused is not None:
                     raise ValidationError(refused)
                 ids.append(project.id)
-        action_list = self._mint_actions(actions)
-        index_list = list(indexes)
-        not_after_ts = _when(expires, now, "expires")
-        not_before_ts = _when(not_before, now, "not_before")
-        if not_after_ts is not None and not_after_ts <= now:
-            raise InvalidRestriction("expires must be in the future")
-        if not_before_ts is not None and not_after_ts is None:
-            raise InvalidRestriction("not_before needs expires")
-        if self.max_lifetime is not None and (
-            not_after_ts is None or not_after_ts - now > self.max_lifetime
-        ):
-            raise InvalidRestriction(
-                f"tokens on this server must expire within {self.max_lifetime} seconds"
-                " (its maximum token lifetime)"
-            )
-
-        token_id = str(uuid.uuid4())
-        salt = new_salt()
-        token = Token.create(
-            domain or self.domain, token_id, derive_key(self._secret, salt), self.prefix
-        )
-        # The date caveat is a window: it starts at not_before, or now.
-        window_start = now if not_before_ts is None else not_before_ts
-        token.restrict(
-            not_before=None if not_after_ts is None else window_start,
-            not_after=not_after_ts,
-            project_names=project_list or None,
-            project_ids=ids or None,
-            user_id=None if project_list or ids else owner.id,
-            # A caveat only when narrowed: default tokens stay readable by pypitoken.
-            actions=None if set(action_list) == set(DEFAULT_ACTIONS) else action_list,
-            indexes=index_list or None,
-        )
-        record = TokenRecord(
-            id=token_id,
-            user_id=owner.id,
-            salt=salt,
-            description=description,
-            projects=tuple(project_list),
-            project_ids=tuple(ids),
-            indexes=tuple(index_list),
-            actions=tuple(action_list),
-            created=now,
-            expires=not_after_ts,
+        not_before_ts, expires_ts = mint_window(expires, not_before, now, self.max_lifetime)
+        return issue(
+            self.store,
+            self._secret,
+            owner,
+            domain=domain or self.domain,
+            prefix=self.prefix,
+            now=now,
+            projects=project_list,
+            project_ids=ids,
+            indexes=list(indexes),
+            actions=mint_actions(actions, allow_delete=self.allow_delete),
             not_before=not_before_ts,
-            last_used=None,
-            revoked=False,
+            expires=expires_ts,
+            description=description,
         )
-        # Tokens minted from now on belong to this secret: warn about the others only.
-        note_fingerprint(self.store, self._secret, warn=False)
-        self.store.add_token(
-            record, event=event("minted", token_id=token_id, user=owner.name, reason=description)
-        )
-        return token.dump(), record
-
-    def _mint_actions(self, actions: Iterable[str] | None) -> list[str]:
-        action_list = list(DEFAULT_ACTIONS if actions is None else actions)
-        if not action_list:
-            raise InvalidRestriction("a token needs at least one action")
-        for action in action_list:
-            if action not in ACTIONS:
-                raise InvalidRestriction(
-                    f"unknown action {action!r}; expected {', '.join(ACTIONS)}"
-                )
-        if "delete" in action_list and not self.allow_delete:
-            raise InvalidRestriction("the delete action is not enabled on this server")
-        return action_list
 
     def revoke(self, token_id: str) -> None:
         """Revoke a token: refused from the next request on, in every process."""
@@ -738,35 +684,6 @@ def _common(contexts: Sequence[Context]) -> Context:
     )
 
 
-def _when(
-    value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str
-) -> int | None:
-    """Mint-time times: a datetime is absolute; an int or timedelta is relative to now.
-
-    Raises :class:`InvalidRestriction` for a time outside years 1 to 9999 UTC.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime.timedelta):
-        seconds = int(value.total_seconds())
-    elif type(value) is int:
-        seconds = value
-    else:
-        return _time.timestamp_from_parameter(value, name)
-    return _time.checked(now + seconds, name, f"{_time.shown(seconds)} seconds from now")
-
-
-def _lifetime(value: object) -> int | None:
-    """A maximum token lifetime: a positive number of seconds, or 0 / None for no limit."""
-    if value is None or value == 0:
-        return None
-    if type(value) is not int or not 0 < value <= _time.MAX_TIMESTAMP:
-        raise ConfigurationError(
-            f"the maximum token lifetime must be a number of seconds, not {value!r}"
-        )
-    return value
-
-
 def _stored_lifetime(store: TokenStore) -> int | None:
     """The maximum token lifetime saved in ``store`` (by the index), or None."""
     text = store.get_setting(_MAX_LIFETIME_SETTING)
@@ -774,4 +691,4 @@ def _stored_lifetime(store: TokenStore) -> int | None:
         return None
     if not (text.isascii() and text.isdigit()):
         raise ConfigurationError(f"the store's maximum token lifetime {text!r} is not a number")
-    return _lifetime(int(text))
+    return checked_lifetime(int(text))

@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"token"},
     {"store"},
     {"_keys", "_ownership", "_checks", "_audit", "_identity", "display"},
-    {"_claims"},
+    {"_claims", "_minting"},
     {"service"},
     {"cli"},
 ]
