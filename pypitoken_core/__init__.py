@@ -5,6 +5,8 @@ re-implemented to be wire-compatible with pypi.org, fail closed, and fast.
 """
 
 from .exceptions import AlreadyExists as AlreadyExists
+from .exceptions import ConfigurationError as ConfigurationError
+from .exceptions import InvalidInput as InvalidInput
 from .exceptions import InvalidRestriction as InvalidRestriction
 from .exceptions import LoaderError as LoaderError
 from .exceptions import MissingContextError as MissingContextError
@@ -30,9 +32,11 @@ from .token import Token as Token
 __all__ = [
     "ActionsRestriction",
     "AlreadyExists",
+    "ConfigurationError",
     "Context",
     "DateRestriction",
     "IndexesRestriction",
+    "InvalidInput",
     "InvalidRestriction",
     "LegacyDateRestriction",
     "LegacyNoopRestriction",

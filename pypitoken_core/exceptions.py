@@ -5,22 +5,31 @@ exception type escaping a public function is a bug::
 
     PyPITokenException
     +-- LoaderError            Token.load / Token.restrictions / Restriction.load: bad format
-    +-- ValidationError        Token.check / TokenService.authenticate: token must be refused
+    +-- ValidationError        Token.check / TokenService.authenticate: a refusal, the token
+    |   |                      must not be used as asked
     |   +-- MissingContextError    a restriction needs a context value that was not given
-    +-- InvalidRestriction     Token.restrict: parameters cannot describe a restriction
-    |                          (also a ValueError, as in pypitoken)
+    +-- InvalidInput           a caller's value is not acceptable (a user or project name);
+    |   |                      also a ValueError
+    |   +-- InvalidRestriction     Token.restrict, TokenService.mint: parameters cannot
+    |                              describe a restriction (a ValueError, as in pypitoken)
+    +-- ConfigurationError     the server is set up wrong: its secret, ownership mode,
+    |                          token prefix or limits
     +-- StoreError             the token store failed or refused an operation
         +-- NotFound           no such user / project / token
         +-- AlreadyExists      a unique name or id is taken
 
-Messages are English sentences a twine user can act on. They never contain a token, a
-signature or a key.
+Three families answer three questions: a refusal (``ValidationError``) is about the token
+and the use, invalid input (``InvalidInput``) about what a caller typed, and the last two
+about the server (fix its configuration, or its store). Messages are English sentences a
+twine user can act on. They never contain a token, a signature or a key.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AlreadyExists",
+    "ConfigurationError",
+    "InvalidInput",
     "InvalidRestriction",
     "LoaderError",
     "MissingContextError",
@@ -55,8 +64,17 @@ class MissingContextError(ValidationError):
     """A restriction could not be checked because the context lacks a required value."""
 
 
-class InvalidRestriction(PyPITokenException, ValueError):
+class InvalidInput(PyPITokenException, ValueError):
+    """A value a caller passed is not acceptable, e.g. a malformed user or project name."""
+
+
+class InvalidRestriction(InvalidInput):
     """``Token.restrict`` received parameters that cannot describe a valid restriction."""
+
+
+class ConfigurationError(PyPITokenException):
+    """The server's configuration cannot work: a missing or short secret, an unknown
+    ownership mode, a bad token prefix or limit."""
 
 
 class StoreError(PyPITokenException):

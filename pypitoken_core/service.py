@@ -1,49 +1,71 @@
 """TokenService: mint, authenticate and revoke tokens against a store.
 
 This is the one entry point the index adapters call. It knows users, projects, ownership
-and tokens; it knows nothing about HTTP. ``authenticate`` does, in order: size limit,
-load, identifier lookup, signature, revoked?, the restrictions kept on the record and the
-caveats in the token (including those the holder added offline), then the owner's own
-rights: a token never does what its owner cannot.
+and tokens; it knows nothing about HTTP. ``authenticate`` reads top to bottom: find the
+token (size limit, prefix, format, one store read), verify it (signature, then revoked?
+and the owner), collect the reasons (the restrictions kept on the record, then the caveats
+in the token, including those the holder added offline), apply the ownership policy (a
+token never does what its owner cannot), touch ``last_used``. ``evaluate`` answers several
+uses of one token the same way, at the cost of one.
 
 Until the signature is verified, every refusal reads the same (:data:`INVALID_TOKEN`)
 and costs the same (an unknown id is checked against a stand-in key): whoever holds only
 an id learns neither whether it exists nor whether it was revoked.
 
-Audit. Refusals are recorded in the store's audit trail, folded together: one line per
-token (or user), kind of refusal and :attr:`TokenService.audit_window`, with a count. The
-trail keeps at most :attr:`TokenService.audit_max_events` lines. So what a refused request
-can add to the store is one small line at most, and a burst of them adds a few lines.
-
-Keys. Each token has a random salt, stored; its key is HMAC-SHA256(server secret, salt)
-and is never stored, so a database dump alone cannot forge a token. Losing or changing the
-server secret invalidates every token minted with it.
+The rooms beside this one: ``_keys`` (the server secret and the keys derived from it),
+``_ownership`` (one policy per ownership mode), ``_minting`` (a new token's parameters,
+and making it with its record), ``_checks`` (what a record says about a use), ``_audit``
+(the folded, bounded audit trail: see there) and ``_claims`` (who owns a project name).
+Inside, a check returns a :class:`~pypitoken_core._audit.Refusal` or None; only the public
+methods raise.
 """
 
 from __future__ import annotations
 
 import datetime
-import hmac
-import logging
 import os
 import re
-import secrets
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 
-from . import _time, names
+from . import names
+from ._audit import (
+    DEFAULT_AUDIT_MAX_EVENTS,
+    DEFAULT_AUDIT_WINDOW,
+    AuditTrail,
+    Refusal,
+    event,
+)
+from ._checks import scope_reasons, window_reasons
+from ._claims import Claim, ProjectClaims
+from ._identity import Identity
+from ._keys import (
+    STAND_IN_SALT,
+    check_secret,
+    derive_key,
+    load_secret,
+    note_fingerprint,
+)
+from ._minting import DEFAULT_ACTIONS, checked_lifetime, issue, mint_actions, mint_window
+from ._ownership import (
+    MAINTAINER,
+    OWNERSHIP_CHOICES,
+    OWNERSHIP_MODES,
+    Ownership,
+    bad_project_name,
+    is_user_name,
+    ownership_policy,
+)
 from .exceptions import (
     AlreadyExists,
+    ConfigurationError,
+    InvalidInput,
     InvalidRestriction,
     LoaderError,
     NotFound,
-    StoreError,
     ValidationError,
 )
-from .restrictions import ACTIONS, Context, _short_repr, timestamp_from_parameter
+from .restrictions import Context
 from .store import AuditEvent, Project, TokenGrant, TokenRecord, TokenStore, User, open_store
 from .token import MAX_TOKEN_LENGTH, Token
 
@@ -61,185 +83,14 @@ __all__ = [
     "load_secret",
 ]
 
-log = logging.getLogger(__name__)
-
-#: What a token may do unless narrowed at mint time.
-DEFAULT_ACTIONS: tuple[str, ...] = ("upload", "download")
-
-#: ``pypi``: the first user to store a file of a project owns it; only owners and
-#: maintainers upload.
-#: ``open``: any registered user may upload anywhere (pypiserver's own behaviour).
-#: ``external``: the index server enforces the owner's rights itself (devpi's ACLs).
-OWNERSHIP_MODES: tuple[str, ...] = ("pypi", "open", "external")
-
-#: The modes an operator chooses between (``external`` is for adapters, such as devpi's,
-#: whose index server enforces the owner's rights itself).
-OWNERSHIP_CHOICES: tuple[str, ...] = ("pypi", "open")
-
 #: The reason given for every token that is not provably genuine (unknown id, bad signature).
 INVALID_TOKEN = "invalid or unknown token"  # noqa: S105 (a message, not a secret)
 
-#: Seconds during which repeated refusals of one kind for one token share an audit line.
-DEFAULT_AUDIT_WINDOW = 3600
-
-#: Lines the audit trail keeps at most (the oldest go first): at a few hundred bytes each,
-#: tens of megabytes.
-DEFAULT_AUDIT_MAX_EVENTS = 100_000
-
-OWNER, MAINTAINER = "Owner", "Maintainer"
-_SECRET_ENV = "PYPITOKEN_SECRET"  # noqa: S105 (a variable name, not a secret)
-_SECRET_FILE_ENV = "PYPITOKEN_SECRET_FILE"  # noqa: S105
 _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
-_MIN_SECRET_BYTES = 16
-_FINGERPRINT_SETTING = "secret_fingerprint"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
-# An unknown id is checked against the key this salt gives, so that it costs what a known
-# id with a bad signature costs. No token has it: salts are 16 random bytes.
-_STAND_IN_SALT = b"pypitoken-core: no such token"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_MAX_USER_NAME = 200
-
-
-def _valid_user_name(name: object) -> bool:
-    """Printable, non-blank, not the token pseudo-user, and of a sane length."""
-    return (
-        isinstance(name, str)
-        and 0 < len(name) <= _MAX_USER_NAME
-        and name.strip() == name
-        and name != "__token__"
-        and name.isprintable()
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A new project taken for ``user_name`` by the upload about to store its first file."""
-
-    project: str
-    project_id: str
-    user_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who acts: the user, and the token used (None for a password login)."""
-
-    user_name: str
-    user_id: str
-    token_id: str | None = None
-
-
-def derive_key(secret: bytes, salt: bytes) -> bytes:
-    """A token's macaroon key: HMAC-SHA256(server secret, per-token salt)."""
-    return hmac.digest(secret, salt, "sha256")
-
-
-def _fingerprint(secret: bytes) -> str:
-    return hmac.digest(secret, b"pypitoken-core secret fingerprint", "sha256")[:8].hex()
-
-
-def load_secret(
-    db_url: str, secret_file: str | os.PathLike[str] | None = None, *, create: bool = True
-) -> bytes:
-    """Find the server secret: ``$PYPITOKEN_SECRET``, a secret file, or the SQLite default.
-
-    The file is ``secret_file``, else ``$PYPITOKEN_SECRET_FILE``, else (for SQLite stores
-    only) ``<database>.secret`` next to the database. A missing file is created with
-    mode 0600 when ``create`` is true. A PostgreSQL store has no natural place for the
-    file, so it needs one of the explicit sources.
-    """
-    env = os.environ.get(_SECRET_ENV)
-    if env and secret_file is None:
-        secret = env.encode("utf-8")
-        if len(secret) < _MIN_SECRET_BYTES:
-            raise StoreError(f"${_SECRET_ENV} must be at least {_MIN_SECRET_BYTES} characters")
-        return secret
-    path_text = secret_file or os.environ.get(_SECRET_FILE_ENV)
-    if path_text is None:
-        if not db_url.startswith("sqlite:///"):
-            raise StoreError(
-                "this store needs a server secret: pass --secret-file or set "
-                f"${_SECRET_FILE_ENV} or ${_SECRET_ENV}"
-            )
-        path_text = db_url[len("sqlite:///") :] + ".secret"
-    path = Path(path_text)
-    try:
-        return _read_secret(path)
-    except FileNotFoundError:
-        if not create:
-            raise StoreError(f"secret file {path} does not exist") from None
-    return _create_secret(path)
-
-
-def _read_secret(path: Path) -> bytes:
-    try:
-        secret = path.read_bytes().strip()
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise StoreError(f"cannot read secret file {path}: {exc.strerror}") from exc
-    if len(secret) < _MIN_SECRET_BYTES:
-        raise StoreError(f"secret file {path} holds fewer than {_MIN_SECRET_BYTES} bytes")
-    return secret
-
-
-def _create_secret(path: Path) -> bytes:
-    # Write a temporary file, then link it into place: the link fails if another process
-    # won the race, and then both use the winner's secret. Nobody ever reads half a file.
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_hex(32).encode() + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-            log.info("created a new server secret in %s (mode 0600)", path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-        return _read_secret(path)
-    except OSError as exc:
-        raise StoreError(f"cannot create secret file {path}: {exc.strerror}") from exc
-
-
-def _iso(timestamp: int) -> str:
-    moment = _time.utc(timestamp)
-    if moment is None:  # a record written before times were checked
-        return f"timestamp {_time.shown(timestamp)}"
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _when(
-    value: int | datetime.datetime | datetime.timedelta | None, now: int, name: str
-) -> int | None:
-    """Mint-time times: a datetime is absolute; an int or timedelta is relative to now.
-
-    Raises :class:`InvalidRestriction` for a time outside years 1 to 9999 UTC.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime.timedelta):
-        seconds = int(value.total_seconds())
-    elif type(value) is int:
-        seconds = value
-    else:
-        return timestamp_from_parameter(value, name)
-    return _time.checked(now + seconds, name, f"{_time.shown(seconds)} seconds from now")
-
-
-def _lifetime(value: object) -> int | None:
-    """A maximum token lifetime: a positive number of seconds, or 0 / None for no limit."""
-    if value is None or value == 0:
-        return None
-    if type(value) is not int or not 0 < value <= _time.MAX_TIMESTAMP:
-        raise StoreError(f"the maximum token lifetime must be a number of seconds, not {value!r}")
-    return value
 
 
 class TokenService:
@@ -249,8 +100,9 @@ class TokenService:
     :data:`OWNERSHIP_MODES`; ``allow_delete`` enables the ``delete`` action;
     ``last_used_interval`` throttles the ``last_used`` writes (seconds);
     ``max_lifetime`` (seconds, None or 0 for none) is the longest a minted token may
-    live; ``audit_window`` and ``audit_max_events`` bound the audit trail (see the
-    module docstring).
+    live; ``audit_window`` and ``audit_max_events`` bound the audit trail (see
+    :mod:`pypitoken_core._audit`). Raises :class:`ConfigurationError` for any of them
+    that cannot work.
     """
 
     def __init__(
@@ -267,21 +119,14 @@ class TokenService:
         audit_window: int = DEFAULT_AUDIT_WINDOW,
         audit_max_events: int = DEFAULT_AUDIT_MAX_EVENTS,
     ) -> None:
-        if not isinstance(secret, bytes) or len(secret) < _MIN_SECRET_BYTES:
-            raise StoreError(f"the server secret must be at least {_MIN_SECRET_BYTES} bytes")
-        if ownership not in OWNERSHIP_MODES:
-            raise StoreError(f"ownership must be one of {', '.join(OWNERSHIP_MODES)}")
+        self._secret = check_secret(secret)
+        self._policy: Ownership = ownership_policy(ownership)
         if not prefix or "-" in prefix:
-            raise StoreError("the token prefix must be non-empty and contain no '-'")
-        if type(audit_window) is not int or audit_window < 0:
-            raise StoreError("audit_window must be a non-negative number of seconds")
-        if type(audit_max_events) is not int or audit_max_events < 1:
-            raise StoreError("audit_max_events must be a positive number of events")
-        self.max_lifetime = _lifetime(max_lifetime)
-        self.audit_window = audit_window
-        self.audit_max_events = audit_max_events
+            raise ConfigurationError("the token prefix must be non-empty and contain no '-'")
+        self._audit = AuditTrail(store, audit_window, audit_max_events)
+        self.max_lifetime = checked_lifetime(max_lifetime)
+        self._claims = ProjectClaims(store, self._policy, self._audit)
         self.store = store
-        self._secret = secret
         self.domain = domain
         self.prefix = prefix
         self.ownership = ownership
@@ -290,6 +135,16 @@ class TokenService:
 
     def __repr__(self) -> str:
         return f"<TokenService store={self.store.url!r} ownership={self.ownership!r}>"
+
+    @property
+    def audit_window(self) -> int:
+        """Seconds during which repeated refusals of one kind share an audit line."""
+        return self._audit.window
+
+    @property
+    def audit_max_events(self) -> int:
+        """Lines the audit trail keeps at most."""
+        return self._audit.max_events
 
     @classmethod
     def from_url(
@@ -310,19 +165,12 @@ class TokenService:
         that the admin CLI follows the limit an index was started with. Warns in the log
         when the secret differs from the one tokens in this store were minted with.
         """
-        lifetime = None if max_lifetime is None else _lifetime(max_lifetime) or 0
+        lifetime = None if max_lifetime is None else checked_lifetime(max_lifetime) or 0
         url = db_url or os.environ.get(_DB_ENV) or _DEFAULT_DB
         store = open_store(url)
         try:
             secret = load_secret(url, secret_file)
-            known = store.get_setting(_FINGERPRINT_SETTING)
-            if known is None:
-                store.set_setting(_FINGERPRINT_SETTING, _fingerprint(secret))
-            elif known != _fingerprint(secret):
-                log.warning(
-                    "the server secret differs from the one this store's tokens were minted "
-                    "with: every existing token will be refused"
-                )
+            note_fingerprint(store, secret, warn=True)
             # The index's configured domain becomes the store's, so that tokens minted
             # later from the admin CLI carry it too.
             stored = store.get_setting(_DOMAIN_SETTING)
@@ -353,27 +201,27 @@ class TokenService:
     # -- users, projects, roles ---------------------------------------------------------
 
     def add_user(self, name: str) -> User:
-        """Register a user (raises :class:`AlreadyExists`)."""
-        if not _valid_user_name(name):
-            raise InvalidRestriction(f"invalid user name {name!r}")
+        """Register a user (raises :class:`InvalidInput`, :class:`AlreadyExists`)."""
+        if not is_user_name(name):
+            raise InvalidInput(f"invalid user name {name!r}")
         return self.store.add_user(name)
-
-    def _user(self, name: str) -> User:
-        user = self.store.get_user(name)
-        if user is None:
-            raise NotFound(f"unknown user {name!r}")
-        return user
 
     def remove_user(self, name: str) -> None:
         """Remove a user; all their tokens are refused from the next request on."""
-        self.store.remove_user(name, event=_audit("user_removed", user=name, reason="user removed"))
+        self.store.remove_user(name, event=event("user_removed", user=name, reason="user removed"))
 
     def list_users(self) -> list[User]:
         """All registered users."""
         return self.store.list_users()
 
+    def user_name(self, user_id: str) -> str | None:
+        """The name of the user with this id, or None if removed."""
+        user = self.store.get_user_by_id(user_id)
+        return None if user is None else user.name
+
     def add_project(self, name: str, owner: str) -> Project:
-        """Register a project owned by ``owner`` (raises :class:`AlreadyExists`)."""
+        """Register a project owned by ``owner`` (raises :class:`InvalidInput`,
+        :class:`NotFound`, :class:`AlreadyExists`)."""
         normalized = self._project_name(name)
         return self.store.add_project(normalized, self._user(owner).id)
 
@@ -386,9 +234,20 @@ class TokenService:
         """All registered projects."""
         return self.store.list_projects()
 
-    def _project_name(self, name: str) -> str:
-        if not names.is_valid(name):
-            raise InvalidRestriction(_invalid_name(name))
+    def list_roles(self, project: Project) -> list[tuple[str, str]]:
+        """``(user name, role)`` of everyone with a role on ``project``, by user name."""
+        return self.store.list_roles(project.id)
+
+    def _user(self, name: str) -> User:
+        user = self.store.get_user(name)
+        if user is None:
+            raise NotFound(f"unknown user {name!r}")
+        return user
+
+    def _project_name(self, name: str, error: type[InvalidInput] = InvalidInput) -> str:
+        bad = bad_project_name(name)
+        if bad is not None:
+            raise error(bad)
         return names.normalize(name)
 
     def _project(self, name: str) -> Project:
@@ -416,93 +275,48 @@ class TokenService:
 
         ``expires``/``not_before``: a datetime is absolute, an int or timedelta is relative
         to now. A project-scoped token carries the project-name and project-id caveats, as
-        on pypi.org; it can only be minted for existing projects the user may upload to
-        (except in ``external`` ownership mode, where the index checks this itself). A
+        on pypi.org; it can only be minted for existing projects the ownership policy lets
+        the user mint for (in ``external`` mode the index checks this itself). A
         user-wide token carries the user-id caveat. Restrictions are kept on the record
         and embedded as caveats; both are enforced. Raises :class:`InvalidRestriction`
-        for times outside years 1 to 9999 and, with a ``max_lifetime``, for a token that
-        would never expire or live longer.
+        for parameters that cannot describe the token (times outside years 1 to 9999; with
+        a ``max_lifetime``, a token that would never expire or live longer),
+        :class:`NotFound` for an unknown user or project, :class:`ValidationError` when
+        the policy refuses.
         """
         owner = self._user(user)
         now = int(time.time())
-        project_list = [self._project_name(p) for p in projects]
+        project_list = [self._project_name(p, InvalidRestriction) for p in projects]
         ids = list(project_ids)
-        if self.ownership != "external":
+        if self._policy.keeps_projects:
             for name in project_list:
-                record = self._project(name)
-                if self.ownership == "pypi" and self.store.get_role(record.id, owner.id) is None:
-                    raise ValidationError(f"user {owner.name} may not upload to project {name!r}")
-                ids.append(record.id)
-        action_list = list(DEFAULT_ACTIONS if actions is None else actions)
-        if not action_list:
-            raise InvalidRestriction("a token needs at least one action")
-        for action in action_list:
-            if action not in ACTIONS:
-                raise InvalidRestriction(
-                    f"unknown action {action!r}; expected {', '.join(ACTIONS)}"
-                )
-        if "delete" in action_list and not self.allow_delete:
-            raise InvalidRestriction("the delete action is not enabled on this server")
-        index_list = list(indexes)
-        not_after_ts = _when(expires, now, "expires")
-        not_before_ts = _when(not_before, now, "not_before")
-        if not_after_ts is not None and not_after_ts <= now:
-            raise InvalidRestriction("expires must be in the future")
-        if not_before_ts is not None and not_after_ts is None:
-            raise InvalidRestriction("not_before needs expires")
-        if self.max_lifetime is not None and (
-            not_after_ts is None or not_after_ts - now > self.max_lifetime
-        ):
-            raise InvalidRestriction(
-                f"tokens on this server must expire within {self.max_lifetime} seconds"
-                " (its maximum token lifetime)"
-            )
-
-        token_id = str(uuid.uuid4())
-        salt = secrets.token_bytes(16)
-        token = Token.create(
-            domain or self.domain, token_id, derive_key(self._secret, salt), self.prefix
-        )
-        # The date caveat is a window: it starts at not_before, or now.
-        window_start = now if not_before_ts is None else not_before_ts
-        token.restrict(
-            not_before=None if not_after_ts is None else window_start,
-            not_after=not_after_ts,
-            project_names=project_list or None,
-            project_ids=ids or None,
-            user_id=None if project_list or ids else owner.id,
-            # A caveat only when narrowed: default tokens stay readable by pypitoken.
-            actions=None if set(action_list) == set(DEFAULT_ACTIONS) else action_list,
-            indexes=index_list or None,
-        )
-        record = TokenRecord(
-            id=token_id,
-            user_id=owner.id,
-            salt=salt,
-            description=description,
-            projects=tuple(project_list),
-            project_ids=tuple(ids),
-            indexes=tuple(index_list),
-            actions=tuple(action_list),
-            created=now,
-            expires=not_after_ts,
+                project = self._project(name)
+                role = self.store.get_role(project.id, owner.id)
+                refused = self._policy.mint_refusal(owner, project, role)
+                if refused is not None:
+                    raise ValidationError(refused)
+                ids.append(project.id)
+        not_before_ts, expires_ts = mint_window(expires, not_before, now, self.max_lifetime)
+        return issue(
+            self.store,
+            self._secret,
+            owner,
+            domain=domain or self.domain,
+            prefix=self.prefix,
+            now=now,
+            projects=project_list,
+            project_ids=ids,
+            indexes=list(indexes),
+            actions=mint_actions(actions, allow_delete=self.allow_delete),
             not_before=not_before_ts,
-            last_used=None,
-            revoked=False,
+            expires=expires_ts,
+            description=description,
         )
-        fingerprint = _fingerprint(self._secret)
-        if self.store.get_setting(_FINGERPRINT_SETTING) != fingerprint:
-            # Tokens minted from now on belong to this secret: warn about the others only.
-            self.store.set_setting(_FINGERPRINT_SETTING, fingerprint)
-        self.store.add_token(
-            record, event=_audit("minted", token_id=token_id, user=owner.name, reason=description)
-        )
-        return token.dump(), record
 
     def revoke(self, token_id: str) -> None:
         """Revoke a token: refused from the next request on, in every process."""
         if not self.store.revoke_token(
-            token_id, event=_audit("revoked", token_id=token_id, reason="revoked")
+            token_id, event=event("revoked", token_id=token_id, reason="revoked")
         ):
             raise NotFound(f"unknown token {token_id!r}")
 
@@ -517,10 +331,16 @@ class TokenService:
         """Records of all tokens, or of one user's tokens."""
         return self.store.list_tokens(None if user is None else self._user(user).id)
 
-    def user_name(self, user_id: str) -> str | None:
-        """The name of the user with this id, or None if removed."""
-        user = self.store.get_user_by_id(user_id)
-        return None if user is None else user.name
+    # -- the audit trail ----------------------------------------------------------------
+
+    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
+        """Up to ``limit`` audit lines, newest first, optionally only one token's."""
+        return self.store.list_events(limit=limit, token_id=token_id)
+
+    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
+        """Drop audit lines last seen before ``before``, then all but the newest ``keep``;
+        return how many went."""
+        return self.store.prune_events(before=before, keep=keep)
 
     # -- authentication -----------------------------------------------------------------
 
@@ -534,42 +354,82 @@ class TokenService:
         provably genuine).
         """
         ready = context if isinstance(context, Context) else None
+        if ready is not None and (bad := _name_refusal(ready)) is not None:
+            raise ValidationError(bad)  # a cheap, certain refusal: nothing read or recorded
         # With the use known up front, one store read answers everything (token, owner,
         # project, role); a deferred context costs a second read for project and role.
         token, grant = self._find(raw_token, None if ready is None else self._project_key(ready))
-        if grant is None:
-            raise self._unknown(token, ready)
-        record = grant.token
-        user = self._genuine(token, grant, ready)
+        genuine = self._verify(token, grant)
+        if isinstance(genuine, Refusal):
+            self._denied(genuine, grant, ready)
+            raise genuine.error()
+        grant, owner = genuine
         if isinstance(context, Context):
-            project, role = grant.project, grant.role
+            use, project, role = context, grant.project, grant.role
         else:
-            context = context()
-            try:
-                project, role = self._project_and_role(context, user.id)
-            except ValidationError as exc:
-                self._denied(grant, context, exc, "request")
-                raise
-        context = context._evolve(
-            user_id=user.id,
-            project_id=context.project_id or (None if project is None else project.id),
-        )
-        validity = _validity_reasons(record, context)
-        try:
-            # The caveats repeat the record's restrictions; report them only when they add
-            # something (the holder's offline restrictions), in pypitoken's words.
-            reasons = validity + _scope_reasons(record, context)
-            _raise_if(reasons or token._caveat_reasons(context)[0])
-        except ValidationError as exc:
-            self._denied(grant, context, exc, "expired" if validity else "restricted")
-            raise
-        try:
-            self._check_rights(user, context, project, role)
-        except ValidationError as exc:
-            self._denied(grant, context, exc, "rights")
-            raise
-        self._touch(record, context.now)
-        return Identity(user.name, user.id, record.id)
+            use = context()
+            if (bad := _name_refusal(use)) is not None:
+                refused = Refusal((bad,), "request")
+                self._denied(refused, grant, use)
+                raise refused.error()
+            project, role = self._project_and_role(use, owner)
+        refusal = self._refusal(token, grant.token, owner, use, project, role)
+        if refusal is not None:
+            self._denied(refusal, grant, use)
+            raise refusal.error()
+        self._touch(grant.token, use.now)
+        return Identity(owner.name, owner.id, grant.token.id)
+
+    def evaluate(self, raw_token: str, contexts: Sequence[Context]) -> list[str | None]:
+        """Answer several uses of one token at once: for each context, None if the token
+        allows it, else the reason :meth:`authenticate` would give.
+
+        For an index that asks about several actions per request (devpi checks each
+        permission of each stage). It costs one use: one load, one signature check, one
+        store read (and a read of project and role for each other project the contexts
+        name), at most one "denied" line in the audit trail (the first refusal's), and a
+        ``last_used`` touch if any use is allowed. Never raises :class:`ValidationError`: a token
+        refused as a whole (forged, revoked, malformed) answers its reason for every use.
+        """
+        # A name that cannot be a project is refused as authenticate refuses it, before
+        # anything is read or recorded; the other uses are checked together.
+        answers: list[str | None] = [_name_refusal(context) for context in contexts]
+        uses = [(i, context) for i, context in enumerate(contexts) if answers[i] is None]
+        if not uses:
+            return answers
+        loaded = self._load(raw_token)
+        if isinstance(loaded, Refusal):
+            for i, _ in uses:
+                answers[i] = loaded.message
+            return answers
+        # The grant's one read also answers for the first use's project.
+        first_key = self._project_key(uses[0][1])
+        token, grant = loaded, self._grant(loaded, first_key)
+        genuine = self._verify(token, grant)
+        if isinstance(genuine, Refusal):
+            self._denied(genuine, grant, _common([context for _, context in uses]))
+            for i, _ in uses:
+                answers[i] = genuine.message
+            return answers
+        grant, owner = genuine
+        projects = {first_key: (grant.project, grant.role)}
+        first: tuple[Refusal, Context] | None = None
+        allowed: Context | None = None
+        for i, context in uses:
+            key = self._project_key(context)
+            if key not in projects:
+                projects[key] = self._project_and_role(context, owner)
+            refusal = self._refusal(token, grant.token, owner, context, *projects[key])
+            if refusal is None:
+                allowed = allowed or context
+            else:
+                answers[i] = refusal.message
+                first = first or (refusal, context)
+        if first is not None:
+            self._denied(first[0], grant, first[1])
+        if allowed is not None:
+            self._touch(grant.token, allowed.now)
+        return answers
 
     def identify(self, raw_token: str, *, now: int | None = None) -> Identity:
         """Who a genuine, current token speaks for, before its use is known.
@@ -577,110 +437,25 @@ class TokenService:
         Checks what :meth:`authenticate` checks except the use: format, lookup,
         signature, revocation, owner, and the validity window (record and caveats).
         Project, index and action restrictions are not evaluated: call
-        :meth:`authenticate` for each use. For servers that learn the use only later
-        (devpi resolves the stages a push touches after identifying the caller).
+        :meth:`authenticate` or :meth:`evaluate` for each use. For servers that learn the
+        use only later (devpi resolves the stages a push touches after identifying the
+        caller).
         """
         context = Context(now=now)
         token, grant = self._find(raw_token, None)
-        if grant is None:
-            raise self._unknown(token, None)
-        record = grant.token
-        user = self._genuine(token, grant, None)
-        context = context._evolve(user_id=user.id)
-        validity = _validity_reasons(record, context)
-        try:
-            _raise_if(validity or token._caveat_reasons(context, partial=True)[0])
-        except ValidationError as exc:
-            self._denied(grant, None, exc, "expired" if validity else "restricted")
-            raise
-        return Identity(user.name, user.id, record.id)
-
-    def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant | None]:
-        """Size limit, prefix, format and identifier lookup (with the named project).
-
-        The grant is None for an identifier that is not in the store.
-        """
-        if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
-            raise ValidationError("malformed token")
-        prefix, _, _ = raw_token.partition("-")
-        if prefix != self.prefix:
-            raise ValidationError(f"token must start with '{self.prefix}-'")
-        try:
-            token = Token.load(raw_token)
-        except LoaderError as exc:
-            raise ValidationError(f"malformed token ({exc})") from None
-        # Our identifiers are lowercase UUID4s; anything else cannot be in the store, and
-        # crafted bytes (NUL, megabytes) never reach a database query.
-        if not _UUID.fullmatch(token.identifier):
-            return token, None
-        return token, self.store.get_token_grant(token.identifier, project_name)
-
-    def _unknown(self, token: Token, context: Context | None) -> ValidationError:
-        """Record an unknown identifier and return the refusal, after a stand-in check.
-
-        The signature is checked against a key no token has, so that this refusal costs
-        what a known identifier's bad signature costs: the time it takes tells nothing.
-        """
-        token._signature_matches(derive_key(self._secret, _STAND_IN_SALT))
-        self._event(
-            _audit(
-                "denied",
-                project=None if context is None else context.project_name,
-                action=None if context is None else context.action,
-                reason="unknown token id",
-            ),
-            kind="unknown",
-        )
-        return ValidationError(INVALID_TOKEN)
-
-    def _genuine(self, token: Token, grant: TokenGrant, context: Context | None) -> User:
-        """Signature, then revocation and owner: the token is what the store says it is.
-
-        The signature comes first: before it is verified, nothing about the record (that
-        it was revoked, or its owner removed) is the holder's business.
-        """
-        record, user = grant.token, grant.owner
-        if not token._signature_matches(derive_key(self._secret, record.salt)):
-            self._denied(
-                grant,
-                context,
-                "bad signature (a forged or altered token, or the server secret changed)",
-                "forged",
-            )
-            raise ValidationError(INVALID_TOKEN)
-        if record.revoked:
-            self._denied(grant, context, "token revoked", "revoked")
-            raise ValidationError("token revoked")
-        if user is None:
-            reason = "the token's owner no longer exists"
-            self._denied(grant, context, reason, "owner removed")
-            raise ValidationError(reason)
-        return user
-
-    def _touch(self, record: TokenRecord, now: int) -> None:
-        # One write per token per interval, whatever the request rate.
-        if record.last_used is None or now - record.last_used >= self.last_used_interval:
-            self.store.touch_token(record.id, now)
-
-    def _denied(
-        self,
-        grant: TokenGrant,
-        context: Context | None,
-        reason: ValidationError | str,
-        kind: str,
-    ) -> None:
-        """Record a refusal of the token in ``grant``; ``kind`` is what it is folded under."""
-        self._event(
-            _audit(
-                "denied",
-                token_id=grant.token.id,
-                user=None if grant.owner is None else grant.owner.name,
-                project=None if context is None else context.project_name,
-                action=None if context is None else context.action,
-                reason=str(reason),
-            ),
-            kind=kind,
-        )
+        genuine = self._verify(token, grant)
+        if isinstance(genuine, Refusal):
+            self._denied(genuine, grant, None)
+            raise genuine.error()
+        grant, owner = genuine
+        context = context._evolve(user_id=owner.id)
+        window = window_reasons(grant.token, context.now)
+        reasons = window or [f.reason for f in token._failures(context, partial=True)]
+        if reasons:
+            refusal = Refusal(tuple(reasons), "expired" if window else "restricted")
+            self._denied(refusal, grant, None)
+            raise refusal.error()
+        return Identity(owner.name, owner.id, grant.token.id)
 
     def authorize_user(self, user_name: str, context: Context) -> Identity:
         """Apply the ownership rules to a user who logged in with a password.
@@ -688,7 +463,7 @@ class TokenService:
         The password was checked by the index (e.g. htpasswd); a password user is the
         registered user of the same name, registered on first use.
         """
-        if not _valid_user_name(user_name):
+        if not is_user_name(user_name):
             raise ValidationError(f"invalid user name {user_name!r}")
         user = self.store.get_user(user_name)
         if user is None:
@@ -697,20 +472,148 @@ class TokenService:
             except AlreadyExists:
                 user = self._user(user_name)
         context = context._evolve(user_id=user.id)
-        try:
-            self._check_rights(user, context, *self._project_and_role(context, user.id))
-        except ValidationError as exc:
-            self._event(
-                _audit(
-                    "denied",
-                    user=user.name,
-                    project=context.project_name,
-                    action=context.action,
-                    reason=str(exc),
-                )
+        bad = _name_refusal(context)
+        refusal = (
+            Refusal((bad,), "refused")
+            if bad is not None
+            else self._rights_refusal(
+                user, context, *self._project_and_role(context, user), kind="refused"
             )
-            raise
+        )
+        if refusal is not None:
+            self._audit.denied(refusal, user=user.name, context=context)
+            raise refusal.error()
         return Identity(user.name, user.id, None)
+
+    # -- the steps of a check -----------------------------------------------------------
+
+    def _load(self, raw_token: str) -> Token | Refusal:
+        """Size limit, prefix and format: the token, or why it is not one of ours.
+
+        Never recorded in the audit trail: nothing says whose it would be.
+        """
+        if not isinstance(raw_token, str) or len(raw_token) > MAX_TOKEN_LENGTH:
+            return Refusal(("malformed token",), "malformed")
+        prefix, _, _ = raw_token.partition("-")
+        if prefix != self.prefix:
+            return Refusal((f"token must start with '{self.prefix}-'",), "malformed")
+        try:
+            return Token.load(raw_token)
+        except LoaderError as exc:
+            return Refusal((f"malformed token ({exc})",), "malformed")
+
+    def _grant(self, token: Token, project_name: str | None) -> TokenGrant | None:
+        """The token's record, owner, and ``project_name``'s project and role: one read.
+
+        None for an identifier that is not in the store. Our identifiers are lowercase
+        UUID4s; anything else cannot be in the store, and crafted bytes (NUL, megabytes)
+        never reach a database query.
+        """
+        if not _UUID.fullmatch(token.identifier):
+            return None
+        return self.store.get_token_grant(token.identifier, project_name)
+
+    def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant | None]:
+        """Find the token: :meth:`_load` and :meth:`_grant`, raising for a malformed one."""
+        loaded = self._load(raw_token)
+        if isinstance(loaded, Refusal):
+            raise loaded.error() from None
+        return loaded, self._grant(loaded, project_name)
+
+    def _verify(self, token: Token, grant: TokenGrant | None) -> tuple[TokenGrant, User] | Refusal:
+        """Verify the token: signature, then revocation and owner.
+
+        The signature comes first: before it is verified, nothing about the record (that
+        it was revoked, or its owner removed) is the holder's business. An unknown id is
+        checked against a key no token has, so that its refusal costs what a known id's
+        bad signature costs: the time it takes tells nothing.
+        """
+        if grant is None:
+            token._signature_matches(derive_key(self._secret, STAND_IN_SALT))
+            return Refusal((INVALID_TOKEN,), "unknown", recorded="unknown token id")
+        record, owner = grant.token, grant.owner
+        if not token._signature_matches(derive_key(self._secret, record.salt)):
+            return Refusal(
+                (INVALID_TOKEN,),
+                "forged",
+                recorded="bad signature (a forged or altered token, or the server secret changed)",
+            )
+        if record.revoked:
+            return Refusal(("token revoked",), "revoked")
+        if owner is None:
+            return Refusal(("the token's owner no longer exists",), "owner removed")
+        return grant, owner
+
+    def _project_key(self, context: Context) -> str | None:
+        """The project name to look up for this use: None if none is named or needed.
+
+        The name must have passed :func:`bad_project_name`.
+        """
+        return context.project_name if self._policy.keeps_projects else None
+
+    def _project_and_role(self, context: Context, user: User) -> tuple[Project | None, str | None]:
+        """The project the context names and ``user``'s role on it, in reads of their own.
+
+        The name must have passed :func:`_name_refusal`.
+        """
+        name = self._project_key(context)
+        project = None if name is None else self.store.get_project(name)
+        return project, None if project is None else self.store.get_role(project.id, user.id)
+
+    def _refusal(
+        self,
+        token: Token,
+        record: TokenRecord,
+        owner: User,
+        context: Context,
+        project: Project | None,
+        role: str | None,
+    ) -> Refusal | None:
+        """Collect the reasons a genuine token may not be used as ``context`` says, then
+        apply the ownership policy; None if it may."""
+        context = context._evolve(
+            user_id=owner.id,
+            project_id=context.project_id or (None if project is None else project.id),
+        )
+        window = window_reasons(record, context.now)
+        # The caveats repeat the record's restrictions; report them only when they add
+        # something (the holder's offline restrictions), in pypitoken's words.
+        reasons = window + scope_reasons(record, context) or [
+            failure.reason for failure in token._failures(context)
+        ]
+        if reasons:
+            return Refusal(tuple(reasons), "expired" if window else "restricted")
+        return self._rights_refusal(owner, context, project, role, kind="rights")
+
+    def _rights_refusal(
+        self, user: User, context: Context, project: Project | None, role: str | None, *, kind: str
+    ) -> Refusal | None:
+        """The owner's own rights: what the user could do with a password.
+
+        ``project`` is the project the context names (None if unregistered) and ``role``
+        the user's role on it. Nothing is claimed here: a new name is taken by
+        :meth:`claim_upload`, when a file of it is about to be stored.
+        """
+        if context.action == "delete" and not self.allow_delete:
+            return Refusal(("deleting is not enabled on this server",), kind)
+        refused = self._policy.use_refusal(
+            user, context.action, context.project_name, project, role
+        )
+        return None if refused is None else Refusal((refused,), kind)
+
+    def _denied(self, refusal: Refusal, grant: TokenGrant | None, context: Context | None) -> None:
+        """Record the refusal of the token in ``grant`` (None: an unknown id)."""
+        self._audit.denied(
+            refusal,
+            token_id=None if grant is None else grant.token.id,
+            user=None if grant is None or grant.owner is None else grant.owner.name,
+            context=context,
+        )
+
+    def _touch(self, record: TokenRecord, now: int) -> None:
+        # One write per token per interval, whatever the request rate.
+        if record.last_used is None or now - record.last_used >= self.last_used_interval:
+            self.store.touch_token(record.id, now)
 
     # -- claiming projects ---------------------------------------------------------------
 
@@ -735,64 +638,13 @@ class TokenService:
         ``adopt_for`` names the user who adopts it (then the usual rules decide). Returns
         None when nothing was claimed; raises :class:`ValidationError` with the reason.
         """
-        if self.ownership == "external":
-            return None
-        name = self._project_key(Context(project))
-        if name is None:
-            raise ValidationError("the upload names no project")
-        user = self.store.get_user_by_id(identity.user_id)
-        if user is None:
-            raise ValidationError(f"user {identity.user_name} no longer exists")
-        try:
-            record = self.store.get_project(name)
-            if record is None and has_files():
-                # Read again after seeing files: a concurrent first upload claims before it
-                # writes, so once its file shows, its claim is there to be read.
-                record = self.store.get_project(name) or self._adopt(name, adopt_for)
-                if record is None:
-                    if self.ownership == "open":
-                        return None  # anyone may upload to it; nobody becomes its owner
-                    raise ValidationError(
-                        f"project {name!r} has files on this index but no owner; "
-                        f"an admin must run: pypitoken project add {name} --owner USER"
-                    )
-            elif record is None:
-                try:
-                    record = self.store.add_project(name, user.id)
-                except AlreadyExists:  # another first upload took it a moment ago
-                    record = self.store.get_project(name)
-                    if record is None:
-                        raise ValidationError(
-                            f"project {name!r} is changing owner; try again"
-                        ) from None
-                else:
-                    return Claim(name, record.id, user.name)
-            context = Context(name, action="upload")._evolve(user_id=user.id)
-            self._check_rights(user, context, record, self.store.get_role(record.id, user.id))
-        except ValidationError as exc:
-            self._event(
-                _audit(
-                    "denied",
-                    token_id=identity.token_id,
-                    user=user.name,
-                    project=name,
-                    action="upload",
-                    reason=str(exc),
-                )
-            )
-            raise
-        return None
+        return self._claims.claim_upload(
+            identity, project, has_files=has_files, adopt_for=adopt_for
+        )
 
     def confirm_claim(self, claim: Claim) -> None:
         """The claimed project's first file is stored: the claim is final (and audited)."""
-        self._event(
-            _audit(
-                "project_created",
-                user=claim.user_name,
-                project=claim.project,
-                reason="first upload",
-            )
-        )
+        self._claims.confirm(claim)
 
     def release_claim(self, claim: Claim, *, has_files: Callable[[], bool]) -> None:
         """The upload that took ``claim`` stored nothing: give the name back.
@@ -801,19 +653,7 @@ class TokenService:
         partial file the failed write left (the index serves it), or one that another
         upload of the same owner, relying on this claim, wrote meanwhile.
         """
-        if has_files():
-            self.confirm_claim(claim)
-            return
-        self.store.remove_project(
-            claim.project_id,
-            event=_audit(
-                "claim_released",
-                user=claim.user_name,
-                project=claim.project,
-                action="upload",
-                reason="the upload stored no file",
-            ),
-        )
+        self._claims.release(claim, has_files=has_files)
 
     def adopt_unowned(self, owner: str, projects: Iterable[str]) -> list[str]:
         """Register each of ``projects`` that has no owner yet as ``owner``'s.
@@ -823,129 +663,24 @@ class TokenService:
         project name are skipped. Returns the adopted names, sorted; raises
         :class:`NotFound` if ``owner`` is not registered.
         """
-        user = self.store.get_user(owner) if _valid_user_name(owner) else None
-        if user is None:
-            raise NotFound(
-                f"--adopt-unowned: unknown user {owner!r}; "
-                f"register it first with `pypitoken user add {owner}`"
-            )
-        known = {p.name for p in self.store.list_projects()}
-        adopted = []
-        for project in projects:
-            name = names.normalize(project) if isinstance(project, str) else ""
-            if name in known or not names.is_normalized(name):
-                continue
-            known.add(name)
-            if self._adopt(name, owner) is not None:
-                adopted.append(name)
-        return sorted(adopted)
-
-    def _adopt(self, name: str, owner: str | None) -> Project | None:
-        """Register ``name`` as ``owner``'s (None: nobody adopts); the project after that."""
-        if owner is None:
-            return None
-        user = self.store.get_user(owner)
-        if user is None:
-            return None
-        try:
-            record = self.store.add_project(name, user.id)
-        except AlreadyExists:
-            return self.store.get_project(name)
-        except NotFound:  # the adopting user was removed a moment ago
-            return None
-        self._event(_audit("project_adopted", user=owner, project=name, reason="unowned files"))
-        return record
-
-    def _project_key(self, context: Context) -> str | None:
-        """The project name to look up for this use: None if none is named or needed.
-
-        A name that is not a valid project name is refused here, before it reaches a
-        query or the audit trail.
-        """
-        name = context.project_name
-        if name is None:
-            return None
-        if not names.is_valid(name):
-            raise ValidationError(_invalid_name(name))
-        return None if self.ownership == "external" else name
-
-    def _project_and_role(
-        self, context: Context, user_id: str
-    ) -> tuple[Project | None, str | None]:
-        name = self._project_key(context)
-        project = None if name is None else self.store.get_project(name)
-        return project, None if project is None else self.store.get_role(project.id, user_id)
-
-    def _check_rights(
-        self, user: User, context: Context, record: Project | None, role: str | None
-    ) -> None:
-        """The owner's own rights: what the user could do with a password.
-
-        ``record`` is the project the context names (None if unregistered) and ``role``
-        the user's role on it. Nothing is claimed here: a new name is taken by
-        :meth:`claim_upload`, when a file of it is about to be stored.
-        """
-        action, project = context.action, context.project_name
-        if action == "delete" and not self.allow_delete:
-            raise ValidationError("deleting is not enabled on this server")
-        if self.ownership == "external" or action == "download" or project is None:
-            return
-        if record is None:
-            if action != "upload":
-                raise ValidationError(f"project {project!r} does not exist")
-            # Anyone registered may start a new project, but this request may store
-            # nothing (pypiserver ignores `submit`, refuses a bad file): it gets the name
-            # only through claim_upload, right before its file is written.
-            return
-        if self.ownership == "open" and action == "upload":
-            return
-        # Deleting stays with the owners in both modes: open mode shares uploads, not removal.
-        if role is None or (action == "delete" and role != OWNER):
-            verb = "delete from" if action == "delete" else "upload to"
-            raise ValidationError(f"user {user.name} may not {verb} project {project!r}")
-
-    def _event(self, event: AuditEvent, kind: str = "refused") -> None:
-        """Record an event outside a write (denials, first uploads), never failing the call.
-
-        Denials are folded into one line per token (or, for a password login, per user)
-        and ``kind`` of refusal within :attr:`audit_window`; the trail keeps at most
-        :attr:`audit_max_events` lines.
-        """
-        merge_key = None
-        if event.event == "denied":
-            merge_key = "\n".join(("denied", event.token_id or "", event.user or "", kind))
-        try:
-            self.store.add_event(
-                event,
-                merge_key=merge_key,
-                merge_window=self.audit_window,
-                keep=self.audit_max_events,
-            )
-        except StoreError:
-            # The audit trail must not turn a refusal into a crash, nor a success into a failure.
-            log.exception("could not record audit event %r", event.event)
+        return self._claims.adopt_unowned(owner, projects)
 
 
-def _audit(
-    event: str,
-    *,
-    token_id: str | None = None,
-    user: str | None = None,
-    project: str | None = None,
-    action: str | None = None,
-    reason: str = "",
-) -> AuditEvent:
-    # Only a valid project name is recorded: the name comes from a request.
-    if project is not None and not names.is_valid(project):
-        project = None
-    return AuditEvent(int(time.time()), event, token_id, user, project, action, reason)
+def _name_refusal(context: Context) -> str | None:
+    """Why the project a use names cannot be looked up or recorded (None: it can, or it
+    names none)."""
+    return None if context.project_name is None else bad_project_name(context.project_name)
 
 
-def _invalid_name(name: object) -> str:
-    return (
-        f"invalid project name {_short_repr(name)} (a project name has letters, digits and"
-        f" '-_.', starts and ends with a letter or digit, and has at most"
-        f" {names.MAX_LENGTH} characters)"
+def _common(contexts: Sequence[Context]) -> Context:
+    """What several uses share, for the audit line of a token refused as a whole: the
+    project and the action, when they are the same for all."""
+    first = contexts[0]
+    return first._evolve(
+        project_name=first.project_name
+        if all(c.project_name == first.project_name for c in contexts)
+        else None,
+        action=first.action if all(c.action == first.action for c in contexts) else None,
     )
 
 
@@ -955,41 +690,5 @@ def _stored_lifetime(store: TokenStore) -> int | None:
     if text is None:
         return None
     if not (text.isascii() and text.isdigit()):
-        raise StoreError(f"the store's maximum token lifetime {text!r} is not a number")
-    return _lifetime(int(text))
-
-
-def _raise_if(reasons: list[str]) -> None:
-    if reasons:
-        raise ValidationError(", ".join(reasons), reasons=tuple(reasons))
-
-
-def _validity_reasons(record: TokenRecord, context: Context) -> list[str]:
-    """The record's validity window, in words a twine user can act on."""
-    reasons = []
-    now = context.now
-    if record.expires is not None and now >= record.expires:
-        reasons.append(f"token expired at {_iso(record.expires)}")
-    if record.not_before is not None and now < record.not_before:
-        reasons.append(f"token not valid before {_iso(record.not_before)}")
-    return reasons
-
-
-def _scope_reasons(record: TokenRecord, context: Context) -> list[str]:
-    """The record's projects, indexes and actions against this use."""
-    reasons = []
-    if record.projects:
-        if context.project_name is None:
-            reasons.append("this token is scoped to projects and the request names none")
-        elif context.project_name not in record.projects:
-            reasons.append(f"not valid for project {context.project_name!r}")
-    if record.indexes:
-        if context.index is None:
-            reasons.append("this token is scoped to indexes and the request names none")
-        elif context.index not in record.indexes:
-            reasons.append(f"not valid for index {context.index!r}")
-    if context.action is None:
-        reasons.append("the request's action is unknown")
-    elif context.action not in record.actions:
-        reasons.append(f"not valid for action {context.action!r}")
-    return reasons
+        raise ConfigurationError(f"the store's maximum token lifetime {text!r} is not a number")
+    return checked_lifetime(int(text))

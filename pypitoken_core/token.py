@@ -13,14 +13,25 @@ from typing import Any
 
 import pymacaroons
 
-from . import _macaroon, restrictions
-from .exceptions import LoaderError, PyPITokenException, ValidationError
-from .restrictions import Context, Restriction
+from . import _macaroon
+from ._parameters import from_parameters
+from .exceptions import (
+    InvalidRestriction,
+    LoaderError,
+    MissingContextError,
+    PyPITokenException,
+    ValidationError,
+)
+from .restrictions import MAX_CAVEAT_BYTES, Context, Restriction
+from .restrictions._core import Failure, _decode_json, _load_any
 
-__all__ = ["MAX_CAVEATS", "MAX_TOKEN_LENGTH", "PREFIX", "Token"]
+__all__ = ["MAX_CAVEATS", "MAX_TOKEN_LENGTH", "PREFIX", "TOKEN_USERNAME", "Token"]
 
 #: Default token prefix, as on pypi.org.
 PREFIX = "pypi"
+
+#: The Basic-auth user name that says "the password is an API token" (twine, pip, pypi.org).
+TOKEN_USERNAME = "__token__"  # noqa: S105 (a user name, not a secret)
 
 #: Longest token string :meth:`Token.load` reads. pypi.org tokens are 100-400 characters;
 #: a holder adding many restrictions offline stays far below this. Longer input is refused
@@ -53,9 +64,11 @@ class Token:
     verify it with :meth:`check` (only the holder of the key can).
     """
 
-    __slots__ = ("_location", "_macaroon_cache", "_raw", "_restrictions", "_version", "prefix")
+    __slots__ = ("_macaroon_cache", "_raw", "_restrictions", "_version", "prefix")
 
     prefix: str
+    _macaroon_cache: pymacaroons.Macaroon | None
+    _restrictions: list[Restriction | LoaderError] | None
 
     def __init__(self, prefix: str, macaroon: pymacaroons.Macaroon) -> None:
         """Wrap an existing pymacaroons ``Macaroon`` (as pypitoken's constructor does)."""
@@ -84,8 +97,8 @@ class Token:
         self.prefix = prefix
         self._raw = raw
         self._version = version
-        self._macaroon_cache: pymacaroons.Macaroon | None = None
-        self._restrictions: list[Restriction | LoaderError] | None = None
+        self._macaroon_cache = None
+        self._restrictions = None
 
     @classmethod
     def _from_raw(cls, prefix: str, raw: _macaroon.RawMacaroon, version: int = 2) -> Token:
@@ -194,7 +207,8 @@ class Token:
 
     def _body(self) -> str:
         if self._version == pymacaroons.MACAROON_V1:
-            return self._pymacaroon_v1().serialize()
+            body: str = self._pymacaroon_v1().serialize()
+            return body
         return _macaroon.b64encode(_macaroon.encode(self._raw))
 
     def _pymacaroon_v1(self) -> pymacaroons.Macaroon:
@@ -238,7 +252,7 @@ class Token:
 
         Raises :class:`InvalidRestriction` if the parameters cannot describe a restriction.
         """
-        new = restrictions._from_parameters(
+        new = from_parameters(
             not_before=not_before,
             not_after=not_after,
             project_names=project_names,
@@ -255,14 +269,12 @@ class Token:
             return self
         caveats = [r.dump_json().encode("utf-8") for r in new]
         if len(self._raw.caveats) + len(caveats) > MAX_CAVEATS:
-            raise restrictions.InvalidRestriction(
-                f"A token may carry at most {MAX_CAVEATS} caveats"
-            )
+            raise InvalidRestriction(f"A token may carry at most {MAX_CAVEATS} caveats")
         for caveat in caveats:
             # Refuse to write what load() and check() would refuse to read.
-            if len(caveat) > restrictions.MAX_CAVEAT_BYTES:
-                raise restrictions.InvalidRestriction(
-                    f"A restriction may be at most {restrictions.MAX_CAVEAT_BYTES} bytes of "
+            if len(caveat) > MAX_CAVEAT_BYTES:
+                raise InvalidRestriction(
+                    f"A restriction may be at most {MAX_CAVEAT_BYTES} bytes of "
                     f"JSON; this one would be {len(caveat)}"
                 )
         signature = _macaroon.chain(self._raw.signature, caveats)
@@ -272,7 +284,7 @@ class Token:
         else:
             body_length = _macaroon.encoded_length(raw)
         if len(self.prefix) + 1 + body_length > MAX_TOKEN_LENGTH:
-            raise restrictions.InvalidRestriction(
+            raise InvalidRestriction(
                 f"The token would be longer than {MAX_TOKEN_LENGTH} characters"
             )
         self._raw = raw
@@ -289,7 +301,7 @@ class Token:
             for caveat in self._raw.caveats:
                 try:
                     # Restriction.load_json(caveat), minus two layers of calls
-                    parsed.append(restrictions._load_any(restrictions._decode_json(caveat)))
+                    parsed.append(_load_any(_decode_json(caveat)))
                 except LoaderError as exc:
                     parsed.append(exc)
             self._restrictions = parsed
@@ -307,6 +319,15 @@ class Token:
                 raise LoaderError(str(item)) from item
             result.append(item)
         return result
+
+    def inspect(self) -> list[Restriction | LoaderError]:
+        """Every caveat, in order: its restriction, or the error saying why it is unreadable.
+
+        Unlike :attr:`restrictions`, never raises for a caveat it cannot understand: for
+        tools that show a token (``pypitoken inspect``). A token with an unreadable caveat
+        never passes :meth:`check`.
+        """
+        return list(self._parsed())
 
     # -- check --------------------------------------------------------------------------
 
@@ -332,7 +353,7 @@ class Token:
         ``action``, ``index`` and ``oidc_publisher_id`` feed this project's extension
         caveats and pypi.org's trusted-publisher caveat.
         """
-        context = restrictions.Context(
+        context = Context(
             project_name=project_name,
             project_id=project_id,
             user_id=user_id,
@@ -345,28 +366,26 @@ class Token:
 
     def check_context(self, key: str | bytes, context: Context) -> None:
         """Like :meth:`check`, with the use described by a ready :class:`Context`."""
-        signature_ok, reasons, missing = self._evaluate(key, context)
+        signature_ok, failures = self._evaluate(key, context)
         # As in pypitoken, a failing restriction is reported before a bad signature.
-        if reasons:
-            error_class = (
-                type(missing) if missing is not None and len(reasons) == 1 else ValidationError
-            )
-            raise error_class(_INVALID + ", ".join(reasons), reasons=tuple(reasons))
+        if failures:
+            reasons = tuple(failure.reason for failure in failures)
+            # One MissingContextError when that is all there is to say; else the reasons.
+            only_missing = len(failures) == 1 and failures[0].missing is not None
+            error = MissingContextError if only_missing else ValidationError
+            raise error(_INVALID + ", ".join(reasons), reasons=reasons)
         if not signature_ok:
             raise ValidationError(
                 _INVALID + "Signatures do not match: the token was not signed with this key, "
                 "or it was altered"
             )
 
-    def _evaluate(
-        self, key: str | bytes, context: Context
-    ) -> tuple[bool, list[str], ValidationError | None]:
-        """Verify the signature and every restriction; never raise for an unmet one.
+    def _evaluate(self, key: str | bytes, context: Context) -> tuple[bool, list[Failure]]:
+        """Verify the signature and every restriction, raising for none of them.
 
-        Returns (signature matches, failure reasons, the first missing-context error).
+        Returns whether the signature matches, and the failures in caveat order.
         """
-        signature_ok = self._signature_matches(key)
-        return (signature_ok, *self._caveat_reasons(context))
+        return self._signature_matches(key), self._failures(context)
 
     def _signature_matches(self, key: str | bytes) -> bool:
         """Recompute the HMAC chain with ``key`` and compare it in constant time."""
@@ -375,30 +394,21 @@ class Token:
             _macaroon.sign(_key_bytes(key), raw.identifier, raw.caveats), raw.signature
         )
 
-    def _caveat_reasons(
-        self, context: Context, *, partial: bool = False
-    ) -> tuple[list[str], ValidationError | None]:
-        """Every unmet restriction's reason, and the first missing-context error.
+    def _failures(self, context: Context, *, partial: bool = False) -> list[Failure]:
+        """Every unmet restriction, in caveat order; an unreadable caveat is one too.
 
         ``partial`` skips the restrictions the context has no value for, to check what a
         context can tell before the use is known (an unreadable caveat still fails).
         """
-        reasons: list[str] = []
-        missing = None
+        failures: list[Failure] = []
         for item in self._parsed():
             if isinstance(item, LoaderError):
-                reasons.append(str(item))
+                failures.append(Failure(str(item)))
                 continue
-            try:
-                reason = item._reason(context)
-            except ValidationError as exc:  # MissingContextError
-                if partial:
-                    continue
-                missing = missing or exc
-                reason = str(exc)
-            if reason is not None:
-                reasons.append(reason)
-        return reasons, missing
+            result = item._verify(context)
+            if isinstance(result, Failure) and not (partial and result.missing is not None):
+                failures.append(result)
+        return failures
 
 
 def _decode_v1(body: str) -> _macaroon.RawMacaroon:

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from devpi_common.validation import normalize_name
 
+from pypitoken_core.token import TOKEN_USERNAME
+
 __all__ = [
     "ALWAYS_DENIED",
     "INDEX_ROUTES",
@@ -28,7 +30,6 @@ __all__ = [
     "method_action",
     "read_index_write",
     "request_project",
-    "sanitize_reason",
 ]
 
 #: devpi permissions per token action. ``pypi_submit`` is devpi's old name for ``upload``
@@ -51,9 +52,6 @@ ALWAYS_DENIED: tuple[str, ...] = (
     "index_modify",
     "index_delete",
 )
-
-#: Basic-auth user name that marks the password as an API token, as on pypi.org.
-TOKEN_USERNAME = "__token__"  # noqa: S105 (a user name, not a password)
 
 #: devpi's routes whose POST and PUSH are ``pushrelease``: an upload form or a JSON push.
 INDEX_ROUTES = frozenset({"/{user}/{index}", "/{user}/{index}/"})
@@ -306,10 +304,3 @@ def _relpath(request: Any) -> str:
         return relpath  # del_pkg, post_toxresult
     # stage_pkgserv / mirror_pkgserv: _relpath_from_request, then core metadata
     return relpath.split("#", 1)[0].removesuffix(".metadata")
-
-
-def sanitize_reason(reason: str, limit: int = 400) -> str:
-    """Make ``reason`` safe for an HTTP reason phrase: printable ASCII, one line, bounded."""
-    text = "".join(ch if " " <= ch <= "~" else " " for ch in reason)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -8,10 +8,11 @@ devpi-tokens' ``token-*`` commands alone, so both plugins can be installed toget
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from pluggy import HookimplMarker
+
+from pypitoken_core.display import iso
 
 __all__ = ["devpiclient_subcommands"]
 
@@ -131,9 +132,7 @@ def create(hub: Any, args: Any) -> None:
 
 
 def _when(timestamp: int | None) -> str:
-    if timestamp is None:
-        return "never"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+    return "never" if timestamp is None else iso(timestamp, spaced=True)
 
 
 def list_tokens(hub: Any, args: Any) -> None:

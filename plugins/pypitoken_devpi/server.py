@@ -9,8 +9,9 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
   devpi's password/login check and to other plugins (devpi-tokens keeps working).
 - ``devpiserver_auth_denials`` runs for every stage devpi checks a permission on, push
   targets included, and asks the service whether the token allows each action there
-  (index, project, project id, time). Denied actions become devpi ``Deny`` ACL entries;
-  ``user_*`` and ``index_*`` permissions are always denied to tokens.
+  (index, project, project id, time), all actions in one ``evaluate``. Denied actions
+  become devpi ``Deny`` ACL entries; ``user_*`` and ``index_*`` permissions are always
+  denied to tokens.
 - A view deriver wraps devpi's upload/push view (``pushrelease``): a token request it
   cannot read exactly as devpi will (no Content-Type, a charset other than UTF-8, a body
   that is a form and JSON at once, repeated identifying fields) is refused before devpi
@@ -33,6 +34,7 @@ from pyramid.events import NewResponse
 from pyramid.httpexceptions import HTTPException, HTTPForbidden
 
 from pypitoken_core import Context, LoaderError, Token, ValidationError
+from pypitoken_core.display import reason_phrase
 from pypitoken_core.service import TokenService
 
 from . import views
@@ -47,7 +49,6 @@ from ._request import (
     method_action,
     read_index_write,
     request_project,
-    sanitize_reason,
 )
 from ._store import KeyfsStore, project_id
 
@@ -128,17 +129,18 @@ class _Plugin:
             return set(_ALL_STAGE_PERMISSIONS)
         pid = project_id(index, project) if project else None
         now = int(time.time())
+        contexts = [
+            Context(project_name=project, project_id=pid, now=now, action=action, index=index)
+            for action in PERMISSIONS
+        ]
+        # One answer per action, from one check of the token (one read, one signature).
+        answers = self.service.evaluate(identity._raw, contexts)
         denied: set[str] = set()
         reasons: dict[str, str] = {}
-        for action, permissions in PERMISSIONS.items():
-            context = Context(
-                project_name=project, project_id=pid, now=now, action=action, index=index
-            )
-            try:
-                self.service.authenticate(identity._raw, context)
-            except ValidationError as exc:
+        for (action, permissions), reason in zip(PERMISSIONS.items(), answers, strict=True):
+            if reason is not None:
                 denied.update(permissions)
-                reasons[action] = str(exc)
+                reasons[action] = reason
         if (
             "upload" in reasons
             and "download" not in reasons
@@ -162,7 +164,7 @@ def _default_domain(args: Any) -> str:
 
 
 def _forbidden(reason: str) -> HTTPForbidden:
-    text = sanitize_reason(f"Invalid API Token: {reason}")
+    text = reason_phrase(f"Invalid API Token: {reason}")
     exc = HTTPForbidden(explanation=text)
     exc.status = f"403 {text}"
     return exc
@@ -227,7 +229,7 @@ def devpiserver_get_identity(request: Any, credentials: Any) -> TokenIdentity | 
         raw, claimed = found
         return plugin.identify(request, raw, claimed, explicit=claimed is None)
     except ValidationError as exc:
-        threadlog.info("pypitoken: token refused: %s", sanitize_reason(str(exc)))
+        threadlog.info("pypitoken: token refused: %s", reason_phrase(str(exc)))
         raise _forbidden(str(exc)) from None
     except HTTPException:
         raise
@@ -296,7 +298,7 @@ def _unreadable_token_write(request: Any) -> HTTPForbidden | None:
         reason = "the request could not be read"
     else:
         return None
-    threadlog.warn("pypitoken: refused token %s: %s", identity.token_id, sanitize_reason(reason))
+    threadlog.warn("pypitoken: refused token %s: %s", identity.token_id, reason_phrase(reason))
     return _forbidden(reason)
 
 
@@ -326,9 +328,9 @@ def _explain_refusal(event: Any) -> None:
             token_id,
             index,
             project,
-            sanitize_reason(reason),
+            reason_phrase(reason),
         )
-        response.status = f"403 {sanitize_reason('Invalid API Token: ' + reason)}"
+        response.status = f"403 {reason_phrase('Invalid API Token: ' + reason)}"
         if "WWW-Authenticate" in response.headers:
             del response.headers["WWW-Authenticate"]
     except Exception as exc:  # an explanation must never turn a refusal into a 500

@@ -23,6 +23,7 @@ from typing import Any
 
 from devpi_server.views import apiresult
 
+from pypitoken_core.display import token_json
 from pypitoken_core.exceptions import NotFound, PyPITokenException, StoreError
 
 from ._identity import REGISTRY_KEY, TokenIdentity
@@ -126,21 +127,6 @@ def _mint_arguments(request: Any, max_expiry: int) -> dict[str, Any]:
     }
 
 
-def _public(record: Any) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "description": record.description,
-        "projects": list(record.projects),
-        "indexes": list(record.indexes),
-        "actions": list(record.actions),
-        "created": record.created,
-        "expires": record.expires,
-        "not_before": record.not_before,
-        "last_used": record.last_used,
-        "revoked": record.revoked,
-    }
-
-
 def create_token(context: Any, request: Any) -> Any:
     """``POST /{user}/+api-tokens``: mint a token for the user."""
     username = context.username
@@ -168,7 +154,8 @@ def list_tokens(context: Any, request: Any) -> Any:
     if refusal is not None:
         return refusal
     records = request.registry[REGISTRY_KEY].store.list_tokens(user_id(username))
-    return apiresult(200, type="api-tokens", result={"tokens": [_public(r) for r in records]})
+    tokens = [token_json(r, owner=username, epoch=True) for r in records]
+    return apiresult(200, type="api-tokens", result={"tokens": tokens})
 
 
 def revoke_token(context: Any, request: Any) -> Any:

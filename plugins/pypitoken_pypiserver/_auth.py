@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +20,11 @@ from pypiserver.bottle_wrapper import HTTPError, request
 from pypiserver.pkg_helpers import guess_pkgname_and_version
 
 from pypitoken_core import Context
+from pypitoken_core.display import reason_phrase
 from pypitoken_core.exceptions import ValidationError
 from pypitoken_core.names import normalize
 from pypitoken_core.service import Identity, TokenService
+from pypitoken_core.token import TOKEN_USERNAME
 
 from ._redact import redact
 
@@ -38,14 +39,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("pypitoken_pypiserver")
-
-#: The username twine, pip and pypi.org use to say "the password is an API token".
-TOKEN_USERNAME = "__token__"  # noqa: S105 (a username, not a secret)
-
-# RFC 9110 reason-phrase = *( HTAB / SP / VCHAR / obs-text ); we keep printable ASCII only,
-# so neither a CR/LF nor a non-latin-1 character from a project name reaches the status line.
-_UNSAFE_IN_PHRASE = re.compile(r"[^\x20-\x7e]")
-_MAX_PHRASE = 400
 
 
 def extract_token(username: str, password: str | None, prefix: str) -> str | None:
@@ -150,7 +143,7 @@ def _where() -> str:
 
 def forbidden(label: str, reason: object) -> HTTPError:
     """A 403 whose reason phrase is ``label: reason``, made safe for a status line."""
-    text = _UNSAFE_IN_PHRASE.sub("?", f"{label}: {reason}")[:_MAX_PHRASE].rstrip()
+    text = reason_phrase(f"{label}: {reason}")
     return HTTPError(f"403 {text}", text)
 
 

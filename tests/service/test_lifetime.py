@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pypitoken_core import DateRestriction, InvalidRestriction, StoreError, Token
+from pypitoken_core import ConfigurationError, DateRestriction, InvalidRestriction, Token
 from pypitoken_core._time import MAX_TIMESTAMP
 from pypitoken_core.service import TokenService
 from tests.service.conftest import MakeService, upload
@@ -79,7 +79,7 @@ def test_max_lifetime_refuses_longer_and_endless_tokens(make_service: MakeServic
 
 @pytest.mark.parametrize("value", [-1, 1.5, "3600", True, MAX_TIMESTAMP + 1])
 def test_max_lifetime_must_be_seconds(make_service: MakeService, value: object) -> None:
-    with pytest.raises(StoreError, match="maximum token lifetime"):
+    with pytest.raises(ConfigurationError, match="maximum token lifetime"):
         make_service(max_lifetime=value)
 
 
@@ -123,5 +123,5 @@ def test_a_damaged_lifetime_setting_is_a_store_error(tmp_path: Path) -> None:
     service = TokenService.from_url(url)
     service.store.set_setting("max_lifetime", "one day")
     service.close()
-    with pytest.raises(StoreError, match="maximum token lifetime 'one day'"):
+    with pytest.raises(ConfigurationError, match="maximum token lifetime 'one day'"):
         TokenService.from_url(url)

@@ -13,12 +13,13 @@ import pytest
 
 from pypitoken_core import (
     ActionsRestriction,
+    ConfigurationError,
     DateRestriction,
+    InvalidInput,
     InvalidRestriction,
     NotFound,
     ProjectIDsRestriction,
     ProjectNamesRestriction,
-    StoreError,
     Token,
     UserIDRestriction,
     ValidationError,
@@ -73,16 +74,16 @@ def test_prefix_is_pypi_by_default_and_configurable(make_service: MakeService) -
 
 @pytest.mark.parametrize("prefix", ["", "py-pi"])
 def test_bad_prefix_is_refused_at_construction(make_service: MakeService, prefix: str) -> None:
-    with pytest.raises(StoreError, match="prefix"):
+    with pytest.raises(ConfigurationError, match="prefix"):
         make_service(prefix=prefix)
 
 
 def test_bad_configuration_is_refused(make_service: MakeService) -> None:
-    with pytest.raises(StoreError, match="ownership"):
+    with pytest.raises(ConfigurationError, match="ownership"):
         make_service(ownership="anarchy")
-    with pytest.raises(StoreError, match="secret"):
+    with pytest.raises(ConfigurationError, match="secret"):
         make_service(secret=b"short")
-    with pytest.raises(StoreError, match="secret"):
+    with pytest.raises(ConfigurationError, match="secret"):
         make_service(secret="a str is not bytes, however long it is")
 
 
@@ -209,9 +210,9 @@ def test_project_token_for_anyone_in_open_mode(make_service: MakeService) -> Non
 
 def test_invalid_names(service: TokenService) -> None:
     for bad in ("", "   ", "__token__"):
-        with pytest.raises(InvalidRestriction):
+        with pytest.raises(InvalidInput):
             service.add_user(bad)
-    with pytest.raises(InvalidRestriction, match="project name"):
+    with pytest.raises(InvalidInput, match="project name"):
         service.add_project("not a valid name!", "alice")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pypitoken_core import Context, InvalidRestriction, Token, ValidationError
+from pypitoken_core import Context, InvalidInput, InvalidRestriction, Token, ValidationError
 from pypitoken_core.service import INVALID_TOKEN, TokenService
 from pypitoken_core.store import AuditEvent
 from tests.service.conftest import download, upload
@@ -171,7 +171,7 @@ def test_invalid_project_names_are_refused_before_the_store(svc: TokenService, n
 # "\u212a" is the Kelvin sign, which lowercases to an ASCII "k": not a PEP 508 name.
 @pytest.mark.parametrize("name", ["x" * 201, "bad name!", "\u212a", "-foo", ""])
 def test_invalid_names_cannot_be_registered_or_minted_for(svc: TokenService, name: str) -> None:
-    with pytest.raises(InvalidRestriction, match="invalid project name"):
+    with pytest.raises(InvalidInput, match="invalid project name"):
         svc.add_project(name, "alice")
     with pytest.raises(InvalidRestriction, match="invalid project name"):
         svc.mint("alice", projects=[name])

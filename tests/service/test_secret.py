@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pypitoken_core import StoreError, ValidationError
+from pypitoken_core import ConfigurationError, ValidationError
 from pypitoken_core.service import INVALID_TOKEN, TokenService, derive_key, load_secret
 from tests.service.conftest import upload
 
@@ -181,35 +181,35 @@ def test_short_secrets_are_refused(
 ) -> None:
     short = tmp_path / "short.secret"
     short.write_bytes(b"tiny\n")
-    with pytest.raises(StoreError, match="fewer than"):
+    with pytest.raises(ConfigurationError, match="fewer than"):
         load_secret(url(db), short)
-    with pytest.raises(StoreError, match="fewer than"):
+    with pytest.raises(ConfigurationError, match="fewer than"):
         open_service(db, secret_file=short)
     monkeypatch.setenv("PYPITOKEN_SECRET", "tiny")
-    with pytest.raises(StoreError, match="PYPITOKEN_SECRET"):
+    with pytest.raises(ConfigurationError, match="PYPITOKEN_SECRET"):
         load_secret(url(db))
 
 
 def test_missing_secret_file_without_create(db: Path, tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="does not exist"):
+    with pytest.raises(ConfigurationError, match="does not exist"):
         load_secret(url(db), tmp_path / "absent", create=False)
 
 
 def test_unreadable_secret_path(db: Path, tmp_path: Path) -> None:
     a_directory = tmp_path / "dir.secret"
     a_directory.mkdir()
-    with pytest.raises(StoreError, match="secret file"):
+    with pytest.raises(ConfigurationError, match="secret file"):
         load_secret(url(db), a_directory)
 
 
 def test_memory_store_needs_an_explicit_secret() -> None:
-    with pytest.raises(StoreError, match="secret"):
+    with pytest.raises(ConfigurationError, match="secret"):
         TokenService.from_url("memory://")
 
 
 @pytest.mark.postgres
 def test_postgres_store_needs_an_explicit_secret(pg_url: str, tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="secret"):
+    with pytest.raises(ConfigurationError, match="secret"):
         TokenService.from_url(pg_url)
     service = TokenService.from_url(pg_url, secret_file=tmp_path / "pg.secret")
     try:

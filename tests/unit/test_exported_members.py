@@ -9,9 +9,11 @@ import pypitoken_core
 EXPECTED = [
     "ActionsRestriction",
     "AlreadyExists",
+    "ConfigurationError",
     "Context",
     "DateRestriction",
     "IndexesRestriction",
+    "InvalidInput",
     "InvalidRestriction",
     "LegacyDateRestriction",
     "LegacyNoopRestriction",
@@ -68,10 +70,18 @@ def test_pypitoken_surface_is_a_subset():
     assert set(PYPITOKEN_ALL) <= set(pypitoken_core.__all__)
 
 
+def _public_module(module: str) -> str:
+    """``pypitoken_core.restrictions._pypi`` -> ``pypitoken_core.restrictions``."""
+    parts = module.split(".")
+    while parts[-1].startswith("_"):
+        parts.pop()
+    return ".".join(parts)
+
+
 def test_exports_come_from_their_submodules():
     for name in EXPECTED:
         value = getattr(pypitoken_core, name)
-        module = value.__module__
+        module = _public_module(value.__module__)
         assert module in {
             "pypitoken_core.exceptions",
             "pypitoken_core.restrictions",
@@ -99,10 +109,19 @@ def test_submodule_all_names_exist():
 
 def test_exception_tree():
     e = pypitoken_core
-    for name in ("LoaderError", "ValidationError", "InvalidRestriction", "StoreError"):
+    for name in (
+        "LoaderError",
+        "ValidationError",
+        "InvalidInput",
+        "InvalidRestriction",
+        "ConfigurationError",
+        "StoreError",
+    ):
         assert issubclass(getattr(e, name), e.PyPITokenException)
     assert issubclass(e.MissingContextError, e.ValidationError)
     assert issubclass(e.InvalidRestriction, ValueError)
+    assert issubclass(e.InvalidRestriction, e.InvalidInput)
+    assert not issubclass(e.ConfigurationError, e.StoreError)
     assert issubclass(e.NotFound, e.StoreError)
     assert issubclass(e.AlreadyExists, e.StoreError)
     assert issubclass(e.PyPITokenException, Exception)

@@ -31,6 +31,7 @@ from pypitoken_core import (
     restrictions,
 )
 from pypitoken_core._time import MAX_TIMESTAMP, MIN_TIMESTAMP
+from pypitoken_core.restrictions import _core
 
 UUID0 = "00000000-0000-0000-0000-000000000000"
 UUID3 = "00000000-0000-0000-0000-000000000003"
@@ -277,7 +278,7 @@ PASSES = [
 @pytest.mark.parametrize(("restriction", "context"), PASSES)
 def test_check_passes(restriction, context):
     assert restriction.check(context) is None
-    assert restriction._reason(context) is None
+    assert restriction._verify(context) is _core.SUCCESS
 
 
 FAILS = [
@@ -354,7 +355,7 @@ def test_check_fails(restriction, context, message):
     assert type(info.value) is ValidationError
     assert str(info.value) == message
     assert info.value.reasons == (message,)
-    assert restriction._reason(context) == message
+    assert restriction._verify(context) == _core.Failure(message)
 
 
 MISSING_CONTEXT = [
@@ -374,6 +375,7 @@ def test_check_missing_context(restriction, field):
     with pytest.raises(MissingContextError) as info:
         restriction.check(ctx())
     assert str(info.value) == f"{MISSING}: {field}"
+    assert restriction._verify(ctx()) == _core.Failure(f"{MISSING}: {field}", missing=field)
 
 
 def test_missing_context_even_with_empty_allow_list():
@@ -391,7 +393,7 @@ def test_empty_strings_in_context_are_values_not_missing():
 
 
 def test_registry_tags():
-    assert restrictions._REGISTRY == {
+    assert _core._REGISTRY == {
         0: DateRestriction,
         1: ProjectNamesRestriction,
         2: ProjectIDsRestriction,
@@ -400,12 +402,12 @@ def test_registry_tags():
         "ptc.actions": ActionsRestriction,
         "ptc.indexes": IndexesRestriction,
     }
-    for tag, cls in restrictions._REGISTRY.items():
+    for tag, cls in _core._REGISTRY.items():
         assert cls.tag == tag
 
 
 def test_extension_tags_can_never_collide_with_integer_tags():
-    for tag in restrictions._REGISTRY:
+    for tag in _core._REGISTRY:
         if type(tag) is str:
             assert tag.startswith("ptc.")
             with pytest.raises(ValueError):
@@ -424,15 +426,91 @@ def test_legacy_classes_have_no_tag():
 
 @pytest.mark.parametrize("tag", [0, 4, "ptc.actions"])
 def test_register_refuses_a_taken_tag(tag):
-    before = dict(restrictions._REGISTRY)
+    before = dict(_core._REGISTRY)
     with pytest.raises(RuntimeError, match="already registered"):
 
-        @restrictions._register(tag)
+        @_core._register(tag)
         @dataclasses.dataclass(frozen=True, slots=True)
         class Clash(Restriction):
             pass
 
-    assert restrictions._REGISTRY == before
+    assert _core._REGISTRY == before
+
+
+def test_only_one_legacy_picker_registers():
+    with pytest.raises(RuntimeError, match="legacy caveat picker is already registered"):
+        _core._register_legacy(lambda value: None)
+    assert Restriction.load({"nbf": 1, "exp": 2}) == LegacyDateRestriction(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("caveat", "detail"),
+    [
+        ([0, "x", 1], "date caveat must be [0, not_after, not_before]"),
+        ([1, ["Not_Normal"]], "expected a list of strings"),
+        ({"nbf": 1, "exp": True}, "not a legacy date caveat"),
+    ],
+)
+def test_a_refused_caveat_keeps_the_class_reason_as_its_cause(caveat, detail):
+    with pytest.raises(LoaderError, match=r"^Could not find matching Restriction for ") as info:
+        Restriction.load(caveat)
+    assert type(info.value.__cause__) is LoaderError
+    assert str(info.value.__cause__) == detail
+    # Token.restrictions raises its own LoaderError from the caveat's: the chain goes on.
+    empty = Token.create("d", "i", "k")
+    raw = empty._raw._replace(caveats=(json.dumps(caveat).encode(),))
+    with pytest.raises(LoaderError) as through_token:
+        _ = Token._from_raw("pypi", raw).restrictions
+    assert str(through_token.value.__cause__.__cause__) == detail
+
+
+DESCRIBED = [
+    (
+        DateRestriction(0, 86400),
+        "valid from 1970-01-01T00:00:00Z until 1970-01-02T00:00:00Z (excl)",
+    ),
+    (
+        LegacyDateRestriction(0, 10**30),
+        f"valid from 1970-01-01T00:00:00Z until timestamp {10**30} (excl, legacy)",
+    ),
+    (ProjectNamesRestriction(["a", "b"]), "projects: a, b"),
+    (ProjectNamesRestriction([]), "projects: (none)"),
+    (LegacyProjectNamesRestriction(["a"]), "projects: a (legacy)"),
+    (ProjectIDsRestriction([UUID0]), f"project ids: {UUID0}"),
+    (LegacyProjectIDsRestriction([UUID0]), f"project ids: {UUID0} (legacy)"),
+    (UserIDRestriction(UUID3), f"user id: {UUID3}"),
+    (OIDCPublisherRestriction("pub"), "trusted publisher: pub"),
+    (LegacyNoopRestriction(), "no restriction (legacy noop)"),
+    (ActionsRestriction(["upload"]), "actions: upload"),
+    (IndexesRestriction(["root/dev", "alice/prod"]), "indexes: root/dev, alice/prod"),
+]
+
+
+@pytest.mark.parametrize(("restriction", "words"), DESCRIBED)
+def test_each_restriction_describes_itself(restriction, words):
+    assert restriction.describe() == words
+
+
+def test_every_class_has_its_own_words():
+    described = {type(restriction) for restriction, _ in DESCRIBED}
+    classes = set(_core._REGISTRY.values()) | {
+        LegacyNoopRestriction,
+        LegacyProjectNamesRestriction,
+        LegacyDateRestriction,
+        LegacyProjectIDsRestriction,
+    }
+    assert described == classes
+    for cls in classes:
+        assert cls.describe is not Restriction.describe, cls
+
+
+def test_a_class_without_words_shows_its_caveat():
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Plain(Restriction):
+        tag = "test.plain"
+        value: int
+
+    assert Plain(5).describe() == 'Plain: ["test.plain", 5]'
 
 
 def test_restrictions_are_frozen_values():
@@ -654,4 +732,4 @@ def test_json_fast_path_is_json_loads(text):
         except Exception as exc:
             return ("error", type(exc), str(exc))
 
-    assert outcome(restrictions._json_loads) == outcome(json.loads)
+    assert outcome(_core._json_loads) == outcome(json.loads)

@@ -7,7 +7,15 @@ import datetime
 import pytest
 
 from pypitoken_core import InvalidRestriction
-from pypitoken_core._time import MAX_TIMESTAMP, MIN_TIMESTAMP, checked, in_range, shown, utc
+from pypitoken_core._time import (
+    MAX_TIMESTAMP,
+    MIN_TIMESTAMP,
+    checked,
+    in_range,
+    iso,
+    shown,
+    utc,
+)
 
 UTC = datetime.UTC
 
@@ -40,3 +48,19 @@ def test_checked():
     assert checked(MAX_TIMESTAMP, "x") == MAX_TIMESTAMP
     with pytest.raises(InvalidRestriction, match=r"`x` is out of range.*Received 5 days from now"):
         checked(MAX_TIMESTAMP + 1, "x", "5 days from now")
+
+
+@pytest.mark.parametrize(
+    ("value", "plain", "spaced"),
+    [
+        (0, "1970-01-01T00:00:00Z", "1970-01-01 00:00:00 UTC"),
+        (1_700_000_000, "2023-11-14T22:13:20Z", "2023-11-14 22:13:20 UTC"),
+        (MIN_TIMESTAMP, "0001-01-01T00:00:00Z", "0001-01-01 00:00:00 UTC"),
+        (MAX_TIMESTAMP, "9999-12-31T23:59:59Z", "9999-12-31 23:59:59 UTC"),
+        (MAX_TIMESTAMP + 1, "timestamp 253402300800", "timestamp 253402300800"),
+        (-(10**40), f"timestamp {-(10**40)}", f"timestamp {-(10**40)}"),
+    ],
+)
+def test_iso_is_the_one_time_format(value, plain, spaced):
+    assert iso(value) == plain
+    assert iso(value, spaced=True) == spaced

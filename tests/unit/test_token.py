@@ -523,6 +523,18 @@ def test_restrictions_refuses_an_unknown_caveat(caveat, message):
     assert isinstance(info.value.__cause__, LoaderError)
 
 
+def test_inspect_shows_every_caveat_and_never_raises():
+    token = Token.load(raw_token([b'[3, "u"]', b"[99]", b'[1, ["a"]]']))
+    first, unknown, last = token.inspect()
+    assert (first, last) == (UserIDRestriction("u"), ProjectNamesRestriction(["a"]))
+    assert type(unknown) is LoaderError
+    assert str(unknown) == "Could not find matching Restriction for [99]"
+    # the control: a readable token inspects as its restrictions
+    readable = new(**EVERY_RESTRICTION)
+    assert readable.inspect() == readable.restrictions
+    assert new().inspect() == []
+
+
 # --- check -------------------------------------------------------------------------------
 
 FULL = {

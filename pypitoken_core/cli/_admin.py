@@ -1,0 +1,251 @@
+"""Admin commands: ``user``, ``project``, ``token`` and ``audit``, on the store of ``--db``.
+
+A raw token is printed only by ``token create``, whose job is to hand it to its owner.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from typing import Any
+
+import click
+
+from .. import _time
+from ..display import token_json
+from ..service import TokenService
+from ..store import TokenRecord
+from ._common import Admin, admin_errors, iso, parse_duration, parse_moment, pass_admin
+
+__all__ = ["audit", "project", "token", "user"]
+
+
+@click.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@pass_admin
+@admin_errors
+def user_add(admin: Admin, name: str) -> None:
+    """Register a user."""
+    record = admin.service().add_user(name)
+    click.echo(f"added user {record.name} ({record.id})")
+
+
+@user.command("list")
+@pass_admin
+@admin_errors
+def user_list(admin: Admin) -> None:
+    """List users."""
+    for u in admin.service().list_users():
+        click.echo(f"{u.name}\t{u.id}\t{iso(u.created)}")
+
+
+@user.command("remove")
+@click.argument("name")
+@pass_admin
+@admin_errors
+def user_remove(admin: Admin, name: str) -> None:
+    """Remove a user; all their tokens are refused from now on."""
+    admin.service().remove_user(name)
+    click.echo(f"removed user {name}; their tokens are revoked")
+
+
+@click.group()
+def project() -> None:
+    """Manage projects and their maintainers."""
+
+
+@project.command("add")
+@click.argument("name")
+@click.option("--owner", required=True, metavar="USER", help="The project's owner.")
+@pass_admin
+@admin_errors
+def project_add(admin: Admin, name: str, owner: str) -> None:
+    """Register a project with its owner."""
+    record = admin.service().add_project(name, owner)
+    click.echo(f"added project {record.name} ({record.id}) owned by {owner}")
+
+
+@project.command("list")
+@pass_admin
+@admin_errors
+def project_list(admin: Admin) -> None:
+    """List projects and their roles."""
+    service = admin.service()
+    for p in service.list_projects():
+        roles = ", ".join(f"{name} ({role})" for name, role in service.list_roles(p))
+        click.echo(f"{p.name}\t{p.id}\t{roles}")
+
+
+@project.command("add-maintainer")
+@click.argument("name")
+@click.argument("user_name", metavar="USER")
+@pass_admin
+@admin_errors
+def project_add_maintainer(admin: Admin, name: str, user_name: str) -> None:
+    """Let USER upload to project NAME."""
+    admin.service().add_maintainer(name, user_name)
+    click.echo(f"{user_name} now maintains {name}")
+
+
+@click.group()
+def token() -> None:
+    """Create, list, show and revoke tokens."""
+
+
+def _record_json(service: TokenService, rec: TokenRecord) -> dict[str, Any]:
+    return token_json(rec, owner=service.user_name(rec.user_id))
+
+
+@token.command("create")
+@click.option("--user", "user_name", required=True, metavar="NAME", help="The token's owner.")
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="NAME",
+    help="Scope to this project (repeatable).",
+)
+@click.option("--expires", metavar="DURATION|DATETIME", help="1h, 2w, ISO 8601 or epoch seconds.")
+@click.option("--actions", metavar="LIST", help="Comma-separated: upload,download[,delete].")
+@click.option("--description", default="", help="What the token is for.")
+@click.option(
+    "--domain", metavar="DOMAIN", help="Location written in the token (default: the store's)."
+)
+@pass_admin
+@admin_errors
+def token_create(
+    admin: Admin,
+    user_name: str,
+    projects: tuple[str, ...],
+    expires: str | None,
+    actions: str | None,
+    description: str,
+    domain: str | None,
+) -> None:
+    """Mint a token and print it (only the token, on stdout: it is shown once)."""
+    expiry = None
+    if expires is not None:
+        expiry = datetime.datetime.fromtimestamp(
+            parse_moment(expires, allow_duration=True), datetime.UTC
+        )
+    action_list = None if actions is None else [a.strip() for a in actions.split(",") if a.strip()]
+    raw, _ = admin.service().mint(
+        user_name,
+        projects=projects,
+        expires=expiry,
+        actions=action_list,
+        description=description,
+        domain=domain,
+    )
+    click.echo(raw)
+
+
+@token.command("list")
+@click.option("--user", "user_name", metavar="NAME", help="Only this user's tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_admin
+@admin_errors
+def token_list(admin: Admin, user_name: str | None, as_json: bool) -> None:
+    """List tokens (never their secrets)."""
+    service = admin.service()
+    records = [_record_json(service, rec) for rec in service.list_tokens(user_name)]
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for rec in records:
+        state = "revoked" if rec["revoked"] else "active"
+        scope = ",".join(rec["projects"]) or "all projects"
+        click.echo(
+            f"{rec['id']}\t{rec['user']}\t{state}\t{scope}\texpires {rec['expires'] or 'never'}"
+            f"\tlast used {rec['last_used'] or 'never'}\t{rec['description']}"
+        )
+
+
+@token.command("show")
+@click.argument("token_id", metavar="ID")
+@pass_admin
+@admin_errors
+def token_show(admin: Admin, token_id: str) -> None:
+    """Show one token's record (never its secret)."""
+    service = admin.service()
+    click.echo(json.dumps(_record_json(service, service.get_token(token_id)), indent=2))
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID")
+@pass_admin
+@admin_errors
+def token_revoke(admin: Admin, token_id: str) -> None:
+    """Revoke a token: refused from the next request on, in every server process."""
+    admin.service().revoke(token_id)
+    click.echo(f"revoked {token_id}")
+
+
+@click.group()
+def audit() -> None:
+    """Read and prune the audit trail (mints, revocations, refusals)."""
+
+
+@audit.command("list")
+@click.option("--token", "token_id", metavar="ID", help="Only this token's events.")
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(min=0), help="Newest N."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_admin
+@admin_errors
+def audit_list(admin: Admin, token_id: str | None, limit: int, as_json: bool) -> None:
+    """Show the newest events, newest first; repeated refusals are one line with a count."""
+    events = [
+        {
+            "first": iso(e.first_time),
+            "last": iso(e.time),
+            "count": e.count,
+            "event": e.event,
+            "token_id": e.token_id,
+            "user": e.user,
+            "project": e.project,
+            "action": e.action,
+            "reason": e.reason,
+        }
+        for e in admin.service().list_events(limit=limit, token_id=token_id)
+    ]
+    if as_json:
+        click.echo(json.dumps(events, indent=2))
+        return
+    for e in events:
+        when = e["last"] if e["count"] == 1 else f"{e['first']}..{e['last']} x{e['count']}"
+        who = " ".join(
+            f"{key}={e[key]}" for key in ("token_id", "user", "project", "action") if e[key]
+        )
+        click.echo(f"{when}\t{e['event']}\t{who}\t{e['reason']}")
+
+
+@audit.command("prune")
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help="Drop events last seen longer ago than this (90d, 12w, ...).",
+)
+@click.option(
+    "--keep", type=click.IntRange(min=0), metavar="N", help="Then keep only the newest N lines."
+)
+@pass_admin
+@admin_errors
+def audit_prune(admin: Admin, older_than: str | None, keep: int | None) -> None:
+    """Drop old events by age, by count, or both (servers also cap the trail themselves)."""
+    if older_than is None and keep is None:
+        raise click.UsageError("give --older-than, --keep or both")
+    before = None
+    if older_than is not None:
+        before = int(time.time()) - parse_duration(older_than)
+        if not _time.in_range(before):
+            raise click.BadParameter(f"{older_than!r} reaches back before year 1")
+    dropped = admin.service().prune_events(before=before, keep=keep)
+    click.echo(f"dropped {dropped} audit event(s)")
