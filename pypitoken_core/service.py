@@ -44,7 +44,17 @@ from .exceptions import (
     ValidationError,
 )
 from .restrictions import ACTIONS, Context, _short_repr, timestamp_from_parameter
-from .store import AuditEvent, Project, TokenGrant, TokenRecord, TokenStore, User, open_store
+from .store import (
+    AuditEvent,
+    Directory,
+    Project,
+    TokenGrant,
+    TokenRecord,
+    TokenRecords,
+    TokenStore,
+    User,
+    open_store,
+)
 from .token import MAX_TOKEN_LENGTH, Token
 
 __all__ = [
@@ -246,7 +256,10 @@ class TokenService:
     """Mint, authenticate and revoke tokens; manage users, projects and roles.
 
     Thread-safe as far as the store is (both bundled stores are). ``ownership`` is one of
-    :data:`OWNERSHIP_MODES`; ``allow_delete`` enables the ``delete`` action;
+    :data:`OWNERSHIP_MODES`; ``external`` is the one mode whose store may keep token
+    records only, without a :class:`~pypitoken_core.store.Directory` (users, projects
+    and roles are then the index server's, and the methods that manage them raise
+    StoreError); ``allow_delete`` enables the ``delete`` action;
     ``last_used_interval`` throttles the ``last_used`` writes (seconds);
     ``max_lifetime`` (seconds, None or 0 for none) is the longest a minted token may
     live; ``audit_window`` and ``audit_max_events`` bound the audit trail (see the
@@ -255,7 +268,7 @@ class TokenService:
 
     def __init__(
         self,
-        store: TokenStore,
+        store: TokenRecords,
         secret: bytes,
         *,
         domain: str = "localhost",
@@ -277,10 +290,19 @@ class TokenService:
             raise StoreError("audit_window must be a non-negative number of seconds")
         if type(audit_max_events) is not int or audit_max_events < 1:
             raise StoreError("audit_max_events must be a positive number of events")
+        directory = store if isinstance(store, Directory) else None
+        if directory is None and ownership != "external":
+            raise StoreError(
+                f"ownership {ownership!r} needs a store that keeps users and projects;"
+                f" {store.url} keeps token records only"
+            )
         self.max_lifetime = _lifetime(max_lifetime)
         self.audit_window = audit_window
         self.audit_max_events = audit_max_events
         self.store = store
+        #: The store's users, projects and roles: the store itself when it keeps them
+        #: (every URL store does), None when the index server keeps its own.
+        self.directory: Directory | None = directory
         self._secret = secret
         self.domain = domain
         self.prefix = prefix
@@ -352,11 +374,20 @@ class TokenService:
 
     # -- users, projects, roles ---------------------------------------------------------
 
+    def _directory(self) -> Directory:
+        """The store's directory; StoreError when the index server keeps users itself."""
+        if self.directory is None:
+            raise StoreError(
+                f"{self.store.url} keeps token records only: its users and projects"
+                " are the index server's"
+            )
+        return self.directory
+
     def add_user(self, name: str) -> User:
         """Register a user (raises :class:`AlreadyExists`)."""
         if not _valid_user_name(name):
             raise InvalidRestriction(f"invalid user name {name!r}")
-        return self.store.add_user(name)
+        return self._directory().add_user(name)
 
     def _user(self, name: str) -> User:
         user = self.store.get_user(name)
@@ -366,25 +397,27 @@ class TokenService:
 
     def remove_user(self, name: str) -> None:
         """Remove a user; all their tokens are refused from the next request on."""
-        self.store.remove_user(name, event=_audit("user_removed", user=name, reason="user removed"))
+        self._directory().remove_user(
+            name, event=_audit("user_removed", user=name, reason="user removed")
+        )
 
     def list_users(self) -> list[User]:
         """All registered users."""
-        return self.store.list_users()
+        return self._directory().list_users()
 
     def add_project(self, name: str, owner: str) -> Project:
         """Register a project owned by ``owner`` (raises :class:`AlreadyExists`)."""
         normalized = self._project_name(name)
-        return self.store.add_project(normalized, self._user(owner).id)
+        return self._directory().add_project(normalized, self._user(owner).id)
 
     def add_maintainer(self, project: str, user: str) -> None:
         """Let ``user`` upload to ``project``."""
         record = self._project(project)
-        self.store.set_role(record.id, self._user(user).id, MAINTAINER)
+        self._directory().set_role(record.id, self._user(user).id, MAINTAINER)
 
     def list_projects(self) -> list[Project]:
         """All registered projects."""
-        return self.store.list_projects()
+        return self._directory().list_projects()
 
     def _project_name(self, name: str) -> str:
         if not names.is_valid(name):
@@ -392,7 +425,7 @@ class TokenService:
         return names.normalize(name)
 
     def _project(self, name: str) -> Project:
-        record = self.store.get_project(self._project_name(name))
+        record = self._directory().get_project(self._project_name(name))
         if record is None:
             raise NotFound(f"unknown project {name!r}")
         return record
@@ -430,7 +463,10 @@ class TokenService:
         if self.ownership != "external":
             for name in project_list:
                 record = self._project(name)
-                if self.ownership == "pypi" and self.store.get_role(record.id, owner.id) is None:
+                if (
+                    self.ownership == "pypi"
+                    and self._directory().get_role(record.id, owner.id) is None
+                ):
                     raise ValidationError(f"user {owner.name} may not upload to project {name!r}")
                 ids.append(record.id)
         action_list = list(DEFAULT_ACTIONS if actions is None else actions)
@@ -693,7 +729,7 @@ class TokenService:
         user = self.store.get_user(user_name)
         if user is None:
             try:
-                user = self.store.add_user(user_name)
+                user = self._directory().add_user(user_name)
             except AlreadyExists:
                 user = self._user(user_name)
         context = context._evolve(user_id=user.id)
@@ -743,12 +779,13 @@ class TokenService:
         user = self.store.get_user_by_id(identity.user_id)
         if user is None:
             raise ValidationError(f"user {identity.user_name} no longer exists")
+        directory = self._directory()
         try:
-            record = self.store.get_project(name)
+            record = directory.get_project(name)
             if record is None and has_files():
                 # Read again after seeing files: a concurrent first upload claims before it
                 # writes, so once its file shows, its claim is there to be read.
-                record = self.store.get_project(name) or self._adopt(name, adopt_for)
+                record = directory.get_project(name) or self._adopt(name, adopt_for)
                 if record is None:
                     if self.ownership == "open":
                         return None  # anyone may upload to it; nobody becomes its owner
@@ -758,9 +795,9 @@ class TokenService:
                     )
             elif record is None:
                 try:
-                    record = self.store.add_project(name, user.id)
+                    record = directory.add_project(name, user.id)
                 except AlreadyExists:  # another first upload took it a moment ago
-                    record = self.store.get_project(name)
+                    record = directory.get_project(name)
                     if record is None:
                         raise ValidationError(
                             f"project {name!r} is changing owner; try again"
@@ -768,7 +805,7 @@ class TokenService:
                 else:
                     return Claim(name, record.id, user.name)
             context = Context(name, action="upload")._evolve(user_id=user.id)
-            self._check_rights(user, context, record, self.store.get_role(record.id, user.id))
+            self._check_rights(user, context, record, directory.get_role(record.id, user.id))
         except ValidationError as exc:
             self._event(
                 _audit(
@@ -804,7 +841,7 @@ class TokenService:
         if has_files():
             self.confirm_claim(claim)
             return
-        self.store.remove_project(
+        self._directory().remove_project(
             claim.project_id,
             event=_audit(
                 "claim_released",
@@ -829,7 +866,7 @@ class TokenService:
                 f"--adopt-unowned: unknown user {owner!r}; "
                 f"register it first with `pypitoken user add {owner}`"
             )
-        known = {p.name for p in self.store.list_projects()}
+        known = {p.name for p in self._directory().list_projects()}
         adopted = []
         for project in projects:
             name = names.normalize(project) if isinstance(project, str) else ""
@@ -848,9 +885,9 @@ class TokenService:
         if user is None:
             return None
         try:
-            record = self.store.add_project(name, user.id)
+            record = self._directory().add_project(name, user.id)
         except AlreadyExists:
-            return self.store.get_project(name)
+            return self._directory().get_project(name)
         except NotFound:  # the adopting user was removed a moment ago
             return None
         self._event(_audit("project_adopted", user=owner, project=name, reason="unowned files"))
@@ -873,8 +910,11 @@ class TokenService:
         self, context: Context, user_id: str
     ) -> tuple[Project | None, str | None]:
         name = self._project_key(context)
-        project = None if name is None else self.store.get_project(name)
-        return project, None if project is None else self.store.get_role(project.id, user_id)
+        if name is None:
+            return None, None
+        directory = self._directory()
+        project = directory.get_project(name)
+        return project, None if project is None else directory.get_role(project.id, user_id)
 
     def _check_rights(
         self, user: User, context: Context, record: Project | None, role: str | None
