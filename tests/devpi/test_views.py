@@ -56,6 +56,7 @@ def api_request(body: bytes, content_type: str = "application/json") -> Request:
         (b'{"expires": -1}', "application/json", "'expires' in seconds must be positive"),
         (b'{"expires": "soon"}', "application/json", "'expires' must be seconds or an ISO"),
         (b'{"description": ["x"]}', "application/json", "'description' must be a string"),
+        (b'{"description": "a\\u0000b"}', "application/json", "cannot contain NUL characters"),
         (
             json.dumps({"expires": 2 * ONE_DAY}).encode(),
             "application/json",
