@@ -15,7 +15,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import click
 
@@ -23,7 +23,7 @@ from . import _time
 from . import restrictions as r
 from .exceptions import PyPITokenException
 from .service import OWNERSHIP_CHOICES, TokenService
-from .store import TokenRecord
+from .store import TokenRecord, TokenStore
 from .token import Token
 
 __all__ = ["main", "parse_duration", "parse_moment"]
@@ -137,6 +137,12 @@ class _Admin:
             )
             click.get_current_context().call_on_close(self._service.close)
         return self._service
+
+    def store(self) -> TokenStore:
+        """The service's store, for the audit trail and roles the service does not show."""
+        # from_url opens the store by URL, and every URL store is a TokenStore; the
+        # service itself only needs TokenRecords, so its attribute says no more.
+        return cast(TokenStore, self.service().store)
 
 
 pass_admin = click.make_pass_decorator(_Admin)
@@ -366,7 +372,7 @@ def project_list(admin: _Admin) -> None:
     """List projects and their roles."""
     service = admin.service()
     for p in service.list_projects():
-        roles = ", ".join(f"{name} ({role})" for name, role in service.store.list_roles(p.id))
+        roles = ", ".join(f"{name} ({role})" for name, role in admin.store().list_roles(p.id))
         click.echo(f"{p.name}\t{p.id}\t{roles}")
 
 
@@ -515,7 +521,7 @@ def audit_list(admin: _Admin, token_id: str | None, limit: int, as_json: bool) -
             "action": e.action,
             "reason": e.reason,
         }
-        for e in admin.service().store.list_events(limit=limit, token_id=token_id)
+        for e in admin.store().list_events(limit=limit, token_id=token_id)
     ]
     if as_json:
         click.echo(json.dumps(events, indent=2))
@@ -548,7 +554,7 @@ def audit_prune(admin: _Admin, older_than: str | None, keep: int | None) -> None
         before = int(time.time()) - parse_duration(older_than)
         if not _time.in_range(before):
             raise click.BadParameter(f"{older_than!r} reaches back before year 1")
-    dropped = admin.service().store.prune_events(before=before, keep=keep)
+    dropped = admin.store().prune_events(before=before, keep=keep)
     click.echo(f"dropped {dropped} audit event(s)")
 
 
