@@ -305,4 +305,5 @@ class KeyfsStore:
         self._settings[key] = value
 
     def close(self) -> None:
+        # devpi owns the keyfs and its transactions: there is nothing here to release.
         return None

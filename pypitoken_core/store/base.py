@@ -273,7 +273,11 @@ class TokenRecords(UserLookup, Protocol):
         ...
 
     def close(self) -> None:
-        """Release every connection. Later calls raise ``StoreError``."""
+        """Release every connection the store opened; later calls raise ``StoreError``.
+
+        A store that opens none has nothing to release (devpi's keyfs store works inside
+        the transactions devpi opens, and closing it changes nothing).
+        """
         ...
 
 

@@ -178,6 +178,9 @@ def test_every_call_needs_a_keyfs_transaction(xom: Any) -> None:
             call()
     with xom.keyfs.read_transaction():
         assert store.get_user("alice") == User(user_id("alice"), "alice", 0)
+    store.close()  # devpi's keyfs stays open, and so does the store
+    with xom.keyfs.read_transaction():
+        assert store.get_user("alice") == User(user_id("alice"), "alice", 0)
 
 
 def test_changes_need_a_write_transaction(xom: Any) -> None:
