@@ -769,6 +769,14 @@ class TokenStoreContract(TokenRecordsContract, DirectoryContract, AuditTrailCont
         store.add_token(record(alice.id), event=event("minted"))
         assert store.list_events(token_id="tok-1") == [event("minted")]
 
+    def test_revoke_token_with_event(self, store: TokenStore, alice: User) -> None:
+        store.add_token(record(alice.id, "a"))
+        store.add_token(record(alice.id, "b"))
+        assert store.revoke_token("a", event=event("revoked", "a")) is True
+        assert store.revoke_token("a") is True
+        assert store.list_events(token_id="a") == [event("revoked", "a")]
+        assert store.list_events(token_id="b") == []
+
     # -- NUL characters --------------------------------------------------------------
 
     def test_keys_with_nul_match_nothing(self, store: TokenStore, alice: User) -> None:
