@@ -1,8 +1,8 @@
 """The audit trail, as the service writes it: events built one way, refusals folded.
 
 Refusals are recorded folded together: one line per token (or user), kind of refusal and
-:attr:`AuditTrail.window`, with a count; the trail keeps at most
-:attr:`AuditTrail.max_events` lines. So what a refused request can add to the store is one
+:attr:`Auditor.window`, with a count; the trail keeps at most
+:attr:`Auditor.max_events` lines. So what a refused request can add to the store is one
 small line at most, and a burst of them adds a few lines. Recording an event outside a
 write never fails the request that caused it.
 """
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from . import names
 from .exceptions import ConfigurationError, StoreError, ValidationError
 from .restrictions import Context
-from .store import AuditEvent, TokenStore
+from .store import AuditEvent, TokenRecords
 
 __all__ = [
     "DEFAULT_AUDIT_MAX_EVENTS",
     "DEFAULT_AUDIT_WINDOW",
-    "AuditTrail",
+    "Auditor",
     "Refusal",
     "event",
 ]
@@ -77,13 +77,13 @@ def event(
     return AuditEvent(int(time.time()), name, token_id, user, project, action, reason)
 
 
-class AuditTrail:
+class Auditor:
     """Writes events to ``store``'s trail outside other writes: denials folded, never failing.
 
     ``window`` (seconds) and ``max_events`` bound the trail, as the module docstring says.
     """
 
-    def __init__(self, store: TokenStore, window: int, max_events: int) -> None:
+    def __init__(self, store: TokenRecords, window: int, max_events: int) -> None:
         if type(window) is not int or window < 0:
             raise ConfigurationError("audit_window must be a non-negative number of seconds")
         if type(max_events) is not int or max_events < 1:
@@ -93,7 +93,7 @@ class AuditTrail:
         self.max_events = max_events
 
     def __repr__(self) -> str:
-        return f"<AuditTrail window={self.window} max_events={self.max_events}>"
+        return f"<Auditor window={self.window} max_events={self.max_events}>"
 
     def record(self, entry: AuditEvent, kind: str = "refused") -> None:
         """Record ``entry`` (a denial, a first upload), never failing the call.

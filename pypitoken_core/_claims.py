@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import names
-from ._audit import AuditTrail, Refusal, event
+from ._audit import Auditor, Refusal, event
 from ._identity import Identity
 from ._ownership import Ownership, bad_project_name, is_user_name
 from .exceptions import AlreadyExists, NotFound, ValidationError
 from .restrictions import Context
-from .store import Project, TokenStore, User
+from .store import Directory, Project, User
 
 __all__ = ["Claim", "ProjectClaims"]
 
@@ -37,7 +37,7 @@ class Claim:
 class ProjectClaims:
     """Claims, adoption and release of project names in ``store``, under ``policy``."""
 
-    def __init__(self, store: TokenStore, policy: Ownership, audit: AuditTrail) -> None:
+    def __init__(self, store: Directory, policy: Ownership, audit: Auditor) -> None:
         self._store = store
         self._policy = policy
         self._audit = audit

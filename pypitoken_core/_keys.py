@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from .exceptions import ConfigurationError
-from .store import TokenStore
+from .store import TokenRecords
 
 __all__ = [
     "MIN_SECRET_BYTES",
@@ -68,7 +68,7 @@ def check_secret(secret: object) -> bytes:
     return secret
 
 
-def note_fingerprint(store: TokenStore, secret: bytes, *, warn: bool) -> None:
+def note_fingerprint(store: TokenRecords, secret: bytes, *, warn: bool) -> None:
     """Record in ``store`` that its tokens are minted with ``secret`` from now on.
 
     With ``warn`` (an index starting), a store whose tokens were minted with another secret

@@ -17,7 +17,7 @@ from ._audit import event
 from ._keys import derive_key, new_salt, note_fingerprint
 from .exceptions import ConfigurationError, InvalidRestriction
 from .restrictions import ACTIONS
-from .store import TokenRecord, TokenStore, User
+from .store import TokenRecord, TokenRecords, User
 from .token import Token
 
 __all__ = ["DEFAULT_ACTIONS", "checked_lifetime", "issue", "mint_actions", "mint_window"]
@@ -92,7 +92,7 @@ def _when(value: When, now: int, name: str) -> int | None:
 
 
 def issue(
-    store: TokenStore,
+    store: TokenRecords,
     secret: bytes,
     owner: User,
     *,

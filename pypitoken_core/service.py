@@ -32,7 +32,7 @@ from . import names
 from ._audit import (
     DEFAULT_AUDIT_MAX_EVENTS,
     DEFAULT_AUDIT_WINDOW,
-    AuditTrail,
+    Auditor,
     Refusal,
     event,
 )
@@ -63,10 +63,21 @@ from .exceptions import (
     InvalidRestriction,
     LoaderError,
     NotFound,
+    StoreError,
     ValidationError,
 )
 from .restrictions import Context
-from .store import AuditEvent, Project, TokenGrant, TokenRecord, TokenStore, User, open_store
+from .store import (
+    AuditEvent,
+    AuditTrail,
+    Directory,
+    Project,
+    TokenGrant,
+    TokenRecord,
+    TokenRecords,
+    User,
+    open_store,
+)
 from .token import MAX_TOKEN_LENGTH, Token
 
 __all__ = [
@@ -97,7 +108,10 @@ class TokenService:
     """Mint, authenticate and revoke tokens; manage users, projects and roles.
 
     Thread-safe as far as the store is (both bundled stores are). ``ownership`` is one of
-    :data:`OWNERSHIP_MODES`; ``allow_delete`` enables the ``delete`` action;
+    :data:`OWNERSHIP_MODES`; ``external`` is the one mode whose store may keep token
+    records only, without a :class:`~pypitoken_core.store.Directory` (users, projects and
+    roles are then the index server's, and the methods that manage them raise
+    :class:`StoreError`); ``allow_delete`` enables the ``delete`` action;
     ``last_used_interval`` throttles the ``last_used`` writes (seconds);
     ``max_lifetime`` (seconds, None or 0 for none) is the longest a minted token may
     live; ``audit_window`` and ``audit_max_events`` bound the audit trail (see
@@ -107,7 +121,7 @@ class TokenService:
 
     def __init__(
         self,
-        store: TokenStore,
+        store: TokenRecords,
         secret: bytes,
         *,
         domain: str = "localhost",
@@ -123,10 +137,21 @@ class TokenService:
         self._policy: Ownership = ownership_policy(ownership)
         if not prefix or "-" in prefix:
             raise ConfigurationError("the token prefix must be non-empty and contain no '-'")
-        self._audit = AuditTrail(store, audit_window, audit_max_events)
+        directory = store if isinstance(store, Directory) else None
+        if directory is None and self._policy.keeps_projects:
+            raise ConfigurationError(
+                f"ownership {ownership!r} needs a store that keeps users and projects;"
+                f" {store.url} keeps token records only"
+            )
+        self._audit = Auditor(store, audit_window, audit_max_events)
         self.max_lifetime = checked_lifetime(max_lifetime)
-        self._claims = ProjectClaims(store, self._policy, self._audit)
         self.store = store
+        #: The store's users, projects and roles: the store itself when it keeps them
+        #: (every URL store does), None when the index server keeps its own.
+        self.directory: Directory | None = directory
+        self._claims = (
+            None if directory is None else ProjectClaims(directory, self._policy, self._audit)
+        )
         self.domain = domain
         self.prefix = prefix
         self.ownership = ownership
@@ -200,19 +225,36 @@ class TokenService:
 
     # -- users, projects, roles ---------------------------------------------------------
 
+    def _directory(self) -> Directory:
+        """The store's directory; StoreError when the index server keeps users itself."""
+        if self.directory is None:
+            raise StoreError(
+                f"{self.store.url} keeps token records only: its users and projects"
+                " are the index server's"
+            )
+        return self.directory
+
+    def _trail(self) -> AuditTrail:
+        """The store's readable audit trail; StoreError when it only passes events on."""
+        if not isinstance(self.store, AuditTrail):
+            raise StoreError(f"{self.store.url} keeps no audit trail to read back")
+        return self.store
+
     def add_user(self, name: str) -> User:
         """Register a user (raises :class:`InvalidInput`, :class:`AlreadyExists`)."""
         if not is_user_name(name):
             raise InvalidInput(f"invalid user name {name!r}")
-        return self.store.add_user(name)
+        return self._directory().add_user(name)
 
     def remove_user(self, name: str) -> None:
         """Remove a user; all their tokens are refused from the next request on."""
-        self.store.remove_user(name, event=event("user_removed", user=name, reason="user removed"))
+        self._directory().remove_user(
+            name, event=event("user_removed", user=name, reason="user removed")
+        )
 
     def list_users(self) -> list[User]:
         """All registered users."""
-        return self.store.list_users()
+        return self._directory().list_users()
 
     def user_name(self, user_id: str) -> str | None:
         """The name of the user with this id, or None if removed."""
@@ -223,20 +265,20 @@ class TokenService:
         """Register a project owned by ``owner`` (raises :class:`InvalidInput`,
         :class:`NotFound`, :class:`AlreadyExists`)."""
         normalized = self._project_name(name)
-        return self.store.add_project(normalized, self._user(owner).id)
+        return self._directory().add_project(normalized, self._user(owner).id)
 
     def add_maintainer(self, project: str, user: str) -> None:
         """Let ``user`` upload to ``project``."""
         record = self._project(project)
-        self.store.set_role(record.id, self._user(user).id, MAINTAINER)
+        self._directory().set_role(record.id, self._user(user).id, MAINTAINER)
 
     def list_projects(self) -> list[Project]:
         """All registered projects."""
-        return self.store.list_projects()
+        return self._directory().list_projects()
 
     def list_roles(self, project: Project) -> list[tuple[str, str]]:
         """``(user name, role)`` of everyone with a role on ``project``, by user name."""
-        return self.store.list_roles(project.id)
+        return self._directory().list_roles(project.id)
 
     def _user(self, name: str) -> User:
         user = self.store.get_user(name)
@@ -251,7 +293,7 @@ class TokenService:
         return names.normalize(name)
 
     def _project(self, name: str) -> Project:
-        record = self.store.get_project(self._project_name(name))
+        record = self._directory().get_project(self._project_name(name))
         if record is None:
             raise NotFound(f"unknown project {name!r}")
         return record
@@ -291,7 +333,7 @@ class TokenService:
         if self._policy.keeps_projects:
             for name in project_list:
                 project = self._project(name)
-                role = self.store.get_role(project.id, owner.id)
+                role = self._directory().get_role(project.id, owner.id)
                 refused = self._policy.mint_refusal(owner, project, role)
                 if refused is not None:
                     raise ValidationError(refused)
@@ -335,12 +377,12 @@ class TokenService:
 
     def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
         """Up to ``limit`` audit lines, newest first, optionally only one token's."""
-        return self.store.list_events(limit=limit, token_id=token_id)
+        return self._trail().list_events(limit=limit, token_id=token_id)
 
     def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
         """Drop audit lines last seen before ``before``, then all but the newest ``keep``;
         return how many went."""
-        return self.store.prune_events(before=before, keep=keep)
+        return self._trail().prune_events(before=before, keep=keep)
 
     # -- authentication -----------------------------------------------------------------
 
@@ -468,7 +510,7 @@ class TokenService:
         user = self.store.get_user(user_name)
         if user is None:
             try:
-                user = self.store.add_user(user_name)
+                user = self._directory().add_user(user_name)
             except AlreadyExists:
                 user = self._user(user_name)
         context = context._evolve(user_id=user.id)
@@ -557,8 +599,8 @@ class TokenService:
         The name must have passed :func:`_name_refusal`.
         """
         name = self._project_key(context)
-        project = None if name is None else self.store.get_project(name)
-        return project, None if project is None else self.store.get_role(project.id, user.id)
+        project = None if name is None else self._directory().get_project(name)
+        return project, None if project is None else self._directory().get_role(project.id, user.id)
 
     def _refusal(
         self,
@@ -638,13 +680,15 @@ class TokenService:
         ``adopt_for`` names the user who adopts it (then the usual rules decide). Returns
         None when nothing was claimed; raises :class:`ValidationError` with the reason.
         """
+        if self._claims is None:  # the index server keeps its own projects
+            return None
         return self._claims.claim_upload(
             identity, project, has_files=has_files, adopt_for=adopt_for
         )
 
     def confirm_claim(self, claim: Claim) -> None:
         """The claimed project's first file is stored: the claim is final (and audited)."""
-        self._claims.confirm(claim)
+        self._project_claims().confirm(claim)
 
     def release_claim(self, claim: Claim, *, has_files: Callable[[], bool]) -> None:
         """The upload that took ``claim`` stored nothing: give the name back.
@@ -653,7 +697,7 @@ class TokenService:
         partial file the failed write left (the index serves it), or one that another
         upload of the same owner, relying on this claim, wrote meanwhile.
         """
-        self._claims.release(claim, has_files=has_files)
+        self._project_claims().release(claim, has_files=has_files)
 
     def adopt_unowned(self, owner: str, projects: Iterable[str]) -> list[str]:
         """Register each of ``projects`` that has no owner yet as ``owner``'s.
@@ -663,7 +707,12 @@ class TokenService:
         project name are skipped. Returns the adopted names, sorted; raises
         :class:`NotFound` if ``owner`` is not registered.
         """
-        return self._claims.adopt_unowned(owner, projects)
+        return self._project_claims().adopt_unowned(owner, projects)
+
+    def _project_claims(self) -> ProjectClaims:
+        if self._claims is None:
+            raise StoreError(f"{self.store.url} keeps no projects to claim")
+        return self._claims
 
 
 def _name_refusal(context: Context) -> str | None:
@@ -684,7 +733,7 @@ def _common(contexts: Sequence[Context]) -> Context:
     )
 
 
-def _stored_lifetime(store: TokenStore) -> int | None:
+def _stored_lifetime(store: TokenRecords) -> int | None:
     """The maximum token lifetime saved in ``store`` (by the index), or None."""
     text = store.get_setting(_MAX_LIFETIME_SETTING)
     if text is None:

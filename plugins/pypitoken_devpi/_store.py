@@ -1,4 +1,4 @@
-"""A TokenStore kept in devpi-server's own keyfs, so tokens replicate and export with users.
+"""Token records kept in devpi-server's own keyfs, so tokens replicate and export with users.
 
 Layout: every token record lives in its owner's user record (keyfs key ``{user}/.config``)
 under the hidden key ``"pypitoken_tokens"``, a dict ``{token_id: {...}}``. devpi never
@@ -19,8 +19,9 @@ export/import, and let pypitoken write ``[2, [ids]]`` / ``[3, id]`` caveats offl
 
 Every method needs the keyfs transaction devpi opens around each request; writes need a
 write transaction (POST/PUT/PATCH/DELETE on the primary) and fail with ``StoreError``
-elsewhere. Users, projects and roles belong to devpi: the methods that would create or
-change them refuse.
+elsewhere. Users, projects and roles belong to devpi, so the store is
+:class:`~pypitoken_core.store.TokenRecords` only (no ``Directory``): it reads devpi's
+users to name a token's owner, and the service runs with ``ownership="external"``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from typing import Any
 
 from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
 from pypitoken_core.names import normalize
-from pypitoken_core.store import AuditEvent, Project, TokenGrant, TokenRecord, User
-from pypitoken_core.store.base import grant_from_parts
+from pypitoken_core.store import AuditEvent, TokenGrant, TokenRecord, User
+from pypitoken_core.store.base import check_record, check_setting, check_time
 
 __all__ = [
     "PROJECT_NAMESPACE",
@@ -102,7 +103,7 @@ def _record_from_dict(token_id: str, data: Mapping[str, Any]) -> TokenRecord:
 
 
 class KeyfsStore:
-    """The parts of the TokenStore protocol a TokenService with external ownership uses.
+    """:class:`~pypitoken_core.store.TokenRecords` in devpi's keyfs, owners from devpi's users.
 
     ``xom`` is devpi-server's application object; the store reads ``xom.model`` (bound to
     the current thread's keyfs transaction) on every call and keeps no copy of the data,
@@ -134,6 +135,12 @@ class KeyfsStore:
         except AttributeError as exc:  # no transaction open on this thread
             raise StoreError("no devpi keyfs transaction is open") from exc
 
+    def _model(self) -> Any:
+        # devpi's model fails with AttributeError outside a transaction: ask first, so
+        # that the store raises StoreError as the protocol says.
+        self._keyfs_tx()
+        return self._xom.model
+
     def _tokens_of(self, devpi_user: Any) -> Mapping[str, Any]:
         config = devpi_user.key.get() or {}
         tokens = config.get(TOKENS_KEY)
@@ -142,7 +149,7 @@ class KeyfsStore:
     def _writable_user(self, name: str) -> Any:
         if not self._keyfs_tx().write:
             raise StoreError("tokens can only be changed on the primary, in a write request")
-        devpi_user = self._xom.model.get_user(name)
+        devpi_user = self._model().get_user(name)
         if devpi_user is None:
             raise NotFound(f"no devpi user {name!r}")
         return devpi_user
@@ -152,9 +159,9 @@ class KeyfsStore:
         # user still exists has to be asked each time.
         name = self._name_of.get(uid)
         if name is None:
-            self._name_of = {user_id(n): n for n in self._xom.model.get_usernames()}
+            self._name_of = {user_id(n): n for n in self._model().get_usernames()}
             name = self._name_of.get(uid)
-        if name is None or self._xom.model.get_user(name) is None:
+        if name is None or self._model().get_user(name) is None:
             return None
         return name
 
@@ -170,7 +177,7 @@ class KeyfsStore:
             # tokens only through replication, and devpi-import writes user records
             # directly, so the map cannot be maintained incrementally alone.
             owner_of: dict[str, str] = {}
-            for devpi_user in self._xom.model.get_userlist():
+            for devpi_user in self._model().get_userlist():
                 for tid in self._tokens_of(devpi_user):
                     owner_of[tid] = devpi_user.name
             self._owner_of = owner_of
@@ -180,7 +187,7 @@ class KeyfsStore:
     # -- users (devpi's own) -----------------------------------------------------------
 
     def get_user(self, name: str) -> User | None:
-        devpi_user = self._xom.model.get_user(name)
+        devpi_user = self._model().get_user(name)
         if devpi_user is None:
             return None
         return User(id=user_id(name), name=name, created=0)
@@ -189,42 +196,10 @@ class KeyfsStore:
         name = self._user_name_for_id(uid)
         return None if name is None else User(id=uid, name=name, created=0)
 
-    def list_users(self) -> list[User]:
-        names = sorted(self._xom.model.get_usernames())
-        return [User(id=user_id(n), name=n, created=0) for n in names]
-
-    def add_user(self, name: str) -> User:
-        raise StoreError("devpi users are managed by devpi-server")
-
-    def remove_user(self, name: str, *, event: AuditEvent | None = None) -> None:
-        raise StoreError("devpi users are managed by devpi-server")
-
-    # -- projects: devpi's ACLs decide, there is no registry ---------------------------
-
-    def add_project(self, name: str, owner_id: str) -> Project:
-        raise StoreError("devpi projects have no owners; index ACLs decide")
-
-    def remove_project(self, project_id: str, *, event: AuditEvent | None = None) -> bool:
-        return False
-
-    def get_project(self, name: str) -> Project | None:
-        return None
-
-    def list_projects(self) -> list[Project]:
-        return []
-
-    def set_role(self, project_id: str, user_id: str, role: str) -> None:
-        raise StoreError("devpi projects have no roles; index ACLs decide")
-
-    def get_role(self, project_id: str, user_id: str) -> str | None:
-        return None
-
-    def list_roles(self, project_id: str) -> list[tuple[str, str]]:
-        return []
-
     # -- tokens ------------------------------------------------------------------------
 
     def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
+        check_record(record)
         name = self._user_name_for_id(record.user_id)
         if name is None:
             raise NotFound(f"no devpi user with id {record.user_id}")
@@ -243,7 +218,7 @@ class KeyfsStore:
         owner = self._owner(token_id)
         if owner is None:
             return None
-        devpi_user = self._xom.model.get_user(owner)
+        devpi_user = self._model().get_user(owner)
         data = None if devpi_user is None else self._tokens_of(devpi_user).get(token_id)
         if data is None:  # user or token deleted since the map was built
             self._owner_of.pop(token_id, None)
@@ -252,17 +227,20 @@ class KeyfsStore:
 
     def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
         # devpi has no project registry here (its ACLs decide): project and role are None.
-        return grant_from_parts(self, token_id, project_name)
+        token = self.get_token(token_id)
+        if token is None:
+            return None
+        return TokenGrant(token, self.get_user_by_id(token.user_id), None, None)
 
     def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
         if user_id is None:
-            names = sorted(self._xom.model.get_usernames())
+            names = sorted(self._model().get_usernames())
         else:
             name = self._user_name_for_id(user_id)
             names = [] if name is None else [name]
         records = []
         for name in names:
-            devpi_user = self._xom.model.get_user(name)
+            devpi_user = self._model().get_user(name)
             if devpi_user is None:
                 continue
             for tid, data in self._tokens_of(devpi_user).items():
@@ -288,8 +266,9 @@ class KeyfsStore:
 
     def touch_token(self, token_id: str, when: int) -> None:
         # Not recorded: keyfs writes need a write transaction, and most token uses are
-        # read requests (and every request on a replica is).
-        return None
+        # read requests (and every request on a replica is). A bad time is still refused,
+        # as by every store.
+        check_time("a last-used time", when)
 
     # -- audit and settings ------------------------------------------------------------
 
@@ -318,19 +297,13 @@ class KeyfsStore:
             event.reason,
         )
 
-    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
-        # Events go to devpi's log, which is where devpi operators already look.
-        return []
-
-    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
-        # Nothing is kept here to prune (see list_events).
-        return 0
-
     def get_setting(self, key: str) -> str | None:
         return self._settings.get(key)
 
     def set_setting(self, key: str, value: str) -> None:
+        check_setting(key, value)
         self._settings[key] = value
 
     def close(self) -> None:
+        # devpi owns the keyfs and its transactions: there is nothing here to release.
         return None

@@ -111,6 +111,8 @@ def _mint_arguments(request: Any, max_expiry: int) -> dict[str, Any]:
     description = body.get("description", "")
     if not isinstance(description, str) or len(description) > _MAX_DESCRIPTION:
         raise _BadRequest(f"'description' must be a string of up to {_MAX_DESCRIPTION} characters")
+    if "\x00" in description:  # no store keeps one (PostgreSQL cannot)
+        raise _BadRequest("'description' cannot contain NUL characters")
     expires = _expires(body.get("expires"))
     if max_expiry and request.authenticated_userid != "root":
         if expires is None:

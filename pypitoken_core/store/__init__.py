@@ -7,29 +7,40 @@ One URL selects the backend (the ``--db`` option / ``PYPITOKEN_DB``)::
     postgresql://user@host:5432/dbname several processes or hosts (needs psycopg 3)
     memory://                          in-process only, for tests
 
-Every backend implements :class:`TokenStore` and passes the same contract suite
+Every backend implements :class:`TokenStore`, which is :class:`TokenRecords` (tokens,
+grants, events, settings), :class:`Directory` (users, projects, roles) and
+:class:`AuditTrail` together; each passes the contract suites of those protocols
 (``tests/store``), and every failure surfaces as a
-:class:`~pypitoken_core.exceptions.StoreError`.
+:class:`~pypitoken_core.exceptions.StoreError`. A server that keeps its own users (the
+devpi plugin) implements :class:`TokenRecords` alone (see ``store.base``).
 """
 
 from __future__ import annotations
 
 from ..exceptions import StoreError
 from .base import AuditEvent as AuditEvent
+from .base import AuditTrail as AuditTrail
+from .base import Directory as Directory
 from .base import Project as Project
 from .base import TokenGrant as TokenGrant
 from .base import TokenRecord as TokenRecord
+from .base import TokenRecords as TokenRecords
 from .base import TokenStore as TokenStore
 from .base import User as User
+from .base import UserLookup as UserLookup
 from .base import redact_url as redact_url
 
 __all__ = [
     "AuditEvent",
+    "AuditTrail",
+    "Directory",
     "Project",
     "TokenGrant",
     "TokenRecord",
+    "TokenRecords",
     "TokenStore",
     "User",
+    "UserLookup",
     "open_store",
     "redact_url",
 ]

@@ -31,7 +31,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .. import _time
 from ..exceptions import AlreadyExists, NotFound, StoreError
 from .base import (
     MAX_EVENT_TEXT,
@@ -41,6 +40,11 @@ from .base import (
     TokenGrant,
     TokenRecord,
     User,
+    check_record,
+    check_setting,
+    check_text,
+    check_time,
+    has_nul,
     redact_url,
 )
 
@@ -185,62 +189,27 @@ def now() -> int:
     return int(time.time())
 
 
-def check_time(what: str, *values: object) -> None:
-    """Refuse a time that is not an integer between years 1 and 9999 (None is allowed).
-
-    SQL integers are 64-bit; without this a huge Python int would surface as a driver's
-    OverflowError instead of a StoreError, and the memory store would take it.
-    """
-    for value in values:
-        if value is not None and (type(value) is not int or not _time.in_range(value)):
-            raise StoreError(f"{what} must be an integer timestamp within years 1 to 9999")
-
-
 def check_bound(what: str, value: object) -> None:
     """Refuse a count or window that is not a non-negative integer (None is allowed)."""
     if value is not None and (type(value) is not int or value < 0):
         raise StoreError(f"{what} must be a non-negative integer, not {value!r}")
 
 
-def has_nul(*values: object) -> bool:
-    """Tell whether any of the string ``values`` holds a NUL (so cannot be stored)."""
-    return any(type(v) is str and _NUL in v for v in values)
+def record_row(record: TokenRecord) -> tuple[Any, ...]:
+    """A token record's row in column order, once :func:`check_record` has accepted it.
 
-
-def check_text(what: str, *values: object) -> None:
-    """Refuse to write a string with a NUL character (see the module docstring)."""
-    if has_nul(*values):
-        raise StoreError(f"{what} cannot contain NUL characters")
-
-
-def join_names(field: str, names: tuple[str, ...]) -> str:
-    """Encode a tuple for storage; refuse values the encoding could not give back intact."""
-    if type(names) is not tuple:
-        raise StoreError(f"token field {field!r} must be a tuple of strings")
-    for name in names:
-        if type(name) is not str or not name or _SEP in name or _NUL in name:
-            raise StoreError(f"token field {field!r} holds an empty, multi-line or NUL value")
-    return _SEP.join(names)
-
-
-def check_record(record: TokenRecord) -> tuple[Any, ...]:
-    """Validate a token record for writing and return its row in column order."""
-    if not isinstance(record, TokenRecord):
-        raise StoreError("add_token needs a TokenRecord")
-    check_text(
-        "a token's id, user id and description", record.id, record.user_id, record.description
-    )
-    check_time("a token's times", record.created, record.expires, record.not_before)
-    check_time("a token's times", record.last_used)
+    Each tuple of names becomes one text column, its names joined by newlines.
+    """
+    check_record(record)
     return (
         record.id,
         record.user_id,
         bytes(record.salt),
         record.description,
-        join_names("projects", record.projects),
-        join_names("project_ids", record.project_ids),
-        join_names("indexes", record.indexes),
-        join_names("actions", record.actions),
+        _SEP.join(record.projects),
+        _SEP.join(record.project_ids),
+        _SEP.join(record.indexes),
+        _SEP.join(record.actions),
         record.created,
         record.expires,
         record.not_before,
@@ -257,12 +226,6 @@ def check_limit(limit: int) -> None:
     # SQLite reads a negative LIMIT as "no limit" and PostgreSQL refuses it: be uniform.
     if type(limit) is not int or limit < 0:
         raise StoreError(f"limit must be a non-negative integer, not {limit!r}")
-
-
-def check_setting(key: str, value: str) -> None:
-    if type(key) is not str or type(value) is not str:
-        raise StoreError("setting keys and values must be strings")
-    check_text("a setting", key, value)
 
 
 def token_from_row(row: Sequence[Any]) -> TokenRecord:
@@ -314,7 +277,7 @@ def clean_event(event: AuditEvent) -> AuditEvent:
     check_time("an audit event's times", event.time, event.first_time)
     if type(event.count) is not int or event.count < 1:
         raise StoreError("an audit event's count must be a positive integer")
-    dirty = {
+    dirty: dict[str, Any] = {
         name: _clean_text(value)
         for name in _EVENT_TEXT
         if (value := getattr(event, name)) is not None
@@ -464,7 +427,7 @@ class SQLStore:
     # -- tokens --------------------------------------------------------------------------
 
     def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
-        params = check_record(record)
+        params = record_row(record)
         event_row = None if event is None else event_params(clean_event(event))
         sql = self._sql
         with self._tx() as conn:

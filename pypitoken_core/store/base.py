@@ -1,4 +1,35 @@
-"""The records a token store keeps, and the :class:`TokenStore` protocol every backend meets.
+"""The records a token store keeps, and the protocols the stores meet.
+
+A store keeps two things that can live apart:
+
+- **token records** (:class:`TokenRecords`): the tokens, the one-read grant lookup, the
+  audit events written with them, and settings; plus reading the users the records
+  belong to (:class:`UserLookup`), because a grant names its owner;
+- a **directory** (:class:`Directory`): users, projects and the roles between them.
+
+A store that keeps both, and an :class:`AuditTrail` to read its events back, is a
+:class:`TokenStore`: every store :func:`~pypitoken_core.store.open_store` opens (SQLite,
+PostgreSQL, memory). devpi-server keeps its own users and decides with its own ACLs, so
+the devpi plugin's keyfs store is token records only, and its service runs with
+``ownership="external"``::
+
+    UserLookup -+- TokenRecords -+
+                |                +- TokenStore   SQLiteStore, PostgreSQLStore, MemoryStore
+                +- Directory ----+
+                   AuditTrail ---+
+    TokenRecords                                  KeyfsStore (devpi plugin)
+
+What holds for every method of every protocol here: it raises only
+:class:`~pypitoken_core.exceptions.StoreError` and its subclasses (``NotFound``,
+``AlreadyExists``), whatever the backend, so the service never sees a driver exception.
+Writes are atomic; reads see every write that returned before them, in any thread or
+process, which is what makes revocation immediate. Strings with a NUL character (which
+PostgreSQL cannot store, and which a crafted request can carry) behave the same
+everywhere: as a key they match nothing, as a value to write they are refused with
+StoreError (:func:`check_text`), and in an audit event the NUL is replaced by U+FFFD so
+the event is still recorded. Times are integers between years 1 and 9999 UTC
+(:data:`~pypitoken_core._time.MIN_TIMESTAMP` to ``MAX_TIMESTAMP``); others are refused
+with StoreError (:func:`check_time`).
 
 Records are plain values (frozen, slotted dataclasses) so that the service can pass them
 around, compare them in tests and never mutate a row behind a backend's back. Times are
@@ -12,16 +43,28 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from .. import _time
+from ..exceptions import StoreError
+
 __all__ = [
     "EVENTS",
     "MAX_EVENT_TEXT",
     "ROLES",
     "AuditEvent",
+    "AuditTrail",
+    "Directory",
     "Project",
     "TokenGrant",
     "TokenRecord",
+    "TokenRecords",
     "TokenStore",
     "User",
+    "UserLookup",
+    "check_record",
+    "check_setting",
+    "check_text",
+    "check_time",
+    "has_nul",
     "redact_url",
 ]
 
@@ -44,6 +87,8 @@ EVENTS: frozenset[str] = frozenset(
 
 #: Longest text an audit event field keeps; longer ones are cut (and end with "...").
 MAX_EVENT_TEXT = 1000
+
+_NUL = "\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,39 +171,8 @@ class AuditEvent:
 
 
 @runtime_checkable
-class TokenStore(Protocol):
-    """Persistence for users, projects, roles, token records, audit events and settings.
-
-    Every method raises only :class:`~pypitoken_core.exceptions.StoreError` and its
-    subclasses (``NotFound``, ``AlreadyExists``), whatever the backend, so the service
-    never sees a driver exception. Writes are atomic; reads see every write that returned
-    before them, in any thread or process, which is what makes revocation immediate.
-
-    The optional ``event`` of :meth:`add_token`, :meth:`revoke_token`, :meth:`remove_user`
-    and :meth:`remove_project` is written in the same transaction as the change, so the
-    audit trail can never disagree with the tokens after a crash.
-
-    Strings with a NUL character (which PostgreSQL cannot store, and which a crafted
-    request can carry) behave the same everywhere: as a key they match nothing, as a
-    value to write they are refused with StoreError, and in an audit event the NUL is
-    replaced by U+FFFD so the event is still recorded.
-
-    The audit trail is bounded: an event's text fields are cut to
-    :data:`MAX_EVENT_TEXT` characters, repeated events can be folded into one line
-    (``merge_key`` of :meth:`add_event`), and old lines are dropped (``keep`` and
-    :meth:`prune_events`). Times are integers between years 1 and 9999 UTC
-    (:data:`~pypitoken_core._time.MIN_TIMESTAMP` to ``MAX_TIMESTAMP``); others are refused
-    with StoreError.
-    """
-
-    @property
-    def url(self) -> str:
-        """The store URL without any password, safe for messages and logs."""
-        ...
-
-    def add_user(self, name: str) -> User:
-        """Create a user with a new lowercase UUID4 id; ``AlreadyExists`` if the name is taken."""
-        ...
+class UserLookup(Protocol):
+    """Reading users by name or id: what a token's owner is, wherever users are kept."""
 
     def get_user(self, name: str) -> User | None:
         """Return the user called ``name``, or None."""
@@ -166,6 +180,117 @@ class TokenStore(Protocol):
 
     def get_user_by_id(self, user_id: str) -> User | None:
         """Return the user with this id, or None."""
+        ...
+
+
+@runtime_checkable
+class TokenRecords(UserLookup, Protocol):
+    """Token records, the grant lookup of a request, audit events and settings.
+
+    The optional ``event`` of :meth:`add_token` and :meth:`revoke_token` is written in the
+    same transaction as the change, so the audit trail can never disagree with the tokens
+    after a crash. Where events go is the store's: a store that is also an
+    :class:`AuditTrail` keeps them to be read back; another may hand each one to its
+    server's log (devpi's keyfs store).
+    """
+
+    @property
+    def url(self) -> str:
+        """The store URL without any password, safe for messages and logs."""
+        ...
+
+    def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
+        """Store a new token record (and its "minted" event, if given) in one transaction.
+
+        Raises ``AlreadyExists`` for a duplicate id and ``NotFound`` if the owner does
+        not exist (so a token can never outlive a concurrent ``remove_user`` unrevoked),
+        and StoreError for a record that :func:`check_record` refuses.
+        """
+        ...
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        """Return the record for a token id, or None. The hot path: one indexed read."""
+        ...
+
+    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+        """Return the token, its owner, and ``project_name``'s project with the owner's role.
+
+        The hot path of an index request, in one read (one statement on SQL backends):
+        the same answers as ``get_token`` and ``get_user_by_id``, and, from a store that is
+        also a :class:`Directory`, ``get_project`` and ``get_role``. A store without a
+        directory knows no projects: its grants have no project and no role. None if the
+        token id is unknown.
+        """
+        ...
+
+    def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
+        """Return all token records, or one user's, oldest first."""
+        ...
+
+    def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
+        """Mark a token revoked; False if the id is unknown (then ``event`` is not written)."""
+        ...
+
+    def touch_token(self, token_id: str, when: int) -> None:
+        """Record ``when`` as the token's last use; never moves ``last_used`` backwards.
+
+        The service throttles calls, so this is not a write per request. Unknown ids are
+        ignored: a last-used stamp is not worth an error. A store that cannot write
+        during the requests that use tokens may keep no stamp at all (devpi's keyfs:
+        most such requests are read transactions, and all are on a replica); its records
+        keep ``last_used`` None.
+        """
+        ...
+
+    def add_event(
+        self,
+        event: AuditEvent,
+        *,
+        merge_key: str | None = None,
+        merge_window: int = 0,
+        keep: int | None = None,
+    ) -> None:
+        """Record one audit event.
+
+        An :class:`AuditTrail` appends it or folds it into a recent line of its kind.
+        With a ``merge_key``: if the newest line written with the same key started at
+        most ``merge_window`` seconds before ``event.time``, that line absorbs the event
+        (its count grows by ``event.count``, its time window widens to include
+        ``event.time``, and its user, project, action and reason become the event's);
+        otherwise a new line starts. With ``keep``, a new line makes the oldest lines
+        beyond the newest ``keep`` go, so the trail never holds more than ``keep`` lines.
+        A store that hands events to a log writes one line per event and leaves folding
+        and trimming to the log's rotation.
+        """
+        ...
+
+    def get_setting(self, key: str) -> str | None:
+        """Return a stored setting (e.g. the server's token domain), or None."""
+        ...
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a setting, replacing any previous value (StoreError unless both are str)."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection the store opened; later calls raise ``StoreError``.
+
+        A store that opens none has nothing to release (devpi's keyfs store works inside
+        the transactions devpi opens, and closing it changes nothing).
+        """
+        ...
+
+
+@runtime_checkable
+class Directory(UserLookup, Protocol):
+    """Users, projects and the roles users hold on projects.
+
+    The optional ``event`` of :meth:`remove_user` and :meth:`remove_project` is written in
+    the same transaction as the change, like those of :class:`TokenRecords`.
+    """
+
+    def add_user(self, name: str) -> User:
+        """Create a user with a new lowercase UUID4 id; ``AlreadyExists`` if the name is taken."""
         ...
 
     def list_users(self) -> list[User]:
@@ -218,61 +343,16 @@ class TokenStore(Protocol):
         """Return ``(user name, role)`` pairs for a project, ordered by user name."""
         ...
 
-    def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
-        """Store a new token record (and its "minted" event, if given) in one transaction.
 
-        Raises ``AlreadyExists`` for a duplicate id and ``NotFound`` if the owner does
-        not exist (so a token can never outlive a concurrent ``remove_user`` unrevoked).
-        """
-        ...
+@runtime_checkable
+class AuditTrail(Protocol):
+    """An audit trail the store keeps, to be read back and pruned.
 
-    def get_token(self, token_id: str) -> TokenRecord | None:
-        """Return the record for a token id, or None. The hot path: one indexed read."""
-        ...
-
-    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
-        """Return the token, its owner, and ``project_name``'s project with the owner's role.
-
-        The hot path of an index request, in one read (one statement on SQL backends):
-        the same answers as ``get_token``, ``get_user_by_id``, ``get_project`` and
-        ``get_role``. None if the token id is unknown.
-        """
-        ...
-
-    def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
-        """Return all token records, or one user's, oldest first."""
-        ...
-
-    def revoke_token(self, token_id: str, *, event: AuditEvent | None = None) -> bool:
-        """Mark a token revoked; False if the id is unknown (then ``event`` is not written)."""
-        ...
-
-    def touch_token(self, token_id: str, when: int) -> None:
-        """Record ``when`` as the token's last use; never moves ``last_used`` backwards.
-
-        The service throttles calls, so this is not a write per request. Unknown ids are
-        ignored: a last-used stamp is not worth an error.
-        """
-        ...
-
-    def add_event(
-        self,
-        event: AuditEvent,
-        *,
-        merge_key: str | None = None,
-        merge_window: int = 0,
-        keep: int | None = None,
-    ) -> None:
-        """Append one event to the audit trail, or fold it into a recent line of its kind.
-
-        With a ``merge_key``: if the newest line written with the same key started at
-        most ``merge_window`` seconds before ``event.time``, that line absorbs the event
-        (its count grows by ``event.count``, its time window widens to include
-        ``event.time``, and its user, project, action and reason become the event's);
-        otherwise a new line starts. With ``keep``, a new line makes the oldest lines
-        beyond the newest ``keep`` go, so the trail never holds more than ``keep`` lines.
-        """
-        ...
+    The trail is bounded: an event's text fields are cut to :data:`MAX_EVENT_TEXT`
+    characters, repeated events can be folded into one line (``merge_key`` of
+    :meth:`TokenRecords.add_event`), and old lines are dropped (``keep`` and
+    :meth:`prune_events`).
+    """
 
     def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
         """Return up to ``limit`` events, newest first, optionally only one token's."""
@@ -285,17 +365,72 @@ class TokenStore(Protocol):
         """
         ...
 
-    def get_setting(self, key: str) -> str | None:
-        """Return a stored setting (e.g. the server's token domain), or None."""
-        ...
 
-    def set_setting(self, key: str, value: str) -> None:
-        """Store a setting, replacing any previous value."""
-        ...
+@runtime_checkable
+class TokenStore(TokenRecords, Directory, AuditTrail, Protocol):
+    """A store that keeps it all: token records, the directory and the audit trail.
 
-    def close(self) -> None:
-        """Release every connection. Later calls raise ``StoreError``."""
-        ...
+    What the parts promise together: removing a user revokes their tokens in the same
+    transaction (:meth:`Directory.remove_user`), and a grant names the project and the
+    owner's role on it (:meth:`TokenRecords.get_token_grant`).
+    """
+
+
+def has_nul(*values: object) -> bool:
+    """Tell whether any of the string ``values`` holds a NUL (so cannot be stored)."""
+    return any(type(v) is str and _NUL in v for v in values)
+
+
+def check_text(what: str, *values: object) -> None:
+    """Refuse to write a string with a NUL character (see the module docstring)."""
+    if has_nul(*values):
+        raise StoreError(f"{what} cannot contain NUL characters")
+
+
+def check_time(what: str, *values: object) -> None:
+    """Refuse a time that is not an integer between years 1 and 9999 (None is allowed).
+
+    SQL integers are 64-bit; without this a huge Python int would surface as a driver's
+    OverflowError instead of a StoreError, and the other stores would take it.
+    """
+    for value in values:
+        if value is not None and (type(value) is not int or not _time.in_range(value)):
+            raise StoreError(f"{what} must be an integer timestamp within years 1 to 9999")
+
+
+def _check_names(field: str, names: object) -> None:
+    if type(names) is not tuple:
+        raise StoreError(f"token field {field!r} must be a tuple of strings")
+    for name in names:
+        if type(name) is not str or not name or "\n" in name or _NUL in name:
+            raise StoreError(f"token field {field!r} holds an empty, multi-line or NUL value")
+
+
+def check_record(record: object) -> TokenRecord:
+    """Return ``record`` if every store can keep it and give it back equal.
+
+    Raises StoreError for anything but a :class:`TokenRecord`, for NUL characters in its
+    strings, for times outside years 1 to 9999, and for name tuples holding anything but
+    non-empty single-line strings (no project, index, action or id has a newline, which
+    lets the SQL stores keep a tuple as one text column).
+    """
+    if not isinstance(record, TokenRecord):
+        raise StoreError("add_token needs a TokenRecord")
+    check_text(
+        "a token's id, user id and description", record.id, record.user_id, record.description
+    )
+    check_time("a token's times", record.created, record.expires, record.not_before)
+    check_time("a token's times", record.last_used)
+    for field in ("projects", "project_ids", "indexes", "actions"):
+        _check_names(field, getattr(record, field))
+    return record
+
+
+def check_setting(key: object, value: object) -> None:
+    """Refuse a setting whose key or value is not a string, or holds a NUL character."""
+    if type(key) is not str or type(value) is not str:
+        raise StoreError("setting keys and values must be strings")
+    check_text("a setting", key, value)
 
 
 def grant_from_parts(

@@ -13,19 +13,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._sql import (
-    check_bound,
-    check_limit,
-    check_merge,
+from ._sql import check_bound, check_limit, check_merge, clean_event, new_id, now
+from .base import (
+    ROLES,
+    AuditEvent,
+    Project,
+    TokenGrant,
+    TokenRecord,
+    User,
     check_record,
     check_setting,
     check_text,
     check_time,
-    clean_event,
-    new_id,
-    now,
+    grant_from_parts,
 )
-from .base import ROLES, AuditEvent, Project, TokenGrant, TokenRecord, User, grant_from_parts
 
 __all__ = ["MemoryStore"]
 
@@ -159,7 +160,7 @@ class MemoryStore:
     # -- tokens --------------------------------------------------------------------------
 
     def add_token(self, record: TokenRecord, *, event: AuditEvent | None = None) -> None:
-        check_record(record)  # the SQL stores' validation
+        check_record(record)
         event = _clean(event)
         # What a database would hand back: plain bytes and a real bool.
         record = dataclasses.replace(record, salt=bytes(record.salt), revoked=bool(record.revoked))

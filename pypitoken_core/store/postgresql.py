@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
 from ._connections import ThreadConnections
-from ._sql import SQLStore, Statements, has_nul, iter_statements
+from ._sql import SQLStore, Statements, iter_statements
+from .base import has_nul
 
 try:
     import psycopg

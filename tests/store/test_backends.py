@@ -30,11 +30,15 @@ from tests.store.test_contract import record
 def test_exported_names() -> None:
     assert sorted(pypitoken_core.store.__all__) == [
         "AuditEvent",
+        "AuditTrail",
+        "Directory",
         "Project",
         "TokenGrant",
         "TokenRecord",
+        "TokenRecords",
         "TokenStore",
         "User",
+        "UserLookup",
         "open_store",
         "redact_url",
     ]

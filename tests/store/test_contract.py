@@ -1,8 +1,20 @@
-"""The TokenStore contract, written once and run against every backend.
+"""The store contracts, written once per protocol and run against every backend.
 
-``StoreContract`` holds the tests; each ``Test*`` subclass only says how to get a URL.
-``PersistentContract`` adds what only a real database can promise (reopening, schema
-versions, a fresh connection per thread).
+One contract class per protocol of ``pypitoken_core.store.base``:
+
+- ``TokenRecordsContract``: tokens, grants, owner lookups, settings, and that events are
+  written with the changes (``written``). Every store meets it, the devpi keyfs store
+  too (``tests/devpi/test_keyfs_store.py``).
+- ``DirectoryContract``: users, projects and roles.
+- ``AuditTrailContract``: the kept, bounded, folded audit trail.
+- ``TokenStoreContract``: all three at once, plus what they promise together (removing a
+  user revokes their tokens, grants name projects and roles); each ``Test*`` subclass
+  below only says how to get a URL. ``PersistentContract`` adds what only a real database
+  can promise (reopening, schema versions, a fresh connection per thread).
+
+A backend's subclass provides the fixtures the contract names: ``store``, and for token
+records ``make_owner`` (a user to own tokens, made the backend's way) and ``written`` (the
+events written so far, oldest first, as :func:`logged` tuples).
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -17,15 +30,20 @@ from pypitoken_core._time import MAX_TIMESTAMP, MIN_TIMESTAMP
 from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
 from pypitoken_core.store import (
     AuditEvent,
+    AuditTrail,
+    Directory,
     Project,
     TokenGrant,
     TokenRecord,
+    TokenRecords,
     TokenStore,
     User,
     open_store,
 )
 from pypitoken_core.store.base import MAX_EVENT_TEXT
 
+#: A user id no store gives out (a UUID4 made of zeros; devpi's ids are UUID5s).
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -63,187 +81,66 @@ def event(name: str = "minted", token_id: str | None = "tok-1", **changes: objec
     return AuditEvent(**fields)  # type: ignore[arg-type]
 
 
-class StoreContract:
-    """Every behaviour the service relies on. Subclasses provide ``store_url``."""
+def logged(e: AuditEvent) -> tuple[str | None, ...]:
+    """What every store keeps of an event, even one that hands it to a log line."""
+    return (e.event, e.token_id, e.user, e.project, e.action, e.reason)
+
+
+MakeOwner = Callable[[str], User]
+Written = Callable[[], list[tuple[str | None, ...]]]
+
+
+class TokenRecordsContract:
+    """What every store of token records does, whoever keeps its users.
+
+    Subclasses provide ``store``, ``make_owner`` and ``written``; ``records_last_use`` is
+    False for a store that keeps no last-used stamps (see ``TokenRecords.touch_token``).
+    """
+
+    records_last_use: ClassVar[bool] = True
 
     @pytest.fixture
-    def store_url(self) -> str:
+    def store(self) -> TokenRecords:
         raise NotImplementedError
 
     @pytest.fixture
-    def store(self, store_url: str) -> Iterator[TokenStore]:
-        store = open_store(store_url)
-        try:
-            yield store
-        finally:
-            store.close()
+    def make_owner(self) -> MakeOwner:
+        raise NotImplementedError
 
     @pytest.fixture
-    def alice(self, store: TokenStore) -> User:
-        return store.add_user("alice")
+    def written(self) -> Written:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def alice(self, make_owner: MakeOwner) -> User:
+        return make_owner("alice")
 
     # -- the protocol itself ---------------------------------------------------------
 
-    def test_implements_protocol(self, store: TokenStore) -> None:
-        assert isinstance(store, TokenStore)
+    def test_implements_token_records(self, store: TokenRecords) -> None:
+        assert isinstance(store, TokenRecords)
 
-    def test_url_has_no_password(self, store: TokenStore, store_url: str) -> None:
+    def test_url_has_no_password(self, store: TokenRecords) -> None:
         assert store.url
         assert "@" not in store.url or ":" not in store.url.split("@")[0].split("//")[-1]
         assert store.url in repr(store)
 
-    # -- users -------------------------------------------------------------------------
+    # -- owners ------------------------------------------------------------------------
 
-    def test_add_and_get_user(self, store: TokenStore) -> None:
-        user = store.add_user("alice")
-        assert UUID4.match(user.id)
-        assert user.name == "alice"
-        assert user.created > 1_700_000_000
-        assert store.get_user("alice") == user
-        assert store.get_user_by_id(user.id) == user
-        assert store.get_user("bob") is None
-        assert store.get_user_by_id("00000000-0000-4000-8000-000000000000") is None
-
-    def test_duplicate_user(self, store: TokenStore, alice: User) -> None:
-        with pytest.raises(AlreadyExists, match="alice"):
-            store.add_user("alice")
-        assert store.list_users() == [alice]
-
-    def test_user_names_are_case_sensitive_and_verbatim(self, store: TokenStore) -> None:
-        store.add_user("Alice")
-        store.add_user("alice")
-        assert [u.name for u in store.list_users()] == ["Alice", "alice"]
-
-    def test_list_users_sorted(self, store: TokenStore) -> None:
-        for name in ("carol", "alice", "bob"):
-            store.add_user(name)
-        assert [u.name for u in store.list_users()] == ["alice", "bob", "carol"]
-        assert len({u.id for u in store.list_users()}) == 3
-
-    def test_remove_user(self, store: TokenStore, alice: User) -> None:
-        bob = store.add_user("bob")
-        foo = store.add_project("foo", alice.id)
-        store.set_role(foo.id, bob.id, "Maintainer")
-        bar = store.add_project("bar", bob.id)
-        store.add_token(record(alice.id, "a1"))
-        store.add_token(record(alice.id, "a2"))
-        store.add_token(record(bob.id, "b1"))
-
-        store.remove_user("alice", event=event("user_removed", None, reason="by admin"))
-
-        assert store.get_user("alice") is None
-        assert store.get_user_by_id(alice.id) is None
-        assert store.get_role(foo.id, alice.id) is None
-        assert store.list_roles(foo.id) == [("bob", "Maintainer")]
-        assert store.list_roles(bar.id) == [("bob", "Owner")]
-        assert store.get_project("foo") == foo  # projects outlive their owners
-        tokens = {t.id: t for t in store.list_tokens()}
-        assert tokens["a1"].revoked and tokens["a2"].revoked
-        assert not tokens["b1"].revoked
-        assert [t.id for t in store.list_tokens(alice.id)] == ["a1", "a2"]
-        assert store.list_events()[0].event == "user_removed"
-        assert store.list_users() == [bob]
-
-    def test_remove_unknown_user(self, store: TokenStore, alice: User) -> None:
-        with pytest.raises(NotFound, match="bob"):
-            store.remove_user("bob", event=event("user_removed"))
-        assert store.list_events() == []
-        assert store.list_users() == [alice]
-
-    def test_name_can_be_reused_after_removal(self, store: TokenStore, alice: User) -> None:
-        store.remove_user("alice")
-        again = store.add_user("alice")
-        assert again.id != alice.id
-
-    # -- projects and roles ------------------------------------------------------------
-
-    def test_add_project_makes_owner(self, store: TokenStore, alice: User) -> None:
-        project = store.add_project("foo-bar", alice.id)
-        assert isinstance(project, Project)
-        assert UUID4.match(project.id)
-        assert project.name == "foo-bar"
-        assert store.get_project("foo-bar") == project
-        assert store.get_project("foo_bar") is None  # normalising is the caller's job
-        assert store.get_role(project.id, alice.id) == "Owner"
-        assert store.list_roles(project.id) == [("alice", "Owner")]
-
-    def test_duplicate_project(self, store: TokenStore, alice: User) -> None:
-        bob = store.add_user("bob")
-        project = store.add_project("foo", alice.id)
-        with pytest.raises(AlreadyExists, match="foo"):
-            store.add_project("foo", bob.id)
-        assert store.list_projects() == [project]
-        assert store.get_role(project.id, bob.id) is None
-
-    def test_project_with_unknown_owner_is_not_created(self, store: TokenStore) -> None:
-        with pytest.raises(NotFound):
-            store.add_project("foo", "00000000-0000-4000-8000-000000000000")
-        assert store.get_project("foo") is None
-        assert store.list_projects() == []
-
-    def test_list_projects_sorted(self, store: TokenStore, alice: User) -> None:
-        for name in ("zope", "attrs", "numpy"):
-            store.add_project(name, alice.id)
-        assert [p.name for p in store.list_projects()] == ["attrs", "numpy", "zope"]
-
-    def test_set_role_upserts(self, store: TokenStore, alice: User) -> None:
-        bob = store.add_user("bob")
-        carol = store.add_user("carol")
-        project = store.add_project("foo", alice.id)
-        assert store.get_role(project.id, bob.id) is None
-        store.set_role(project.id, carol.id, "Maintainer")
-        store.set_role(project.id, bob.id, "Maintainer")
-        assert store.get_role(project.id, bob.id) == "Maintainer"
-        store.set_role(project.id, bob.id, "Owner")
-        assert store.get_role(project.id, bob.id) == "Owner"
-        assert store.list_roles(project.id) == [
-            ("alice", "Owner"),
-            ("bob", "Owner"),
-            ("carol", "Maintainer"),
-        ]
-
-    def test_set_role_refuses_bad_input(self, store: TokenStore, alice: User) -> None:
-        project = store.add_project("foo", alice.id)
-        with pytest.raises(StoreError, match="role"):
-            store.set_role(project.id, alice.id, "Admin")
-        with pytest.raises(NotFound):
-            store.set_role("00000000-0000-4000-8000-000000000000", alice.id, "Owner")
-        with pytest.raises(NotFound):
-            store.set_role(project.id, "00000000-0000-4000-8000-000000000000", "Owner")
-        assert store.list_roles(project.id) == [("alice", "Owner")]
-
-    def test_remove_project_takes_its_roles_and_writes_the_event(
-        self, store: TokenStore, alice: User
+    def test_owners_are_read_by_name_and_id(
+        self, store: TokenRecords, alice: User, make_owner: MakeOwner
     ) -> None:
-        bob = store.add_user("bob")
-        foo = store.add_project("foo", alice.id)
-        bar = store.add_project("bar", alice.id)
-        store.set_role(foo.id, bob.id, "Maintainer")
-
-        assert store.remove_project(foo.id, event=event("claim_released", None)) is True
-
-        assert store.get_project("foo") is None
-        assert store.get_role(foo.id, bob.id) is None
-        assert store.list_roles(foo.id) == []
-        assert store.list_projects() == [bar]
-        assert store.list_roles(bar.id) == [("alice", "Owner")]
-        assert [e.event for e in store.list_events()] == ["claim_released"]
-        again = store.add_project("foo", bob.id)  # the name is free again, with a new id
-        assert again.id != foo.id
-
-    def test_remove_unknown_project(self, store: TokenStore, alice: User) -> None:
-        foo = store.add_project("foo", alice.id)
-        for unknown in ("00000000-0000-4000-8000-000000000000", "a\x00b", ""):
-            assert store.remove_project(unknown, event=event("claim_released", None)) is False
-        assert store.list_events() == []
-        assert store.list_projects() == [foo]
-
-    def test_roles_of_unknown_project(self, store: TokenStore) -> None:
-        assert store.list_roles("00000000-0000-4000-8000-000000000000") == []
+        bob = make_owner("bob")
+        assert alice.name == "alice" and bob.name == "bob" and alice.id != bob.id
+        assert store.get_user("alice") == alice
+        assert store.get_user_by_id(alice.id) == alice
+        assert store.get_user_by_id(bob.id) == bob
+        assert store.get_user("carol") is None
+        assert store.get_user_by_id(UNKNOWN_ID) is None
 
     # -- tokens ------------------------------------------------------------------------
 
-    def test_token_round_trip(self, store: TokenStore, alice: User) -> None:
+    def test_token_round_trip(self, store: TokenRecords, alice: User) -> None:
         rec = record(alice.id)
         store.add_token(rec)
         got = store.get_token(rec.id)
@@ -252,37 +149,21 @@ class StoreContract:
         assert type(got.salt) is bytes and type(got.revoked) is bool
         assert type(got.projects) is tuple
 
-    def test_token_grant_answers_like_the_single_reads(
-        self, store: TokenStore, alice: User
+    def test_token_grant_names_the_token_and_its_owner(
+        self, store: TokenRecords, alice: User, make_owner: MakeOwner
     ) -> None:
-        bob = store.add_user("bob")
-        foo = store.add_project("foo", alice.id)
-        store.add_project("bar", bob.id)
-        store.set_role(foo.id, bob.id, "Maintainer")
+        bob = make_owner("bob")
         store.add_token(record(alice.id, "tok-a"))
         store.add_token(record(bob.id, "tok-b"))
         for token_id, owner in (("tok-a", alice), ("tok-b", bob)):
-            for name in ("foo", "bar", "unknown", None):
+            # No store knows a project by this name, so none answers a project or a role.
+            for name in ("unknown", None):
                 grant = store.get_token_grant(token_id, name)
-                project = None if name is None else store.get_project(name)
-                assert grant == TokenGrant(
-                    store.get_token(token_id),
-                    owner,
-                    project,
-                    None if project is None else store.get_role(project.id, owner.id),
-                )
+                assert grant == TokenGrant(store.get_token(token_id), owner, None, None)
         assert store.get_token_grant("tok-missing", "foo") is None
         assert store.get_token_grant("tok-a\x00", "foo\x00") is None
 
-    def test_token_grant_of_a_removed_owner(self, store: TokenStore, alice: User) -> None:
-        store.add_project("foo", alice.id)
-        store.add_token(record(alice.id))
-        store.remove_user("alice")
-        grant = store.get_token_grant("tok-1", "foo")
-        assert grant is not None
-        assert grant.owner is None and grant.role is None and grant.token.revoked
-
-    def test_token_round_trip_edge_values(self, store: TokenStore, alice: User) -> None:
+    def test_token_round_trip_edge_values(self, store: TokenRecords, alice: User) -> None:
         rec = record(
             alice.id,
             "t-empty",
@@ -303,21 +184,21 @@ class StoreContract:
         store.add_token(many)
         assert store.get_token("t-many") == many
 
-    def test_unknown_token(self, store: TokenStore) -> None:
+    def test_unknown_token(self, store: TokenRecords) -> None:
         assert store.get_token("no-such-token") is None
 
-    def test_duplicate_token_id(self, store: TokenStore, alice: User) -> None:
+    def test_duplicate_token_id(self, store: TokenRecords, alice: User, written: Written) -> None:
         store.add_token(record(alice.id), event=event())
         with pytest.raises(AlreadyExists):
             store.add_token(record(alice.id, description="other"), event=event())
         assert store.get_token("tok-1") == record(alice.id)
-        assert len(store.list_events()) == 1  # the failed add wrote no event
+        assert written() == [logged(event())]  # the failed add wrote no event
 
-    def test_token_of_unknown_user(self, store: TokenStore) -> None:
+    def test_token_of_unknown_user(self, store: TokenRecords, written: Written) -> None:
         with pytest.raises(NotFound):
-            store.add_token(record("00000000-0000-4000-8000-000000000000"), event=event())
+            store.add_token(record(UNKNOWN_ID), event=event())
         assert store.list_tokens() == []
-        assert store.list_events() == []
+        assert written() == []
 
     @pytest.mark.parametrize(
         "changes",
@@ -329,22 +210,25 @@ class StoreContract:
         ],
     )
     def test_token_fields_that_cannot_round_trip(
-        self, store: TokenStore, alice: User, changes: dict[str, object]
+        self, store: TokenRecords, alice: User, changes: dict[str, object]
     ) -> None:
         with pytest.raises(StoreError):
             store.add_token(record(alice.id, **changes))
         assert store.list_tokens() == []
 
-    def test_add_token_needs_a_record(self, store: TokenStore) -> None:
+    def test_add_token_needs_a_record(self, store: TokenRecords) -> None:
         with pytest.raises(StoreError):
             store.add_token({"id": "x"})  # type: ignore[arg-type]
 
-    def test_add_token_with_event(self, store: TokenStore, alice: User) -> None:
+    def test_add_token_writes_its_event(
+        self, store: TokenRecords, alice: User, written: Written
+    ) -> None:
         store.add_token(record(alice.id), event=event("minted"))
-        assert store.list_events(token_id="tok-1") == [event("minted")]
+        store.add_token(record(alice.id, "tok-2"))
+        assert written() == [logged(event("minted"))]
 
-    def test_list_tokens(self, store: TokenStore, alice: User) -> None:
-        bob = store.add_user("bob")
+    def test_list_tokens(self, store: TokenRecords, alice: User, make_owner: MakeOwner) -> None:
+        bob = make_owner("bob")
         store.add_token(record(alice.id, "c", created=3))
         store.add_token(record(bob.id, "b", created=2))
         store.add_token(record(alice.id, "a", created=3))
@@ -352,9 +236,9 @@ class StoreContract:
         assert [t.id for t in store.list_tokens()] == ["d", "b", "a", "c"]
         assert [t.id for t in store.list_tokens(alice.id)] == ["d", "a", "c"]
         assert [t.id for t in store.list_tokens(bob.id)] == ["b"]
-        assert store.list_tokens("00000000-0000-4000-8000-000000000000") == []
+        assert store.list_tokens(UNKNOWN_ID) == []
 
-    def test_revoke_token(self, store: TokenStore, alice: User) -> None:
+    def test_revoke_token(self, store: TokenRecords, alice: User, written: Written) -> None:
         store.add_token(record(alice.id, "a"))
         store.add_token(record(alice.id, "b"))
         assert store.revoke_token("a", event=event("revoked", "a")) is True
@@ -363,14 +247,18 @@ class StoreContract:
         other = store.get_token("b")
         assert other is not None and not other.revoked
         assert store.revoke_token("a") is True  # idempotent
-        assert store.list_events(token_id="a") == [event("revoked", "a")]
+        assert written() == [logged(event("revoked", "a"))]
 
-    def test_revoke_unknown_token(self, store: TokenStore) -> None:
+    def test_revoke_unknown_token(self, store: TokenRecords, written: Written) -> None:
         assert store.revoke_token("nope", event=event("revoked", "nope")) is False
-        assert store.list_events() == []
+        assert written() == []
 
-    def test_touch_token(self, store: TokenStore, alice: User) -> None:
+    def test_touch_token(self, store: TokenRecords, alice: User) -> None:
         store.add_token(record(alice.id))
+        if not self.records_last_use:
+            store.touch_token("tok-1", 1_700_000_100)
+            assert store.get_token("tok-1") == record(alice.id)  # last_used stays None
+            return
         store.touch_token("tok-1", 1_700_000_100)
         got = store.get_token("tok-1")
         assert got is not None and got.last_used == 1_700_000_100
@@ -382,11 +270,220 @@ class StoreContract:
         assert got is not None and got.last_used == 1_700_000_200
         assert got == record(alice.id, last_used=1_700_000_200)
 
-    def test_touch_unknown_token_is_ignored(self, store: TokenStore) -> None:
+    def test_touch_unknown_token_is_ignored(self, store: TokenRecords) -> None:
         store.touch_token("nope", 1)
         assert store.get_token("nope") is None
 
-    # -- audit trail -------------------------------------------------------------------
+    def test_token_times_beyond_year_9999_are_refused(
+        self, store: TokenRecords, alice: User, written: Written
+    ) -> None:
+        for changes in ({"expires": 10**30}, {"not_before": -(10**30)}, {"created": 2**63}):
+            with pytest.raises(StoreError, match="timestamp"):
+                store.add_token(record(alice.id, **changes), event=event())
+        assert store.list_tokens() == [] and written() == []
+        edge = record(alice.id, expires=MAX_TIMESTAMP, not_before=MIN_TIMESTAMP)
+        store.add_token(edge)
+        assert store.get_token("tok-1") == edge
+        with pytest.raises(StoreError, match="timestamp"):
+            store.touch_token("tok-1", 10**30)
+        assert store.get_token("tok-1") == edge
+
+    # -- settings ----------------------------------------------------------------------
+
+    def test_settings(self, store: TokenRecords) -> None:
+        assert store.get_setting("domain") is None
+        store.set_setting("domain", "pypi.example")
+        assert store.get_setting("domain") == "pypi.example"
+        store.set_setting("domain", "other.example")
+        assert store.get_setting("domain") == "other.example"
+        store.set_setting("empty", "")
+        assert store.get_setting("empty") == ""
+        with pytest.raises(StoreError):
+            store.set_setting("domain", None)  # type: ignore[arg-type]
+        assert store.get_setting("domain") == "other.example"
+
+    # -- NUL characters (requests carry them; PostgreSQL text cannot) -------------------
+
+    def test_token_keys_with_nul_match_nothing(self, store: TokenRecords, alice: User) -> None:
+        store.add_token(record(alice.id))
+        store.set_setting("k", "v")
+        nul = "tok-1\x00"
+        assert store.get_token(nul) is None
+        assert store.get_user("alice\x00") is None
+        assert store.get_user_by_id(alice.id + "\x00") is None
+        assert store.list_tokens(alice.id + "\x00") == []
+        assert store.get_setting("k\x00") is None
+        assert store.revoke_token(nul) is False
+        store.touch_token(nul, 1)
+        assert store.get_token("tok-1") == record(alice.id)
+
+    @pytest.mark.parametrize(
+        "write",
+        [
+            lambda s, uid: s.add_token(record(uid, "t\x00")),
+            lambda s, uid: s.add_token(record(uid, description="a\x00b")),
+            lambda s, uid: s.add_token(record(uid, projects=("a\x00b",))),
+            lambda s, uid: s.set_setting("k", "v\x00"),
+        ],
+    )
+    def test_token_values_with_nul_are_refused(
+        self, store: TokenRecords, alice: User, write: Callable[[TokenRecords, str], object]
+    ) -> None:
+        with pytest.raises(StoreError, match="NUL"):
+            write(store, alice.id)
+        assert store.list_tokens() == []
+        assert store.get_setting("k") is None
+
+
+class DirectoryContract:
+    """Users, projects and roles. Subclasses provide ``store``."""
+
+    @pytest.fixture
+    def store(self) -> Directory:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def alice(self, store: Directory) -> User:
+        return store.add_user("alice")
+
+    def test_implements_directory(self, store: Directory) -> None:
+        assert isinstance(store, Directory)
+
+    # -- users -------------------------------------------------------------------------
+
+    def test_add_and_get_user(self, store: Directory) -> None:
+        user = store.add_user("alice")
+        assert UUID4.match(user.id)
+        assert user.name == "alice"
+        assert user.created > 1_700_000_000
+        assert store.get_user("alice") == user
+        assert store.get_user_by_id(user.id) == user
+        assert store.get_user("bob") is None
+        assert store.get_user_by_id("00000000-0000-4000-8000-000000000000") is None
+
+    def test_duplicate_user(self, store: Directory, alice: User) -> None:
+        with pytest.raises(AlreadyExists, match="alice"):
+            store.add_user("alice")
+        assert store.list_users() == [alice]
+
+    def test_user_names_are_case_sensitive_and_verbatim(self, store: Directory) -> None:
+        store.add_user("Alice")
+        store.add_user("alice")
+        assert [u.name for u in store.list_users()] == ["Alice", "alice"]
+
+    def test_list_users_sorted(self, store: Directory) -> None:
+        for name in ("carol", "alice", "bob"):
+            store.add_user(name)
+        assert [u.name for u in store.list_users()] == ["alice", "bob", "carol"]
+        assert len({u.id for u in store.list_users()}) == 3
+
+    def test_name_can_be_reused_after_removal(self, store: Directory, alice: User) -> None:
+        store.remove_user("alice")
+        again = store.add_user("alice")
+        assert again.id != alice.id
+
+    # -- projects and roles ------------------------------------------------------------
+
+    def test_add_project_makes_owner(self, store: Directory, alice: User) -> None:
+        project = store.add_project("foo-bar", alice.id)
+        assert isinstance(project, Project)
+        assert UUID4.match(project.id)
+        assert project.name == "foo-bar"
+        assert store.get_project("foo-bar") == project
+        assert store.get_project("foo_bar") is None  # normalising is the caller's job
+        assert store.get_role(project.id, alice.id) == "Owner"
+        assert store.list_roles(project.id) == [("alice", "Owner")]
+
+    def test_duplicate_project(self, store: Directory, alice: User) -> None:
+        bob = store.add_user("bob")
+        project = store.add_project("foo", alice.id)
+        with pytest.raises(AlreadyExists, match="foo"):
+            store.add_project("foo", bob.id)
+        assert store.list_projects() == [project]
+        assert store.get_role(project.id, bob.id) is None
+
+    def test_project_with_unknown_owner_is_not_created(self, store: Directory) -> None:
+        with pytest.raises(NotFound):
+            store.add_project("foo", UNKNOWN_ID)
+        assert store.get_project("foo") is None
+        assert store.list_projects() == []
+
+    def test_list_projects_sorted(self, store: Directory, alice: User) -> None:
+        for name in ("zope", "attrs", "numpy"):
+            store.add_project(name, alice.id)
+        assert [p.name for p in store.list_projects()] == ["attrs", "numpy", "zope"]
+
+    def test_set_role_upserts(self, store: Directory, alice: User) -> None:
+        bob = store.add_user("bob")
+        carol = store.add_user("carol")
+        project = store.add_project("foo", alice.id)
+        assert store.get_role(project.id, bob.id) is None
+        store.set_role(project.id, carol.id, "Maintainer")
+        store.set_role(project.id, bob.id, "Maintainer")
+        assert store.get_role(project.id, bob.id) == "Maintainer"
+        store.set_role(project.id, bob.id, "Owner")
+        assert store.get_role(project.id, bob.id) == "Owner"
+        assert store.list_roles(project.id) == [
+            ("alice", "Owner"),
+            ("bob", "Owner"),
+            ("carol", "Maintainer"),
+        ]
+
+    def test_set_role_refuses_bad_input(self, store: Directory, alice: User) -> None:
+        project = store.add_project("foo", alice.id)
+        with pytest.raises(StoreError, match="role"):
+            store.set_role(project.id, alice.id, "Admin")
+        with pytest.raises(NotFound):
+            store.set_role(UNKNOWN_ID, alice.id, "Owner")
+        with pytest.raises(NotFound):
+            store.set_role(project.id, UNKNOWN_ID, "Owner")
+        assert store.list_roles(project.id) == [("alice", "Owner")]
+
+    def test_roles_of_unknown_project(self, store: Directory) -> None:
+        assert store.list_roles(UNKNOWN_ID) == []
+
+    # -- NUL characters ----------------------------------------------------------------
+
+    def test_directory_keys_with_nul_match_nothing(self, store: Directory, alice: User) -> None:
+        project = store.add_project("foo", alice.id)
+        assert store.get_user("alice\x00") is None
+        assert store.get_user_by_id(alice.id + "\x00") is None
+        assert store.get_project("foo\x00") is None
+        assert store.get_role(project.id, alice.id + "\x00") is None
+        assert store.list_roles(project.id + "\x00") == []
+        with pytest.raises(NotFound):
+            store.remove_user("alice\x00")
+        with pytest.raises(NotFound):
+            store.set_role(project.id, alice.id + "\x00", "Owner")
+        with pytest.raises(NotFound):
+            store.add_project("bar", alice.id + "\x00")
+        assert store.list_users() == [alice]
+        assert store.list_roles(project.id) == [("alice", "Owner")]
+
+    @pytest.mark.parametrize(
+        "write",
+        [
+            lambda s, uid: s.add_user("bob\x00"),
+            lambda s, uid: s.add_project("bar\x00", uid),
+        ],
+    )
+    def test_directory_values_with_nul_are_refused(
+        self, store: Directory, alice: User, write: Callable[[Directory, str], object]
+    ) -> None:
+        with pytest.raises(StoreError, match="NUL"):
+            write(store, alice.id)
+        assert store.list_users() == [alice]
+        assert store.list_projects() == []
+
+
+class AuditTrailContract:
+    """The audit trail a store keeps: order, limits, folding, retention and bounds.
+
+    Subclasses provide ``store`` (token records that are also an audit trail).
+    """
+
+    def test_implements_audit_trail(self, store: AuditTrail) -> None:
+        assert isinstance(store, AuditTrail)
 
     def test_events_newest_first(self, store: TokenStore) -> None:
         events = [
@@ -417,7 +514,7 @@ class StoreContract:
         with pytest.raises(StoreError):
             store.add_event(("minted",))  # type: ignore[arg-type]
 
-    # -- audit trail: folding, retention, bounds -----------------------------------------
+    # -- folding, retention, bounds --------------------------------------------------
 
     def test_events_keep_count_and_first_time(self, store: TokenStore) -> None:
         e = event("denied", time=1_700_000_100, count=7, first_time=1_700_000_000)
@@ -521,18 +618,6 @@ class StoreContract:
             call(store)
         assert store.list_events() == [event(reason="kept")]
 
-    def test_token_times_beyond_year_9999_are_refused(self, store: TokenStore, alice: User) -> None:
-        for changes in ({"expires": 10**30}, {"not_before": -(10**30)}, {"created": 2**63}):
-            with pytest.raises(StoreError, match="timestamp"):
-                store.add_token(record(alice.id, **changes), event=event())
-        assert store.list_tokens() == [] and store.list_events() == []
-        edge = record(alice.id, expires=MAX_TIMESTAMP, not_before=MIN_TIMESTAMP)
-        store.add_token(edge)
-        assert store.get_token("tok-1") == edge
-        with pytest.raises(StoreError, match="timestamp"):
-            store.touch_token("tok-1", 10**30)
-        assert store.get_token("tok-1") == edge
-
     def test_threads_folding_into_one_kind_lose_nothing(self, store: TokenStore) -> None:
         errors: list[BaseException] = []
 
@@ -554,21 +639,145 @@ class StoreContract:
         assert 1 <= len(lines) <= 4
         assert sum(e.count for e in lines) == 100
 
-    # -- settings ----------------------------------------------------------------------
 
-    def test_settings(self, store: TokenStore) -> None:
-        assert store.get_setting("domain") is None
-        store.set_setting("domain", "pypi.example")
-        assert store.get_setting("domain") == "pypi.example"
-        store.set_setting("domain", "other.example")
-        assert store.get_setting("domain") == "other.example"
-        store.set_setting("empty", "")
-        assert store.get_setting("empty") == ""
-        with pytest.raises(StoreError):
-            store.set_setting("domain", None)  # type: ignore[arg-type]
-        assert store.get_setting("domain") == "other.example"
+class TokenStoreContract(TokenRecordsContract, DirectoryContract, AuditTrailContract):
+    """A store that keeps it all, and what its parts promise together.
 
-    # -- NUL characters (requests carry them; PostgreSQL text cannot) -------------------
+    Subclasses provide ``store_url``.
+    """
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, store_url: str) -> Iterator[TokenStore]:
+        store = open_store(store_url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @pytest.fixture
+    def make_owner(self, store: TokenStore) -> MakeOwner:
+        return store.add_user
+
+    @pytest.fixture
+    def alice(self, store: TokenStore) -> User:
+        return store.add_user("alice")
+
+    @pytest.fixture
+    def written(self, store: TokenStore) -> Written:
+        return lambda: [logged(e) for e in reversed(store.list_events(limit=10_000))]
+
+    def test_implements_protocol(self, store: TokenStore) -> None:
+        assert isinstance(store, TokenStore)
+
+    # -- users and their tokens --------------------------------------------------------
+
+    def test_remove_user(self, store: TokenStore, alice: User) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        store.set_role(foo.id, bob.id, "Maintainer")
+        bar = store.add_project("bar", bob.id)
+        store.add_token(record(alice.id, "a1"))
+        store.add_token(record(alice.id, "a2"))
+        store.add_token(record(bob.id, "b1"))
+
+        store.remove_user("alice", event=event("user_removed", None, reason="by admin"))
+
+        assert store.get_user("alice") is None
+        assert store.get_user_by_id(alice.id) is None
+        assert store.get_role(foo.id, alice.id) is None
+        assert store.list_roles(foo.id) == [("bob", "Maintainer")]
+        assert store.list_roles(bar.id) == [("bob", "Owner")]
+        assert store.get_project("foo") == foo  # projects outlive their owners
+        tokens = {t.id: t for t in store.list_tokens()}
+        assert tokens["a1"].revoked and tokens["a2"].revoked
+        assert not tokens["b1"].revoked
+        assert [t.id for t in store.list_tokens(alice.id)] == ["a1", "a2"]
+        assert store.list_events()[0].event == "user_removed"
+        assert store.list_users() == [bob]
+
+    def test_remove_unknown_user(self, store: TokenStore, alice: User) -> None:
+        with pytest.raises(NotFound, match="bob"):
+            store.remove_user("bob", event=event("user_removed"))
+        assert store.list_events() == []
+        assert store.list_users() == [alice]
+
+    # -- projects and the trail --------------------------------------------------------
+
+    def test_remove_project_takes_its_roles_and_writes_the_event(
+        self, store: TokenStore, alice: User
+    ) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        bar = store.add_project("bar", alice.id)
+        store.set_role(foo.id, bob.id, "Maintainer")
+
+        assert store.remove_project(foo.id, event=event("claim_released", None)) is True
+
+        assert store.get_project("foo") is None
+        assert store.get_role(foo.id, bob.id) is None
+        assert store.list_roles(foo.id) == []
+        assert store.list_projects() == [bar]
+        assert store.list_roles(bar.id) == [("alice", "Owner")]
+        assert [e.event for e in store.list_events()] == ["claim_released"]
+        again = store.add_project("foo", bob.id)  # the name is free again, with a new id
+        assert again.id != foo.id
+
+    def test_remove_unknown_project(self, store: TokenStore, alice: User) -> None:
+        foo = store.add_project("foo", alice.id)
+        for unknown in ("00000000-0000-4000-8000-000000000000", "a\x00b", ""):
+            assert store.remove_project(unknown, event=event("claim_released", None)) is False
+        assert store.list_events() == []
+        assert store.list_projects() == [foo]
+
+    # -- grants --------------------------------------------------------------------------
+
+    def test_token_grant_answers_like_the_single_reads(
+        self, store: TokenStore, alice: User
+    ) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        store.add_project("bar", bob.id)
+        store.set_role(foo.id, bob.id, "Maintainer")
+        store.add_token(record(alice.id, "tok-a"))
+        store.add_token(record(bob.id, "tok-b"))
+        for token_id, owner in (("tok-a", alice), ("tok-b", bob)):
+            for name in ("foo", "bar", "unknown", None):
+                grant = store.get_token_grant(token_id, name)
+                project = None if name is None else store.get_project(name)
+                assert grant == TokenGrant(
+                    store.get_token(token_id),
+                    owner,
+                    project,
+                    None if project is None else store.get_role(project.id, owner.id),
+                )
+        assert store.get_token_grant("tok-missing", "foo") is None
+        assert store.get_token_grant("tok-a\x00", "foo\x00") is None
+
+    def test_token_grant_of_a_removed_owner(self, store: TokenStore, alice: User) -> None:
+        store.add_project("foo", alice.id)
+        store.add_token(record(alice.id))
+        store.remove_user("alice")
+        grant = store.get_token_grant("tok-1", "foo")
+        assert grant is not None
+        assert grant.owner is None and grant.role is None and grant.token.revoked
+
+    def test_add_token_with_event(self, store: TokenStore, alice: User) -> None:
+        store.add_token(record(alice.id), event=event("minted"))
+        assert store.list_events(token_id="tok-1") == [event("minted")]
+
+    def test_revoke_token_with_event(self, store: TokenStore, alice: User) -> None:
+        store.add_token(record(alice.id, "a"))
+        store.add_token(record(alice.id, "b"))
+        assert store.revoke_token("a", event=event("revoked", "a")) is True
+        assert store.revoke_token("a") is True
+        assert store.list_events(token_id="a") == [event("revoked", "a")]
+        assert store.list_events(token_id="b") == []
+
+    # -- NUL characters --------------------------------------------------------------
 
     def test_keys_with_nul_match_nothing(self, store: TokenStore, alice: User) -> None:
         project = store.add_project("foo", alice.id)
@@ -659,7 +868,7 @@ class StoreContract:
         assert len(store.list_events(limit=1000)) == 40
 
 
-class PersistentContract(StoreContract):
+class PersistentContract(TokenStoreContract):
     """What a real database adds: data and schema survive a reopen."""
 
     def test_reopen_keeps_data_and_migrations_are_idempotent(self, store_url: str) -> None:
@@ -704,7 +913,7 @@ class PersistentContract(StoreContract):
         assert len(conns._conns) == before
 
 
-class TestMemoryStore(StoreContract):
+class TestMemoryStore(TokenStoreContract):
     @pytest.fixture
     def store_url(self) -> str:
         return "memory://"

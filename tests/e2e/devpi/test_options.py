@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import pypitoken
 import pytest
 
 from .conftest import PASSWORDS, Devpi, devpi_init, devpi_server, make_secret
@@ -24,6 +25,8 @@ def test_options_from_config_file_and_environment(tmp_path, monkeypatch) -> None
         d.create_index("alice/dev")
         _, token = d.mint(projects=["tinypkg"])
         assert token.startswith("corp-")
+        # The domain option is the location written into the token, as pypitoken reads it.
+        assert pypitoken.Token.load(token).domain == "idx.test"
         (record,) = d.api("GET", "/alice/+api-tokens", user="alice").body["result"]["tokens"]
         assert abs(record["expires"] - (time.time() + 3600)) < 60
         too_long = d.api("POST", "/alice/+api-tokens", {"expires": 7200}, user="alice")

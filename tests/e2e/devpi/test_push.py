@@ -7,18 +7,37 @@ devpi checks (source for reading, target for uploading) gets the token's verdict
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from .conftest import Devpi, devpi_client, request, squash
 
 pytestmark = pytest.mark.e2e
 
+_targets = itertools.count(1)
+
 
 @pytest.fixture(scope="module")
 def pushable(devpi: Devpi) -> Devpi:
-    devpi.create_index("alice/prod")
     assert devpi.upload("alice/dev", devpi.wheel("tinypkg", "2.0"), user="alice").status == 200
     return devpi
+
+
+@pytest.fixture
+def target(pushable: Devpi) -> str:
+    """A new, empty index to push into: what one test pushes, no other test sees."""
+    name = f"alice/prod{next(_targets)}"
+    pushable.create_index(name)
+    return name
+
+
+def scoped(mint: dict[str, object], target: str) -> dict[str, object]:
+    """The table's ``mint`` with ``alice/prod`` standing for this test's target index."""
+    indexes = mint.get("indexes")
+    if not isinstance(indexes, list):
+        return mint
+    return {**mint, "indexes": [target if i == "alice/prod" else i for i in indexes]}
 
 
 def push(devpi: Devpi, tmp_path, token: str, target: str):
@@ -38,20 +57,23 @@ def push(devpi: Devpi, tmp_path, token: str, target: str):
     ],
     ids=["target-index", "project", "source-index", "download-only"],
 )
-def test_push_outside_the_token_is_refused(pushable: Devpi, tmp_path, mint, reason) -> None:
-    _, token = pushable.mint(**mint)
-    proc = push(pushable, tmp_path, token, "alice/prod")
+def test_push_outside_the_token_is_refused(
+    pushable: Devpi, target: str, tmp_path, mint, reason
+) -> None:
+    _, token = pushable.mint(**scoped(mint, target))
+    proc = push(pushable, tmp_path, token, target)
     out = squash(proc.stdout + proc.stderr)
+    reason = reason.replace("alice/prod", target)
     assert proc.returncode != 0, out
     assert "403" in out and f"Invalid API Token: {reason}" in out, out
-    assert request(f"{pushable.url}/alice/prod/tinypkg").status == 404
+    assert request(f"{pushable.url}/{target}/tinypkg").status == 404
 
 
-def test_push_inside_the_token_works(pushable: Devpi, tmp_path) -> None:
-    _, token = pushable.mint(projects=["tinypkg"], indexes=["alice/dev", "alice/prod"])
-    proc = push(pushable, tmp_path, token, "alice/prod")
+def test_push_inside_the_token_works(pushable: Devpi, target: str, tmp_path) -> None:
+    _, token = pushable.mint(projects=["tinypkg"], indexes=["alice/dev", target])
+    proc = push(pushable, tmp_path, token, target)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert request(f"{pushable.url}/alice/prod/tinypkg").status == 200
+    assert request(f"{pushable.url}/{target}/tinypkg").status == 200
 
 
 def test_json_push_with_bearer_token(pushable: Devpi) -> None:

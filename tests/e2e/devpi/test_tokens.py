@@ -319,8 +319,15 @@ def test_devpi_tokens_keeps_working(devpi: Devpi) -> None:
 
 
 def test_no_token_in_server_log(devpi: Devpi) -> None:
+    # Tokens of its own, used and refused, so that the log has something to show even
+    # when this test runs alone; the others' tokens are checked too when they ran.
+    _, own = devpi.mint(projects=["tinypkg"])
+    assert devpi.upload("alice/dev", new_wheel(devpi), auth=("__token__", own)).status == 200
+    refused = devpi.upload("alice/dev", new_wheel(devpi, "otherpkg"), auth=("__token__", own))
+    assert refused.status == 403 and "not valid for project 'otherpkg'" in refused.reason
     log = devpi.log_text()
-    assert devpi.tokens
+    assert "pypitoken: refused token" in log  # the refusal was logged, by id
+    assert own in devpi.tokens
     for token in devpi.tokens:
         assert token not in log
         assert token.split("-", 1)[1][:40] not in log

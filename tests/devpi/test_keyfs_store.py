@@ -1,0 +1,270 @@
+"""The devpi keyfs store, in-process on a real devpi-server XOM.
+
+It runs the token-records contract every store runs (``tests/store/test_contract.py``),
+inside a keyfs write transaction as devpi opens one around a POST; then what only this
+store does: it is token records alone (devpi keeps users, projects and ACLs), needs
+devpi's transactions, hides its data in the user record, finds tokens written behind its
+back (replication, ``devpi-import``), and sends events to devpi's log.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pypitoken_devpi._store import (
+    PROJECT_NAMESPACE,
+    TOKENS_KEY,
+    USER_NAMESPACE,
+    KeyfsStore,
+    project_id,
+    user_id,
+)
+
+from pypitoken_core.exceptions import ConfigurationError, StoreError
+from pypitoken_core.service import TokenService
+from pypitoken_core.store import AuditEvent, AuditTrail, Directory, TokenRecords, User
+from tests.store.test_contract import (
+    MakeOwner,
+    TokenRecordsContract,
+    Written,
+    record,
+)
+
+# -- the contract ---------------------------------------------------------------------------
+
+
+class _Lines(logging.Handler):
+    """Keeps the log records the store writes."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def lines() -> Iterator[tuple[logging.Logger, _Lines]]:
+    """A logger of our own for the store, and what it received."""
+    logger = logging.getLogger("tests.devpi.keyfs")
+    handler = _Lines()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield logger, handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+
+class TestKeyfsStore(TokenRecordsContract):
+    # keyfs writes need a write transaction, and most token uses are read requests.
+    records_last_use = False
+
+    @pytest.fixture
+    def store(self, xom: Any, lines: tuple[logging.Logger, _Lines]) -> Iterator[KeyfsStore]:
+        xom.keyfs.begin_transaction_in_thread(write=True)
+        try:
+            yield KeyfsStore(xom, log=lines[0])
+        finally:
+            xom.keyfs.rollback_transaction_in_thread()
+
+    @pytest.fixture
+    def make_owner(self, xom: Any, store: KeyfsStore) -> MakeOwner:
+        def make(name: str) -> User:
+            if xom.model.get_user(name) is None:  # alice and bob come with the template
+                xom.model.create_user(name, password=None)
+            user = store.get_user(name)
+            assert user is not None
+            return user
+
+        return make
+
+    @pytest.fixture
+    def written(self, lines: tuple[logging.Logger, _Lines]) -> Written:
+        # Each event is one line whose arguments are logged()'s fields, in order.
+        return lambda: [tuple(r.args) for r in lines[1].records]  # type: ignore[arg-type]
+
+
+# -- what only this store does -------------------------------------------------------------
+
+
+def _protocol_methods() -> list[str]:
+    return sorted(
+        name
+        for cls in TokenRecords.__mro__
+        if cls.__module__ == TokenRecords.__module__
+        for name, member in vars(cls).items()
+        if not name.startswith("_") and callable(member)
+    )
+
+
+def _shape(method: object) -> list[tuple[object, ...]]:
+    # The service passes positional parameters by position, so only keyword-only ones
+    # must match by name.
+    return [
+        (p.name if p.kind is p.KEYWORD_ONLY else None, p.kind, p.default)
+        for p in inspect.signature(method).parameters.values()  # type: ignore[arg-type]
+    ]
+
+
+@pytest.mark.parametrize("name", _protocol_methods())
+def test_every_protocol_method_has_the_protocol_signature(name: str) -> None:
+    assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(TokenRecords, name))
+
+
+def test_it_is_token_records_and_nothing_more() -> None:
+    """devpi keeps the users, projects and ACLs, and its log is the trail: the store has
+    none of the directory's or the trail's methods, so none that only refuses."""
+    store = KeyfsStore(xom=None)
+    assert isinstance(store, TokenRecords)
+    assert not isinstance(store, Directory) and not isinstance(store, AuditTrail)
+    public = {n for n in dir(KeyfsStore) if not n.startswith("_")}
+    assert public == set(_protocol_methods()) | {"url"}
+
+
+def test_a_service_over_it_needs_external_ownership(xom: Any) -> None:
+    store = KeyfsStore(xom)
+    for mode in ("pypi", "open"):
+        with pytest.raises(ConfigurationError, match=rf"^ownership '{mode}' needs a store that keeps"):
+            TokenService(store, b"s" * 32, ownership=mode)
+    service = TokenService(store, b"s" * 32, ownership="external")
+    assert service.directory is None
+    for call in (
+        lambda: service.add_user("carol"),
+        lambda: service.list_users(),
+        lambda: service.add_project("foo", "alice"),
+        lambda: service.list_projects(),
+    ):
+        with pytest.raises(StoreError, match="keeps token records only"):
+            call()
+
+
+def test_events_go_to_devpis_log_one_line_each(caplog: pytest.LogCaptureFixture) -> None:
+    store = KeyfsStore(xom=None, log=logging.getLogger("test.keyfs"))
+    denied = AuditEvent(1000, "denied", "t1", "alice", "foo", "upload", "token revoked")
+    with caplog.at_level(logging.DEBUG, logger="test.keyfs"):
+        store.add_event(denied, merge_key="k", merge_window=60, keep=5)
+        store.add_event(denied, merge_key="k", merge_window=60, keep=5)
+        store.add_event(AuditEvent(1001, "minted", "t2", "alice", None, None, "ci"))
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert lines == [
+        (logging.DEBUG, "pypitoken: denied token=t1 user=alice project=foo action=upload "
+                        "reason=token revoked"),
+        (logging.DEBUG, "pypitoken: denied token=t1 user=alice project=foo action=upload "
+                        "reason=token revoked"),
+        (logging.INFO, "pypitoken: minted token=t2 user=alice project=None action=None "
+                       "reason=ci"),
+    ]  # fmt: skip
+
+
+def test_every_call_needs_a_keyfs_transaction(xom: Any) -> None:
+    store = KeyfsStore(xom)
+    for call in (
+        lambda: store.get_user("alice"),
+        lambda: store.get_user_by_id(user_id("alice")),
+        lambda: store.get_token("tok-1"),
+        lambda: store.list_tokens(),
+        lambda: store.add_token(record(user_id("alice"))),
+    ):
+        with pytest.raises(StoreError, match=r"^no devpi keyfs transaction is open$"):
+            call()
+    with xom.keyfs.read_transaction():
+        assert store.get_user("alice") == User(user_id("alice"), "alice", 0)
+    store.close()  # devpi's keyfs stays open, and so does the store
+    with xom.keyfs.read_transaction():
+        assert store.get_user("alice") == User(user_id("alice"), "alice", 0)
+
+
+def test_changes_need_a_write_transaction(xom: Any) -> None:
+    store = KeyfsStore(xom)
+    alice = user_id("alice")
+    with xom.keyfs.write_transaction():
+        store.add_token(record(alice, "tok-1"))
+    with xom.keyfs.read_transaction():
+        for call in (
+            lambda: store.add_token(record(alice, "tok-2")),
+            lambda: store.revoke_token("tok-1"),
+        ):
+            with pytest.raises(StoreError, match="only be changed on the primary"):
+                call()
+        assert store.get_token("tok-1") == record(alice, "tok-1")
+        assert store.get_token("tok-2") is None
+
+
+def test_records_live_hidden_in_the_owners_devpi_user(xom: Any) -> None:
+    store = KeyfsStore(xom)
+    with xom.keyfs.write_transaction():
+        store.add_token(record(user_id("alice"), "tok-1"))
+    with xom.keyfs.read_transaction():
+        alice = xom.model.get_user("alice")
+        assert TOKENS_KEY not in alice.get()  # what devpi shows over HTTP
+        assert set(alice.get(credentials=True)[TOKENS_KEY]) == {"tok-1"}
+        assert TOKENS_KEY not in xom.model.get_user("bob").get(credentials=True)
+
+
+def test_a_token_written_behind_its_back_is_found(xom: Any) -> None:
+    """Replication and devpi-import write user records directly: a lookup that misses
+    after keyfs changed rebuilds the store's map of token owners."""
+    store = KeyfsStore(xom)
+    with xom.keyfs.write_transaction():
+        store.add_token(record(user_id("alice"), "tok-1"))
+    with xom.keyfs.read_transaction():
+        assert store.get_token("tok-2") is None  # the map is now built at this serial
+    other = KeyfsStore(xom)
+    with xom.keyfs.write_transaction():
+        other.add_token(record(user_id("bob"), "tok-2"))
+    with xom.keyfs.read_transaction():
+        assert store.get_token("tok-2") == record(user_id("bob"), "tok-2")
+        assert store.get_token("tok-3") is None
+
+
+def test_a_damaged_record_is_a_store_error(xom: Any) -> None:
+    store = KeyfsStore(xom)
+    with xom.keyfs.write_transaction():
+        with xom.model.get_user("alice").key.update() as config:
+            config[TOKENS_KEY] = {"tok-1": {"user_id": user_id("alice"), "salt": "!!"}}
+    with xom.keyfs.read_transaction():
+        with pytest.raises(StoreError, match=r"^token record tok-1 in devpi's keyfs is damaged$"):
+            store.get_token("tok-1")
+
+
+def test_a_deleted_devpi_user_takes_its_tokens(xom: Any) -> None:
+    store = KeyfsStore(xom)
+    with xom.keyfs.write_transaction():
+        store.add_token(record(user_id("bob"), "tok-1"))
+    with xom.keyfs.write_transaction():
+        assert store.get_token_grant("tok-1", None) is not None  # the positive control
+        xom.model.get_user("bob").delete()
+    with xom.keyfs.read_transaction():
+        assert store.get_user("bob") is None
+        assert store.get_user_by_id(user_id("bob")) is None
+        assert store.get_token("tok-1") is None
+        assert store.get_token_grant("tok-1", None) is None
+        assert store.list_tokens(user_id("bob")) == []
+
+
+def test_settings_last_as_long_as_the_process() -> None:
+    store = KeyfsStore(xom=None)
+    store.set_setting("secret_fingerprint", "f00d")
+    assert store.get_setting("secret_fingerprint") == "f00d"
+    assert KeyfsStore(xom=None).get_setting("secret_fingerprint") is None
+
+
+def test_ids_are_the_documented_uuid5s() -> None:
+    # examples/devpi/README.md: user id = uuid5(USER_NAMESPACE, name), project id =
+    # uuid5(PROJECT_NAMESPACE, "<user>/<index>/<normalised project>").
+    assert USER_NAMESPACE == uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:user")
+    assert PROJECT_NAMESPACE == uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:project")
+    assert user_id("alice") == str(uuid.uuid5(USER_NAMESPACE, "alice"))
+    assert project_id("alice/dev", "Foo_Bar") == str(
+        uuid.uuid5(PROJECT_NAMESPACE, "alice/dev/foo-bar")
+    )
+    assert project_id("alice/dev", "foo") != project_id("alice/other", "foo")
