@@ -246,14 +246,16 @@ def test_load_non_str(value):
         Token.load(value)  # type: ignore[arg-type]
 
 
-def test_load_ten_megabytes_is_refused_at_once():
-    huge = "pypi-" + "A" * 10_000_000
-    start = time.perf_counter()
-    with pytest.raises(LoaderError, match="longer than 8192 characters"):
-        Token.load(huge)
-    assert time.perf_counter() - start < 0.05
-    with pytest.raises(LoaderError):
-        Token.load("x" * 10_000_000)
+def test_load_ten_megabytes_is_refused_by_its_size():
+    # Refused by the size check, before any decoding (what that costs:
+    # benchmarks/bench_core.py); a string at the limit is read, and refused for what it is.
+    for huge in ("pypi-" + "A" * 10_000_000, "x" * 10_000_000):
+        with pytest.raises(LoaderError, match=r"^Token is longer than 8192 characters$"):
+            Token.load(huge)
+    with pytest.raises(LoaderError, match=r"^Token is longer than 8192 characters$"):
+        Token.load("x" * 8193)
+    with pytest.raises(LoaderError, match=r"^Token is missing a prefix$"):
+        Token.load("x" * 8192)
 
 
 def _token_of_length(length: int) -> str:

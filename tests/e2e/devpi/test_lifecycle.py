@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,19 +58,14 @@ def primary(data: Data) -> Iterator[Devpi]:
         yield Devpi(srv, data.base)
 
 
-def test_restart_tokens_work_and_first_use_is_fast(data: Data) -> None:
+def test_restart_tokens_work(data: Data) -> None:
+    # That the first use after a restart costs what any other does (no per-token key
+    # stretching, unlike devpi-tokens' argon2) is measured in benchmarks/bench_devpi.py.
     with devpi_server(data.serverdir, data.secret, "--role", "primary") as srv:
         d = Devpi(srv, data.base)
-        started = time.perf_counter()
         first = d.auth_status(auth=("__token__", data.token))
-        first_use = time.perf_counter() - started
-        started = time.perf_counter()
         again = d.auth_status(auth=("__token__", data.token))
-        steady = time.perf_counter() - started
         assert first == again == ["ok", "alice", []]
-        # No per-token key stretching: the first use costs what any other does (devpi-tokens
-        # spends ~0.3-1 s in argon2 here). Generous bounds for a loaded CI machine.
-        assert first_use < 0.5, (first_use, steady)
         reply = d.upload("alice/dev", d.wheel("tinypkg", "1.1"), auth=("__token__", data.token))
         assert reply.status == 200, reply
 
