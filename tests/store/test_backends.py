@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import os
@@ -175,6 +176,33 @@ def test_sqlite_newer_schema_is_refused(sqlite_url: str) -> None:
     raw.close()
     with pytest.raises(StoreError, match="newer"):
         open_store(sqlite_url)
+
+
+def test_sqlite_new_file_opened_while_another_opener_holds_its_lock(sqlite_url: str) -> None:
+    """A second process creating the same new file waits its turn, never "database is locked".
+
+    Switching a new file to WAL takes its exclusive lock; a contender gets SQLITE_BUSY at
+    once, without the busy timeout, when the other holds the write lock (here: a plain
+    connection, the way a sibling process opening the same new file holds it for a
+    moment). The store must wait for it, as its busy timeout promises.
+    """
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        store = open_store(sqlite_url)
+    finally:
+        release.join()
+        other.close()
+    try:
+        assert store.add_user("alice").name == "alice"
+    finally:
+        store.close()
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 # -- migrations (both SQL backends) ------------------------------------------------------
