@@ -430,11 +430,15 @@ def token_create(
     domain: str | None,
 ) -> None:
     """Mint a token and print it (only the token, on stdout: it is shown once)."""
-    expiry = None
+    expiry: datetime.datetime | datetime.timedelta | None = None
     if expires is not None:
-        expiry = datetime.datetime.fromtimestamp(
-            parse_moment(expires, allow_duration=True), datetime.UTC
-        )
+        moment = parse_moment(expires, allow_duration=True)
+        if _DURATION.match(expires.strip()):
+            # Counted from the mint, not from now: opening the store takes a moment (more
+            # on a busy machine), and "1s" must not have run out before the token exists.
+            expiry = datetime.timedelta(seconds=parse_duration(expires))
+        else:
+            expiry = datetime.datetime.fromtimestamp(moment, datetime.UTC)
     action_list = None if actions is None else [a.strip() for a in actions.split(",") if a.strip()]
     raw, _ = admin.service().mint(
         user_name,
