@@ -122,8 +122,9 @@ def test_token_create_counts_a_duration_from_the_mint(tmp_path: Path, invoke: In
     feeder = threading.Timer(1.5, feed)
     feeder.start()
     try:
-        result = invoke("--secret-file", str(slow), "token", "create", "--user", "eve",
-                        "--expires", "1s")
+        result = invoke(
+            "--secret-file", str(slow), "token", "create", "--user", "eve", "--expires", "1s"
+        )
     finally:
         feeder.join()
     (window,) = Token.load(ok(result).strip()).restrictions[:1]
