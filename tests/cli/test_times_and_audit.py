@@ -15,7 +15,7 @@ import pytest
 from click.testing import Result
 
 from pypitoken_core import Context, DateRestriction, Token, ValidationError
-from pypitoken_core.service import TokenService
+from pypitoken_core.service import INVALID_TOKEN, TokenService
 from pypitoken_core.store import AuditEvent, open_store
 from tests.cli.conftest import Invoke, Run
 
@@ -174,7 +174,7 @@ def refuse_forged(db: str, token_id: str, times: int) -> None:
     try:
         forged = Token.create("localhost", token_id, b"guessed key").dump()
         for _ in range(times):
-            with pytest.raises(ValidationError):
+            with pytest.raises(ValidationError, match=f"^{INVALID_TOKEN}$"):
                 service.authenticate(forged, Context("foo", action="upload"))
     finally:
         service.close()
