@@ -87,7 +87,10 @@ def test_replica_authenticates_tokens_minted_on_the_primary(data: Data, primary:
                    timeout=60, what="the release file to replicate")
         assert request(url, auth=("__token__", fresh), headers={"Accept": "*/*"}).status == 200
         refused = request(url, auth=("__token__", data.upload_only), headers={"Accept": "*/*"})
-        assert refused.status == 403 and "not valid for action 'download'" in refused.reason
+        assert (refused.status, refused.reason) == (
+            403,
+            "Invalid API Token: not valid for action 'download'",
+        )
         # uploads through the replica are forwarded to the primary, token and all
         reply = replica.upload("alice/dev", replica.wheel("tinypkg", "1.2"),
                                auth=("__token__", fresh))
@@ -99,7 +102,7 @@ def test_replica_authenticates_tokens_minted_on_the_primary(data: Data, primary:
             timeout=60, what="the revocation to replicate",
         )
         refused = replica.api("GET", "/+api", auth=("__token__", fresh))
-        assert refused.status == 403 and "revoked" in refused.reason
+        assert (refused.status, refused.reason) == (403, "Invalid API Token: token revoked")
 
 
 def test_export_import_keeps_tokens(data: Data) -> None:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.twine_output import twine_refusal
+
 from .client import basic, request, upload_body
-from .conftest import TOKEN_USER, pypiserver_running, twine_refusal
+from .conftest import TOKEN_USER, pypiserver_running
 
 pytestmark = pytest.mark.e2e
 

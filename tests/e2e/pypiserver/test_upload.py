@@ -9,8 +9,10 @@ import time
 
 import pytest
 
+from tests.e2e.twine_output import twine_refusal
+
 from .client import basic, form_body, request, upload_body
-from .conftest import TOKEN_USER, Index, twine_refusal
+from .conftest import TOKEN_USER, Index
 
 pytestmark = pytest.mark.e2e
 
