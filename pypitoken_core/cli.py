@@ -432,7 +432,7 @@ def token_create(
     """Mint a token and print it (only the token, on stdout: it is shown once)."""
     expiry: datetime.datetime | datetime.timedelta | None = None
     if expires is not None:
-        moment = parse_moment(expires, allow_duration=True)
+        moment = parse_moment(expires, allow_duration=True)  # refuses times past year 9999
         if _DURATION.match(expires.strip()):
             # Counted from the mint, not from now: opening the store takes a moment (more
             # on a busy machine), and "1s" must not have run out before the token exists.
