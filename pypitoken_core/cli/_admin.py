@@ -5,7 +5,6 @@ A raw token is printed only by ``token create``, whose job is to hand it to its 
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 from typing import Any
@@ -16,7 +15,7 @@ from .. import _time
 from ..display import token_json
 from ..service import TokenService
 from ..store import TokenRecord
-from ._common import Admin, admin_errors, iso, parse_duration, parse_moment, pass_admin
+from ._common import Admin, admin_errors, iso, parse_duration, parse_expiry, pass_admin
 
 __all__ = ["audit", "project", "token", "user"]
 
@@ -129,11 +128,7 @@ def token_create(
     domain: str | None,
 ) -> None:
     """Mint a token and print it (only the token, on stdout: it is shown once)."""
-    expiry = None
-    if expires is not None:
-        expiry = datetime.datetime.fromtimestamp(
-            parse_moment(expires, allow_duration=True), datetime.UTC
-        )
+    expiry = None if expires is None else parse_expiry(expires)
     action_list = None if actions is None else [a.strip() for a in actions.split(",") if a.strip()]
     raw, _ = admin.service().mint(
         user_name,

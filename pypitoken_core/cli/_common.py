@@ -27,6 +27,7 @@ __all__ = [
     "fail",
     "iso",
     "parse_duration",
+    "parse_expiry",
     "parse_moment",
     "pass_admin",
     "read_token",
@@ -48,6 +49,19 @@ def _in_range(stamp: int, text: str) -> int:
     if not _time.in_range(stamp):
         raise click.BadParameter(f"{text!r} is not a time between years 1 and 9999")
     return stamp
+
+
+def parse_expiry(text: str) -> datetime.datetime | datetime.timedelta:
+    """When a new token expires: a duration (counted from the mint) or a moment.
+
+    A duration is handed to the service as such: opening the store takes a moment (more
+    on a busy machine), and "1s" must not have run out before the token exists. Times
+    past year 9999 are refused either way (:func:`parse_moment`).
+    """
+    moment = parse_moment(text, allow_duration=True)
+    if _DURATION.match(text.strip()):
+        return datetime.timedelta(seconds=parse_duration(text))
+    return datetime.datetime.fromtimestamp(moment, datetime.UTC)
 
 
 def parse_moment(text: str, *, allow_duration: bool = False) -> int:

@@ -11,6 +11,7 @@ within the last commit), which is the trade every embedded WAL user makes.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -25,6 +26,9 @@ __all__ = ["SQLiteStore", "parse_sqlite_url"]
 #: How long a writer waits for the write lock before giving up. Generous: a busy
 #: deployment queues many short transactions, and failing a mint is worse than waiting.
 BUSY_TIMEOUT_MS = 10_000
+
+#: Pause between two attempts to switch a new file to WAL (see :func:`_enable_wal`).
+_WAL_RETRY_SECONDS = 0.01
 
 _STATEMENTS = Statements()
 
@@ -126,6 +130,25 @@ def _close(conn: sqlite3.Connection) -> None:
     conn.close()
 
 
+def _enable_wal(conn: sqlite3.Connection) -> str:
+    """Switch the database to WAL (a no-op once it is: the mode is kept in the file).
+
+    Switching a new file needs its exclusive lock. When processes open the same new file
+    at once, SQLite answers the contenders SQLITE_BUSY at once instead of calling the
+    busy handler (waiting could deadlock), so the switch is retried here for as long as
+    the busy timeout would have waited. Returns the journal mode the database is in.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return str(mode)
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(_WAL_RETRY_SECONDS)
+
+
 class SQLiteStore(SQLStore):
     """A :class:`~pypitoken_core.store.TokenStore` in one SQLite file (see module docstring)."""
 
@@ -171,7 +194,7 @@ class SQLiteStore(SQLStore):
             raise self._error(e) from e
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            mode = _enable_wal(conn)
             if mode != "wal":
                 raise StoreError(f"SQLite store {self._path}: cannot enable WAL (got {mode!r})")
             conn.execute("PRAGMA synchronous = NORMAL")

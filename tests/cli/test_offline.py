@@ -139,30 +139,70 @@ def test_restrict_keeps_the_signature_chain(invoke: Invoke, raw: str) -> None:
     Token.load(token).check(b"k" * 32, project_name="foo")
 
 
+NOT_ISO = "is not an ISO 8601 datetime with an offset, or epoch seconds"
+
+
 @pytest.mark.parametrize(
-    ("args", "code"),
+    ("args", "code", "message"),
     [
-        ((), 2),
-        (("--expires", "5x"), 2),
-        (("--expires", "2030-01-01T00:00:00"), 2),
-        (("--expires", "1h", "--not-before", "1900000000", "--not-after", "1900000001"), 2),
-        (("--not-before", "1900000000"), 2),
-        (("--not-after", "1900000000"), 2),
-        (("--not-before", "yesterday", "--not-after", "1900000000"), 2),
-        (("--not-before", "1900000001", "--not-after", "1900000000"), 1),
-        (("--project", "not a name!"), 1),
-        (("--user-id", ""), 2),
+        ((), 2, "give at least one restriction"),
+        (
+            ("--expires", "5x"),
+            2,
+            "Invalid value: '5x' is not a duration (1h, 2w), an ISO 8601 datetime with an"
+            " offset, or epoch seconds",
+        ),
+        (
+            ("--expires", "2030-01-01T00:00:00"),
+            2,
+            "Invalid value: '2030-01-01T00:00:00' has no UTC offset (add Z or +00:00)",
+        ),
+        (
+            ("--expires", "1h", "--not-before", "1900000000", "--not-after", "1900000001"),
+            2,
+            "use --expires, or --not-before with --not-after, not both",
+        ),
+        (("--not-before", "1900000000"), 2, "--not-before and --not-after go together"),
+        (("--not-after", "1900000000"), 2, "--not-before and --not-after go together"),
+        (
+            ("--not-before", "yesterday", "--not-after", "1900000000"),
+            2,
+            f"Invalid value: 'yesterday' {NOT_ISO}",
+        ),
+        (
+            ("--not-before", "1900000001", "--not-after", "1900000000"),
+            1,
+            "`not_before` (1900000001) must not be later than `not_after` (1900000000)",
+        ),
+        (
+            ("--project", "not a name!"),
+            1,
+            "project_names: 'not a name!' is not a valid project name",
+        ),
+        (("--user-id", ""), 2, "give at least one restriction"),
     ],
 )
 def test_restrict_errors_never_echo_the_token(
-    invoke: Invoke, raw: str, args: tuple[str, ...], code: int
+    invoke: Invoke, raw: str, args: tuple[str, ...], code: int, message: str
 ) -> None:
     result = offline(invoke, "restrict", raw, *args)
-    assert result.exit_code != 0
     assert result.exit_code == code, (result.exit_code, result.stderr)
     assert result.stdout == ""
-    assert "Error" in result.stderr
+    assert result.stderr.splitlines()[-1] == f"Error: {message}"
     never_echoes(result, raw)
+
+
+def test_restrict_succeeds_where_its_errors_are_corrected(invoke: Invoke, raw: str) -> None:
+    for args in (
+        ("--expires", "5h"),
+        ("--expires", "2030-01-01T00:00:00Z"),
+        ("--not-before", "1900000000", "--not-after", "1900000001"),
+        ("--project", "a-name"),
+        ("--user-id", "someone"),
+    ):
+        result = offline(invoke, "restrict", raw, *args)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert Token.load(result.stdout.strip()).identifier == Token.load(raw).identifier
 
 
 @pytest.mark.parametrize(
@@ -187,7 +227,10 @@ def test_unreadable_tokens(invoke: Invoke, raw: str, mangle: object) -> None:
         assert bad[5:40] not in result.stderr
     result = offline(invoke, "inspect", "-", input=bad)
     assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot read the token")
     never_echoes(result, raw)
+    result = offline(invoke, "inspect", "-", input=raw)
+    assert result.exit_code == 0 and result.stdout.startswith("prefix: pypi\n"), result.stderr
 
 
 def test_inspect_unknown_caveat_is_reported_not_crashed(invoke: Invoke, raw: str) -> None:

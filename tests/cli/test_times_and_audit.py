@@ -4,15 +4,18 @@ token lifetime, and the audit trail's ``list`` and ``prune`` (part 2)."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 import uuid
+from pathlib import Path
 
 import pypitoken
 import pytest
 from click.testing import Result
 
-from pypitoken_core import Context, Token, ValidationError
-from pypitoken_core.service import TokenService
+from pypitoken_core import Context, DateRestriction, Token, ValidationError
+from pypitoken_core.service import INVALID_TOKEN, TokenService
 from pypitoken_core.store import AuditEvent, open_store
 from tests.cli.conftest import Invoke, Run
 
@@ -97,6 +100,39 @@ def test_token_create_takes_the_last_second_of_year_9999(populated: Invoke) -> N
     assert Token.load(raw).restrictions[0].not_after == 253402300799  # type: ignore[attr-defined]
 
 
+def test_token_create_counts_a_duration_from_the_mint(tmp_path: Path, invoke: Invoke) -> None:
+    # Opening the store may take a while (here its secret file is a pipe fed 1.5 s late,
+    # as on slow storage; on a loaded machine, the store itself is slow to open). "1s" is
+    # one second of the token's life, however long the command took to get to the mint.
+    text = "s" * 64
+    (tmp_path / "secret").write_text(text)
+    ok(invoke("--secret-file", str(tmp_path / "secret"), "user", "add", "eve"))
+    slow = tmp_path / "slow-secret"
+    os.mkfifo(slow)
+
+    def feed() -> None:
+        try:
+            fd = os.open(slow, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # nobody reads the pipe: the command failed before opening the store
+            return
+        with os.fdopen(fd, "w") as pipe:
+            pipe.write(text)
+
+    started = int(time.time())
+    feeder = threading.Timer(1.5, feed)
+    feeder.start()
+    try:
+        result = invoke(
+            "--secret-file", str(slow), "token", "create", "--user", "eve", "--expires", "1s"
+        )
+    finally:
+        feeder.join()
+    (window,) = Token.load(ok(result).strip()).restrictions[:1]
+    assert isinstance(window, DateRestriction)
+    assert window.not_before >= started + 1
+    assert window.not_after == window.not_before + 1
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -138,7 +174,7 @@ def refuse_forged(db: str, token_id: str, times: int) -> None:
     try:
         forged = Token.create("localhost", token_id, b"guessed key").dump()
         for _ in range(times):
-            with pytest.raises(ValidationError):
+            with pytest.raises(ValidationError, match=f"^{INVALID_TOKEN}$"):
                 service.authenticate(forged, Context("foo", action="upload"))
     finally:
         service.close()

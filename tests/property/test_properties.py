@@ -1,7 +1,9 @@
 """Properties of the token library, checked with hypothesis.
 
 - ``load(t.dump())`` round-trips, for any ``create``/``restrict`` calls;
-- adding a restriction never turns a failing check into a passing one;
+- adding a restriction never turns a failing check into a passing one (and a token
+  passes exactly when each of its restrictions does); the generator makes tokens that
+  mostly pass before the narrowing, so the assertion is reached in most examples;
 - no context makes a token with two contradictory restrictions pass;
 - a restriction's JSON round-trips through ``Restriction.load_json``.
 """
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections import Counter
 
-from hypothesis import given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from pypitoken_core import (
@@ -164,22 +167,175 @@ def test_project_names_are_written_normalised(calls):
             assert names.is_normalized(name)
 
 
-@given(
-    before=st.lists(restrict_kwargs(pools=True), max_size=2),
-    extra=restrict_kwargs(pools=True),
-    context=contexts,
-)
-def test_restricting_never_turns_a_failure_into_a_pass(before, extra, context):
+#: restrict() parameters that take a list, with the context field they are checked
+#: against and the pool their values come from.
+MEMBERSHIPS = {
+    "project_names": ("project_name", PROJECTS),
+    "legacy_project_names": ("project_name", PROJECTS),
+    "project_ids": ("project_id", PROJECT_IDS),
+    "actions": ("action", ACTIONS),
+    "indexes": ("index", INDEXES),
+}
+
+
+def _window(context: dict[str, object], *, fits: bool) -> st.SearchStrategy[tuple[int, int]]:
+    """A (not_before, not_after) window that holds ``now`` or, with ``fits`` false, does not."""
+    now = int(context.get("now", NOW))  # type: ignore[call-overload]
+    if fits:
+        return st.tuples(st.integers(NOW - 10, now), st.integers(now + 1, NOW + 10))
+    later = st.integers(now + 1, NOW + 10).flatmap(
+        lambda start: st.tuples(st.just(start), st.integers(start, NOW + 11))
+    )
+    earlier = st.integers(NOW - 10, now).flatmap(
+        lambda end: st.tuples(st.integers(NOW - 11, end), st.just(end))
+    )
+    return later | earlier
+
+
+def _one_field(
+    draw: st.DrawFn, context: dict[str, object], param: str, *, fits: bool
+) -> dict[str, object]:
+    """restrict() arguments for one parameter: met in ``context``, or (``fits`` false) not."""
+    if param in ("dates", "legacy_dates"):
+        prefix = "" if param == "dates" else "legacy_"
+        not_before, not_after = draw(_window(context, fits=fits))
+        return {f"{prefix}not_before": not_before, f"{prefix}not_after": not_after}
+    if param == "user_id":
+        others = [u for u in USERS if u != context.get("user_id")]
+        return {"user_id": context["user_id"] if fits else draw(st.sampled_from(others))}
+    field, pool = MEMBERSHIPS[param]
+    if not fits:
+        # Without the field in the context, any list fails (MissingContextError).
+        others = [v for v in pool if v != names.normalize(str(context.get(field, "")))]
+        return {param: draw(st.lists(st.sampled_from(others), max_size=2))}
+    value = str(context[field])
+    if field == "project_name":  # restrict() normalises: either spelling fits
+        value = draw(st.sampled_from([value, names.normalize(value)]))
+    return {param: draw(_containing(value, pool))}
+
+
+def _containing(value: str, pool: list[str]) -> st.SearchStrategy[list[str]]:
+    """Lists from ``pool`` that hold ``value``, in any order."""
+    return st.lists(st.sampled_from(pool), max_size=2).flatmap(
+        lambda others: st.permutations([value, *others])
+    )
+
+
+@st.composite
+def fitting_kwargs(draw: st.DrawFn, context: dict[str, object]) -> dict[str, object]:
+    """Arguments for one restrict() call whose every restriction holds in ``context``."""
+    kwargs: dict[str, object] = {}
+    if draw(st.booleans()):
+        kwargs["legacy_noop"] = draw(st.sampled_from([True, False, None]))
+    for param in ("dates", "legacy_dates", "user_id", *MEMBERSHIPS):
+        field = MEMBERSHIPS[param][0] if param in MEMBERSHIPS else param
+        # A field the context lacks cannot be met (MissingContextError): leave it out.
+        if (param.endswith("dates") or field in context) and draw(st.booleans()):
+            kwargs |= _one_field(draw, context, param, fits=True)
+    return kwargs
+
+
+SPOILABLE = ["dates", "legacy_dates", "user_id", *MEMBERSHIPS]
+
+
+@st.composite
+def spoiling_kwargs(draw: st.DrawFn, context: dict[str, object]) -> dict[str, object]:
+    """Arguments for one restrict() call with exactly one restriction ``context`` fails."""
+    return _one_field(draw, context, draw(st.sampled_from(SPOILABLE)), fits=False)
+
+
+@st.composite
+def narrowings(
+    draw: st.DrawFn,
+) -> tuple[dict[str, object], list[dict[str, object]], dict[str, object]]:
+    """A context, a token's restrict() calls, and one more call that narrows it.
+
+    The token mostly passes in the context before the narrowing: its calls fit the
+    context, and one time in four a call that fails it (on exactly one restriction) is
+    slipped in. The narrowing fits two times in three, else is any call from the pools;
+    after a spoiling call, a fitting narrowing often restricts the same field. So each
+    case that matters comes up often: a passing token that stays passing or starts
+    failing, and a failing token narrowed by a restriction that, alone, would pass (where
+    a "last one wins" bug would widen the token).
+    """
+    context = draw(contexts)
+    before = draw(st.lists(fitting_kwargs(context), max_size=2))
+    spoil = draw(st.sampled_from([False, False, True]))
+    spoiled = draw(st.sampled_from(SPOILABLE)) if spoil else None
+    if spoiled is not None:
+        spoiler = _one_field(draw, context, spoiled, fits=False)
+        before.insert(draw(st.integers(0, len(before))), spoiler)
+    if not draw(st.sampled_from([True, True, False])):
+        return context, before, draw(restrict_kwargs(pools=True))
+    extra = draw(fitting_kwargs(context))
+    field = MEMBERSHIPS[spoiled][0] if spoiled in MEMBERSHIPS else spoiled
+    if spoiled is not None and (spoiled.endswith("dates") or field in context):
+        if draw(st.booleans()):
+            extra |= _one_field(draw, context, spoiled, fits=True)
+    return context, before, extra
+
+
+def _restricted(calls: list[dict[str, object]]) -> Token:
     token = Token.create("d", "id", KEY)
-    for kwargs in before:
+    for kwargs in calls:
         token.restrict(**kwargs)
+    return token
+
+
+@given(contexts.flatmap(lambda context: st.tuples(st.just(context), fitting_kwargs(context))))
+def test_fitting_restrictions_pass(case):
+    context, kwargs = case
+    assert passes(_restricted([kwargs]), KEY, context)
+
+
+@given(contexts.flatmap(lambda context: st.tuples(st.just(context), spoiling_kwargs(context))))
+def test_spoiling_restrictions_fail(case):
+    context, kwargs = case
+    assert not passes(_restricted([kwargs]), KEY, context)
+
+
+@given(narrowings())
+def test_restricting_never_turns_a_failure_into_a_pass(case):
+    context, before, extra = case
+    token = _restricted(before)
     passed_before = passes(token, KEY, context)
+    extra_alone = passes(_restricted([extra]), KEY, context)
     token.restrict(**extra)
-    if passes(token, KEY, context):
+    passes_after = passes(token, KEY, context)
+    event(f"passes before narrowing: {passed_before}")
+    event(f"passes after narrowing (the assertion below is reached): {passes_after}")
+    if not passed_before and extra_alone:
+        event("a failing token, narrowed by a restriction that alone would pass")
+    if passes_after:
         assert passed_before
+    # Stronger: a token passes exactly when each of its restrictions does.
+    assert passes_after == (passed_before and extra_alone)
     # ... and the same through a round trip, as the holder would do it offline.
     again = Token.load(token.dump())
-    assert passes(again, KEY, context) == passes(token, KEY, context)
+    assert passes(again, KEY, context) == passes_after
+
+
+def test_the_narrowing_property_mostly_reaches_its_assertion():
+    """Guard the generator: a property whose assertion is rarely reached proves little."""
+    seen: Counter[tuple[bool, bool, bool]] = Counter()
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(narrowings())
+    def count(case):
+        context, before, extra = case
+        token = _restricted(before)
+        passed_before = passes(token, KEY, context)
+        extra_alone = passes(_restricted([extra]), KEY, context)
+        seen[passed_before, passes(token.restrict(**extra), KEY, context), extra_alone] += 1
+
+    count()
+    total = sum(seen.values())
+    passed_before = sum(n for (before, _, _), n in seen.items() if before)
+    reached = sum(n for (_, after, _), n in seen.items() if after)
+    failing_then_fitting = sum(n for (before, _, alone), n in seen.items() if alone and not before)
+    assert passed_before >= 0.6 * total, seen
+    assert reached >= 0.4 * total, seen
+    assert failing_then_fitting >= 0.1 * total, seen
 
 
 @given(
@@ -253,12 +409,20 @@ def test_restrict_is_all_or_nothing(kwargs):
     assert token.dump() == before
 
 
-@given(value=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12,
-))
+@given(
+    value=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=8),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
 def test_any_json_value_loads_or_raises_loader_error(value):
     attempts = (lambda: Restriction.load(value), lambda: Restriction.load_json(json.dumps(value)))
     for attempt in attempts:

@@ -28,8 +28,10 @@ def test_scope_restrictions_are_left_to_authenticate(service: TokenService) -> N
     raw, _ = service.mint("alice", projects=["foo"])
     narrowed = Token.load(raw).restrict(project_names=["bar"], project_ids=["x"]).dump()
     assert service.identify(narrowed).user_name == "alice"
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         service.authenticate(narrowed, upload("foo"))
+    assert info.value.reasons[0] == "This token can only be used for project(s): bar. Received: foo"
+    assert service.authenticate(raw, upload("foo")).user_name == "alice"
 
 
 def test_validity_window_is_checked(service: TokenService) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import os
@@ -44,26 +45,33 @@ def test_exported_names() -> None:
     ]
 
 
+UNSUPPORTED = "expected sqlite:///path, postgresql://user@host/dbname or memory://"
+NOT_SQLITE = "expected sqlite:///relative/path or sqlite:////absolute/path"
+
+
 @pytest.mark.parametrize(
-    "url",
+    ("url", "message"),
     [
-        None,
-        "",
-        "mysql://root@localhost/db",
-        "sqlite:/relative",
-        "sqlite://host/path",
-        "sqlite:///",
-        "sqlite:////",
-        "sqlite:///dir/",
-        "sqlite:///:memory:",
-        "sqlite:///db.sqlite3?mode=ro",
-        "sqlite:///tmp/nul\x00byte",
-        "memory://named",
+        (None, "a store URL must be a string, not NoneType"),
+        ("", f"unsupported store URL '': {UNSUPPORTED}"),
+        ("mysql://root@localhost/db", "unsupported store URL 'mysql://root@localhost/db': "),
+        ("sqlite:/relative", f"not a SQLite URL: 'sqlite:/relative'; {NOT_SQLITE}"),
+        ("sqlite://host/path", f"not a SQLite URL: 'sqlite://host/path'; {NOT_SQLITE}"),
+        ("sqlite:///", "SQLite URL 'sqlite:///' names no file"),
+        ("sqlite:////", "SQLite URL 'sqlite:////' names no file"),
+        ("sqlite:///dir/", "SQLite URL 'sqlite:///dir/' names no file"),
+        ("sqlite:///:memory:", "sqlite:///:memory: is not supported (every connection would see"),
+        ("sqlite:///db.sqlite3?mode=ro", "SQLite URL 'sqlite:///db.sqlite3?mode=ro': options"),
+        ("sqlite:///tmp/nul\x00byte", "SQLite URL contains a NUL character"),
+        ("memory://named", f"unsupported store URL 'memory://named': {UNSUPPORTED}"),
     ],
 )
-def test_bad_urls(url: object) -> None:
-    with pytest.raises(StoreError):
+def test_bad_urls(url: object, message: str, tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as info:
         open_store(url)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
+    open_store("memory://").close()
+    open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}").close()
 
 
 def test_bad_url_message_hides_password() -> None:
@@ -181,6 +189,33 @@ def test_sqlite_newer_schema_is_refused(sqlite_url: str) -> None:
         open_store(sqlite_url)
 
 
+def test_sqlite_new_file_opened_while_another_opener_holds_its_lock(sqlite_url: str) -> None:
+    """A second process creating the same new file waits its turn, never "database is locked".
+
+    Switching a new file to WAL takes its exclusive lock; a contender gets SQLITE_BUSY at
+    once, without the busy timeout, when the other holds the write lock (here: a plain
+    connection, the way a sibling process opening the same new file holds it for a
+    moment). The store must wait for it, as its busy timeout promises.
+    """
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        store = open_store(sqlite_url)
+    finally:
+        release.join()
+        other.close()
+    try:
+        assert store.add_user("alice").name == "alice"
+    finally:
+        store.close()
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
 # -- migrations (both SQL backends) ------------------------------------------------------
 
 
@@ -271,8 +306,12 @@ def test_postgres_unreachable_is_a_store_error() -> None:
     ],
 )
 def test_postgres_bad_url(url: str) -> None:
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError) as info:
         open_store(url)
+    assert str(info.value).startswith((
+        f"cannot use PostgreSQL store {url}: connection is bad: invalid integer value",
+        f"bad PostgreSQL URL {url}: invalid URI query parameter",
+    ))
 
 
 @pytest.mark.postgres

@@ -49,6 +49,7 @@ NOW = 1_700_000_000
 UUID_P = "8b1d4a3c-7f58-4b5c-9d0e-2f3a4b5c6d7e"
 UUID_U = "0f2e4d6c-8b0a-4c2e-8f1a-3b5c7d9e1f20"
 INVALID = "Error while validating token: "
+BAD_SIGNATURE = "Signatures do not match: the token was not signed with this key, or it was altered"
 MISSING = "The restriction couldn't be checked because the context is missing required values"
 
 
@@ -188,7 +189,7 @@ def test_load_does_not_check_the_signature_or_parse_caveats():
     text = raw_token([b"not json", b"[99]"], key=b"whatever")
     token = Token.load(text)
     assert token.identifier == "id"
-    with pytest.raises(LoaderError):
+    with pytest.raises(LoaderError, match=r"^Error while loading caveat: Expecting value"):
         _ = token.restrictions
 
 
@@ -246,14 +247,16 @@ def test_load_non_str(value):
         Token.load(value)  # type: ignore[arg-type]
 
 
-def test_load_ten_megabytes_is_refused_at_once():
-    huge = "pypi-" + "A" * 10_000_000
-    start = time.perf_counter()
-    with pytest.raises(LoaderError, match="longer than 8192 characters"):
-        Token.load(huge)
-    assert time.perf_counter() - start < 0.05
-    with pytest.raises(LoaderError):
-        Token.load("x" * 10_000_000)
+def test_load_ten_megabytes_is_refused_by_its_size():
+    # Refused by the size check, before any decoding (what that costs:
+    # benchmarks/bench_core.py); a string at the limit is read, and refused for what it is.
+    for huge in ("pypi-" + "A" * 10_000_000, "x" * 10_000_000):
+        with pytest.raises(LoaderError, match=r"^Token is longer than 8192 characters$"):
+            Token.load(huge)
+    with pytest.raises(LoaderError, match=r"^Token is longer than 8192 characters$"):
+        Token.load("x" * 8193)
+    with pytest.raises(LoaderError, match=r"^Token is missing a prefix$"):
+        Token.load("x" * 8192)
 
 
 def _token_of_length(length: int) -> str:
@@ -379,8 +382,9 @@ def test_restrict_after_restrictions_were_read():
     token.restrict(user_id="u")
     assert token.restrictions == [ProjectNamesRestriction(["a"]), UserIDRestriction("u")]
     token.check(KEY, project_name="a", user_id="u")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         token.check(KEY, project_name="a", user_id="v")
+    assert info.value.reasons == ("This token can only be used by user with id: u. Received: v",)
 
 
 _AWARE = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
@@ -458,9 +462,11 @@ def test_restrict_refuses(kwargs, message):
 
 def test_restrict_is_all_or_nothing_across_parameters():
     token = new()
-    with pytest.raises(InvalidRestriction):
+    with pytest.raises(InvalidRestriction, match=r"^indexes should be an iterable of strings"):
         token.restrict(project_names=["fine"], user_id="ok", indexes="not-a-list")
     assert caveats(token) == []
+    token.restrict(project_names=["fine"], user_id="ok", indexes=["a/list"])
+    assert len(caveats(token)) == 3
 
 
 def test_restrict_caveat_count_limit():
@@ -647,17 +653,21 @@ def test_check_failing_restriction_reported_before_a_bad_signature():
 def test_check_a_tampered_token_fails():
     token = new(project_names=["foo"], user_id="u")
     raw = token._raw
-    for tampered in (
-        raw._replace(caveats=raw.caveats[:1]),  # a restriction dropped
-        raw._replace(caveats=(b'[1, ["bar"]]', raw.caveats[1])),  # a restriction widened
-        raw._replace(identifier=b"123fop"),
-        raw._replace(signature=raw.signature[:-1] + bytes([raw.signature[-1] ^ 1])),
+    token.check(KEY, project_name="foo", user_id="u")
+    for tampered, allowed in (
+        (raw._replace(caveats=raw.caveats[:1]), "foo"),  # a restriction dropped
+        (raw._replace(caveats=(b'[1, ["bar"]]', raw.caveats[1])), "bar"),  # one widened
+        (raw._replace(identifier=b"123fop"), "foo"),
+        (raw._replace(signature=raw.signature[:-1] + bytes([raw.signature[-1] ^ 1])), "foo"),
     ):
         text = "pre-" + _macaroon.b64encode(_macaroon.encode(tampered))
-        with pytest.raises(ValidationError):
-            Token.load(text).check(KEY, project_name="bar", user_id="u")
-        with pytest.raises(ValidationError):
-            Token.load(text).check(KEY, project_name="foo", user_id="u")
+        for project in ("bar", "foo"):
+            with pytest.raises(ValidationError) as info:
+                Token.load(text).check(KEY, project_name=project, user_id="u")
+            # A caveat it fails is its reason; where its caveats pass, the signature is.
+            refused = f"This token can only be used for project(s): {allowed}. Received: {project}"
+            want = INVALID + BAD_SIGNATURE if project == allowed else refused
+            assert info.value.reasons == (want,)
 
 
 def test_check_compares_signatures_in_constant_time(monkeypatch):
@@ -671,7 +681,7 @@ def test_check_compares_signatures_in_constant_time(monkeypatch):
     monkeypatch.setattr(_macaroon.hmac, "compare_digest", spy)
     token = new(project_names=["foo"])
     token.check(KEY, project_name="foo")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=f"^{INVALID}{BAD_SIGNATURE}$"):
         token.check("wrong", project_name="foo")
     assert calls == [32, 32]
 
@@ -681,8 +691,9 @@ def test_check_verifies_the_signature_even_when_restrictions_fail(monkeypatch):
     calls = []
     real = _macaroon.sign
     monkeypatch.setattr(_macaroon, "sign", lambda *a: calls.append(1) or real(*a))
-    with pytest.raises(ValidationError):
-        new(**FULL).check(KEY, project_name="bar")
+    with pytest.raises(ValidationError) as info:
+        new(**FULL).check(KEY, project_name="bar", project_id=UUID_P, user_id=UUID_U, now=NOW)
+    assert info.value.reasons == ("This token can only be used for project(s): foo. Received: bar",)
     assert calls == [1]
 
 
@@ -699,8 +710,9 @@ def test_check_context_errors_are_invalid_restriction():
 def test_check_context():
     token = new(**FULL)
     token.check_context(KEY, Context(**FULL_CONTEXT))
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         token.check_context(KEY, Context(**FULL_CONTEXT | {"project_name": "x"}))
+    assert info.value.reasons == ("This token can only be used for project(s): foo. Received: x",)
 
 
 def test_legacy_noop_restricts_nothing():
@@ -710,29 +722,38 @@ def test_legacy_noop_restricts_nothing():
 def test_legacy_restrictions_check():
     token = new(legacy_project_names=["Foo"], legacy_not_before=NOW, legacy_not_after=NOW + 1)
     token.check(KEY, project_name="foo", now=NOW)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         token.check(KEY, project_name="foo", now=NOW + 1)
-    with pytest.raises(MissingContextError):
+    assert info.value.reasons == (
+        f"This token can only be used between timestamps {NOW} (incl) and {NOW + 1} (excl)."
+        f" Received: {NOW + 1}",
+    )
+    with pytest.raises(MissingContextError, match=f"{MISSING}: project_name$"):
         token.check(KEY, now=NOW)
 
 
 def test_not_before_zero_is_a_valid_timestamp():
     token = new(not_before=0, not_after=10)
     token.check(KEY, now=0)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"between timestamps 0 \(incl\) and 10 \(excl\)"):
         token.check(KEY, now=10)
 
 
 def test_contradictory_restrictions_never_pass():
     token = new(project_names=["a"]).restrict(project_names=["b"])
-    for name in ("a", "b"):
-        with pytest.raises(ValidationError):
+    for name, other in (("a", "b"), ("b", "a")):
+        with pytest.raises(ValidationError) as info:
             token.check(KEY, project_name=name)
+        assert info.value.reasons == (
+            f"This token can only be used for project(s): {other}. Received: {name}",
+        )
+    new(project_names=["a"]).check(KEY, project_name="a")
 
 
 def test_empty_project_list_never_passes():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         new(project_names=[]).check(KEY, project_name="a")
+    assert info.value.reasons == ("This token can only be used for project(s): . Received: a",)
 
 
 # --- extension caveats -------------------------------------------------------------------
@@ -758,8 +779,9 @@ def test_indexes_restriction():
 
 
 def test_extras_are_keyword_only():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional arguments but 7 were given"):
         new().check(KEY, None, None, None, NOW, "upload")  # type: ignore[misc]
+    new().check(KEY, None, None, None, NOW, action="upload")
 
 
 # --- tokens as pypi.org (Warehouse) writes them ---------------------------------------------
@@ -788,8 +810,11 @@ def test_warehouse_user_token():
     assert token.restrictions == [UserIDRestriction(UUID_U)]
     assert token._raw.caveats == (f'[3,"{UUID_U}"]'.encode(),)
     token.check(WH_KEY, user_id=UUID_U)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         token.check(WH_KEY, user_id=UUID_P)
+    assert info.value.reasons == (
+        f"This token can only be used by user with id: {UUID_U}. Received: {UUID_P}",
+    )
 
 
 def test_warehouse_project_token():
@@ -799,8 +824,11 @@ def test_warehouse_project_token():
         ProjectIDsRestriction([UUID_P]),
     ]
     token.check(WH_KEY, project_name="Bar", project_id=UUID_P)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         token.check(WH_KEY, project_name="baz", project_id=UUID_P)
+    assert info.value.reasons == (
+        "This token can only be used for project(s): foo, bar. Received: baz",
+    )
 
 
 def test_warehouse_trusted_publisher_token():
@@ -816,7 +844,7 @@ def test_warehouse_trusted_publisher_token():
         token.check(WH_KEY, project_id=UUID_P, now=NOW)  # fails closed without the extra
     with pytest.raises(ValidationError, match=r"trusted publisher: pub-id\. Received: other"):
         token.check(WH_KEY, project_id=UUID_P, oidc_publisher_id="other", now=NOW)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=rf"\(excl\)\. Received: {NOW + 900}$"):
         token.check(WH_KEY, project_id=UUID_P, oidc_publisher_id="pub-id", now=NOW + 900)
 
 
@@ -841,9 +869,13 @@ def test_warehouse_legacy_caveats(caveat, restriction, context):
 
 def test_warehouse_legacy_project_ids_fails_for_another_project():
     token = Token.load(warehouse_token({"project_ids": [UUID_P]}))
-    with pytest.raises(ValidationError):
+    token.check(WH_KEY, project_id=UUID_P)
+    with pytest.raises(ValidationError) as info:
         token.check(WH_KEY, project_id=UUID_U)
-    with pytest.raises(MissingContextError):
+    assert info.value.reasons == (
+        f"This token can only be used for project(s): {UUID_P}. Received: {UUID_U}",
+    )
+    with pytest.raises(MissingContextError, match=f"{MISSING}: project_id$"):
         token.check(WH_KEY)
 
 
@@ -861,7 +893,7 @@ def test_warehouse_legacy_project_ids_fails_for_another_project():
 )
 def test_warehouse_caveats_we_do_not_fully_understand_fail_closed(caveat):
     token = Token.load(warehouse_token(caveat))
-    with pytest.raises(LoaderError):
+    with pytest.raises(LoaderError, match=r"^Could not find matching Restriction"):
         _ = token.restrictions
     with pytest.raises(ValidationError) as info:
         token.check(WH_KEY, project_name="a", project_id="b", user_id="c", now=NOW)
@@ -909,7 +941,9 @@ def test_pymacaroons_verifier_accepts_our_tokens():
     verifier = pymacaroons.Verifier()
     verifier.satisfy_general(lambda caveat: True)
     assert verifier.verify(token._macaroon, KEY)
-    with pytest.raises(pymacaroons.exceptions.MacaroonInvalidSignatureException):
+    with pytest.raises(
+        pymacaroons.exceptions.MacaroonInvalidSignatureException, match="Signatures do not match"
+    ):
         verifier.verify(token._macaroon, "wrong key")
 
 
@@ -981,24 +1015,34 @@ HOSTILE_TEXTS = [
 
 
 def _exercise(text: object) -> list[BaseException]:
-    """Load, read and check ``text``; return every exception, failing on foreign ones."""
+    """Load, read and check ``text``; return every exception, failing on undocumented ones.
+
+    ``load`` and ``restrictions`` may raise a LoaderError, ``check`` a ValidationError,
+    ``repr`` and ``dump`` nothing: any other exception escapes and fails the test.
+    """
     seen: list[BaseException] = []
     try:
         token = Token.load(text)  # type: ignore[arg-type]
-    except PyPITokenException as exc:
+    except LoaderError as exc:
         seen.append(exc)
         return seen
-    for action in (
-        lambda: token.restrictions,
-        lambda: token.check(KEY),
-        lambda: token.check(b"k", project_name="a", project_id="b", user_id="c", now=0),
-        lambda: token.check(KEY, action="upload", index="i", oidc_publisher_id="p"),
-        lambda: repr(token),
-        lambda: token.dump(),
+    for action, documented in (
+        (lambda: token.restrictions, LoaderError),
+        (lambda: token.check(KEY), ValidationError),
+        (
+            lambda: token.check(b"k", project_name="a", project_id="b", user_id="c", now=0),
+            ValidationError,
+        ),
+        (
+            lambda: token.check(KEY, action="upload", index="i", oidc_publisher_id="p"),
+            ValidationError,
+        ),
+        (lambda: repr(token), ()),
+        (lambda: token.dump(), ()),
     ):
         try:
             action()
-        except PyPITokenException as exc:
+        except documented as exc:
             seen.append(exc)
     return seen
 

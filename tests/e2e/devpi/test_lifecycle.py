@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,19 +58,14 @@ def primary(data: Data) -> Iterator[Devpi]:
         yield Devpi(srv, data.base)
 
 
-def test_restart_tokens_work_and_first_use_is_fast(data: Data) -> None:
+def test_restart_tokens_work(data: Data) -> None:
+    # That the first use after a restart costs what any other does (no per-token key
+    # stretching, unlike devpi-tokens' argon2) is measured in benchmarks/bench_devpi.py.
     with devpi_server(data.serverdir, data.secret, "--role", "primary") as srv:
         d = Devpi(srv, data.base)
-        started = time.perf_counter()
         first = d.auth_status(auth=("__token__", data.token))
-        first_use = time.perf_counter() - started
-        started = time.perf_counter()
         again = d.auth_status(auth=("__token__", data.token))
-        steady = time.perf_counter() - started
         assert first == again == ["ok", "alice", []]
-        # No per-token key stretching: the first use costs what any other does (devpi-tokens
-        # spends ~0.3-1 s in argon2 here). Generous bounds for a loaded CI machine.
-        assert first_use < 0.5, (first_use, steady)
         reply = d.upload("alice/dev", d.wheel("tinypkg", "1.1"), auth=("__token__", data.token))
         assert reply.status == 200, reply
 
@@ -93,7 +87,10 @@ def test_replica_authenticates_tokens_minted_on_the_primary(data: Data, primary:
                    timeout=60, what="the release file to replicate")
         assert request(url, auth=("__token__", fresh), headers={"Accept": "*/*"}).status == 200
         refused = request(url, auth=("__token__", data.upload_only), headers={"Accept": "*/*"})
-        assert refused.status == 403 and "not valid for action 'download'" in refused.reason
+        assert (refused.status, refused.reason) == (
+            403,
+            "Invalid API Token: not valid for action 'download'",
+        )
         # uploads through the replica are forwarded to the primary, token and all
         reply = replica.upload("alice/dev", replica.wheel("tinypkg", "1.2"),
                                auth=("__token__", fresh))
@@ -105,7 +102,7 @@ def test_replica_authenticates_tokens_minted_on_the_primary(data: Data, primary:
             timeout=60, what="the revocation to replicate",
         )
         refused = replica.api("GET", "/+api", auth=("__token__", fresh))
-        assert refused.status == 403 and "revoked" in refused.reason
+        assert (refused.status, refused.reason) == (403, "Invalid API Token: token revoked")
 
 
 def test_export_import_keeps_tokens(data: Data) -> None:

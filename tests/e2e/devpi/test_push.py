@@ -83,7 +83,10 @@ def test_json_push_with_bearer_token(pushable: Devpi) -> None:
         "POST", "/alice/dev", {"name": "tinypkg", "version": "2.0", "targetindex": "alice/other"},
         headers={"Authorization": f"Bearer {token}"},
     )
-    assert reply.status == 403 and "not valid for index 'alice/other'" in reply.reason, reply
+    assert (reply.status, reply.reason) == (
+        403,
+        "Invalid API Token: not valid for index 'alice/other'",
+    )
 
 
 def test_devpi_upload_with_token_in_index_url(pushable: Devpi, tmp_path) -> None:

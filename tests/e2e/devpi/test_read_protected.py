@@ -54,6 +54,12 @@ def test_anonymous_download_is_refused(private: Devpi, tmp_path) -> None:
     proc = pip_install(private, tmp_path / "t", None)
     assert proc.returncode != 0
     assert "403" in proc.stdout + proc.stderr
+    links = request(f"{private.url}/alice/private/tinypkg", auth=("alice", "alicepw"))
+    href = next(link["href"] for version in links.body["result"].values()
+                for link in version["+links"])  # fmt: skip
+    anonymous = request(href, headers={"Accept": "*/*"})
+    assert (anonymous.status, anonymous.reason) == (403, "Forbidden")  # devpi's own ACL
+    assert request(href, auth=("alice", "alicepw"), headers={"Accept": "*/*"}).status == 200
 
 
 def test_pip_install_with_token(private: Devpi, tmp_path) -> None:
@@ -82,4 +88,4 @@ def test_token_outside_its_scope_cannot_download(private: Devpi, tmp_path, mint,
     href = next(link["href"] for version in links.body["result"].values()
                 for link in version["+links"])
     reply = request(href, auth=("__token__", token), headers={"Accept": "*/*"})
-    assert reply.status == 403 and reason in reply.reason, reply
+    assert (reply.status, reply.reason) == (403, f"Invalid API Token: {reason}")

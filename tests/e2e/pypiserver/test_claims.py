@@ -254,7 +254,11 @@ def test_unowned_file_is_not_overwritten_after_a_submit(overwriting: Index) -> N
         upload(overwriting, olivia_auth, "legacy-1.0.tar.gz", b"olivia's", "legacy").status == 200
     )
     assert (overwriting.packages / "legacy-1.0.tar.gz").read_bytes() == b"olivia's"
-    assert upload(overwriting, auth, "legacy-1.0.tar.gz", b"mallory", "legacy").status == 403
+    again = upload(overwriting, auth, "legacy-1.0.tar.gz", b"mallory", "legacy")
+    assert (again.status, again.reason) == (
+        403,
+        "Invalid API Token: user mallory may not upload to project 'legacy'",
+    )
 
 
 # -- --adopt-unowned -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.procs import free_port, run_server
 
-from .client import basic, form_body, request, upload_body
+from .client import Response, basic, form_body, request, upload_body
 from .conftest import BIN, TOKEN_USER, Admin, Index, exe, run
 
 pytestmark = pytest.mark.e2e
@@ -24,9 +24,13 @@ ENV = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def _upload(url: str, token: str, path: Path, name: str) -> int:
+    return _answer(url, token, path, name).status
+
+
+def _answer(url: str, token: str, path: Path, name: str) -> Response:
     body, ctype = upload_body(path, name)
     auth = basic(TOKEN_USER, token)
-    return request(url, "POST", "/", auth=auth, body=body, content_type=ctype).status
+    return request(url, "POST", "/", auth=auth, body=body, content_type=ctype)
 
 
 def test_cli_example_script(tmp_path: Path, dists) -> None:
@@ -89,7 +93,12 @@ def test_paste_example(tmp_path: Path, dists) -> None:
     with run_server(argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log",
                     env=ENV, cwd=tmp_path):
         _claims_only_stored_files(url, admin, token, dists("ex-paste")[0], "ex-paste")
-        assert _upload(url, token + "x", dists("ex-paste", "0.2")[0], "ex-paste") == 403
+        refused = _answer(url, token + "x", dists("ex-paste", "0.2")[0], "ex-paste")
+        assert (refused.status, refused.reason) == (
+            403,
+            "Invalid API Token: malformed token (Deserialization error: token is not valid"
+            " base64 (bad length))",
+        )
 
 
 def _pids(log: str, method: str, status: int) -> set[str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.twine_output import twine_refusal
+
 from .client import basic, request, upload_body
 from .conftest import TOKEN_USER, pypiserver_running
 
@@ -35,13 +37,28 @@ def test_tokens_and_passwords_never_reach_the_logs(tmp_path: Path, dists) -> Non
         other = dists("log-other")[0]
 
         assert idx.twine(TOKEN_USER, token, wheel, sdist).returncode == 0
-        assert idx.twine(TOKEN_USER, scoped, other).returncode != 0  # a refusal is logged too
+        refused = idx.twine(TOKEN_USER, scoped, other)  # a refusal is logged too
+        assert twine_refusal(refused) == (
+            "Invalid API Token: This token can only be used for project(s): log-proj."
+            " Received: log-other"
+        )
         assert idx.twine("lou", password, dists("log-lou")[0]).returncode == 0
         assert idx.pip_download("log-proj", tmp_path / "dl", TOKEN_USER, token).returncode == 0
         body, ctype = upload_body(other, "log-proj")  # spoofed
-        assert request(idx.url, "POST", "/", auth=basic(TOKEN_USER, token), body=body,
-                       content_type=ctype).status == 403
-        assert request(idx.url, "GET", "/simple/", auth=basic("", scoped)).status == 403
+        spoofed = request(idx.url, "POST", "/", auth=basic(TOKEN_USER, token), body=body,
+                          content_type=ctype)  # fmt: skip
+        assert (spoofed.status, spoofed.reason) == (
+            403,
+            "Forbidden: file 'log_other-0.1-py3-none-any.whl' does not belong to project"
+            " 'log-proj'",
+        )
+        listing = request(idx.url, "GET", "/simple/", auth=basic("", scoped))
+        assert (listing.status, listing.reason) == (
+            403,
+            "Invalid API Token: The restriction couldn't be checked because the context is"
+            " missing required values: project_name",
+        )
+        assert request(idx.url, "GET", "/simple/", auth=basic("", token)).status == 200
         idx.server.stop()  # flush every handler
         logs = {"stdout": idx.server.log_text(), "log file": log_file.read_text()}
 

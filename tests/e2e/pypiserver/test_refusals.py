@@ -88,6 +88,12 @@ def audit_lines(index: Index) -> list[dict[str, object]]:
     return json.loads(index.admin("audit", "list", "--json", "--limit", "1000").stdout)
 
 
+def kind_of(reason: str) -> str:
+    """A reason without what varies from one request to the next (names, times)."""
+    invalid = "Invalid API Token: invalid project name 'bbbb"
+    return invalid if reason.startswith(invalid) else reason.split(" at ")[0]
+
+
 def forged(token_id: str) -> str:
     return Token.create("localhost", token_id, b"a guessed key, not the server's").dump()
 
@@ -131,6 +137,9 @@ def test_huge_and_ever_new_names_with_an_expired_token(index: Index) -> None:
     after = measure(index)
     report("expired token, huge and new 200-character names", before, after, len(requests))
     assert {r.status for r in answers} == {403}
+    # A name that cannot be a project's is refused before the token's expiry is looked at.
+    invalid = "Invalid API Token: invalid project name 'bbbb"
+    assert {kind_of(r.reason) for r in answers[:20]} == {invalid}
     assert {r.reason.split(" at ")[0] for r in answers[20:]} == {"Invalid API Token: token expired"}
     assert after.lines - before.lines <= 1
     assert after.bytes - before.bytes <= BURST_BYTES
@@ -186,6 +195,13 @@ def test_the_whole_abuse_twice_stays_bounded(index: Index) -> None:
     report("every kind, first burst", start, middle, len(first))
     report("every kind, second burst", middle, end, len(second))
     assert {r.status for r in first + second} == {403}
+    assert {kind_of(r.reason) for r in first + second} == {
+        "Invalid API Token: invalid project name 'bbbb",
+        "Invalid API Token: not valid for action 'download'",
+        "Invalid API Token: token expired",
+        "Invalid API Token: invalid or unknown token",
+        "Invalid API Token: token revoked",
+    }
     # One line per kind of refusal and token: action, expiry, forged, unknown, revoked,
     # forged revoked.
     assert middle.lines - start.lines <= 6

@@ -95,6 +95,7 @@ def test_cli_refuses_a_bad_limit(
 
 
 def test_cli_help_lists_the_option(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         cli_main(["run", "--help"])
+    assert exit_.value.code == 0
     assert "--token-max-lifetime SECONDS" in capsys.readouterr().out

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from tests.e2e.twine_output import twine_refusal
+
 from .client import basic, form_body, request, upload_body
 from .conftest import TOKEN_USER, Index
 
@@ -39,12 +41,10 @@ def test_token_for_another_project_is_refused_with_reason(index: Index, dists) -
 
     proc = index.twine(TOKEN_USER, token, wheel)
 
-    assert proc.returncode != 0
-    text = " ".join(output(proc).split())  # twine wraps long lines
-    assert "403" in text
-    assert "Invalid API Token:" in text
-    assert "other-theirs" in text
+    assert twine_refusal(proc) == "Invalid API Token: not valid for project 'other-theirs'"
     assert wheel.name not in index.stored()
+    mine, _ = dists("other-mine")
+    assert index.twine(TOKEN_USER, token, mine).returncode == 0
 
 
 def test_upload_named_for_one_project_with_file_of_another_is_refused(index: Index, dists) -> None:
@@ -59,7 +59,9 @@ def test_upload_named_for_one_project_with_file_of_another_is_refused(index: Ind
         body, ctype = upload_body(path, name)
         resp = request(index.url, "POST", "/", auth=auth, body=body, content_type=ctype)
         assert resp.status == 403, resp
-        assert "does not belong to project" in resp.reason
+        assert resp.reason == (
+            f"Forbidden: file {path.name!r} does not belong to project {name!r}"
+        )
     assert victim.name not in index.stored()
 
     body, ctype = upload_body(own, "spoof-ok")
@@ -90,8 +92,9 @@ def test_expired_token_is_refused(index: Index, dists) -> None:
 
     proc = index.twine(TOKEN_USER, token, dists("exp-proj")[0])
 
-    assert proc.returncode != 0
-    assert "expired" in output(proc)
+    assert twine_refusal(proc).startswith("Invalid API Token: token expired at ")
+    lasting = index.admin.mint(eve, expires="1h")
+    assert index.twine(TOKEN_USER, lasting, dists("exp-proj")[0]).returncode == 0
 
 
 def test_token_revoked_while_the_server_runs(index: Index, dists) -> None:
@@ -102,8 +105,7 @@ def test_token_revoked_while_the_server_runs(index: Index, dists) -> None:
     index.admin("token", "revoke", index.admin.token_id(token))
     proc = index.twine(TOKEN_USER, token, dists("rev-proj", "0.2")[0])
 
-    assert proc.returncode != 0
-    assert "revoked" in output(proc)
+    assert twine_refusal(proc) == "Invalid API Token: token revoked"
 
 
 def test_token_of_a_removed_user_is_refused(index: Index, dists) -> None:
@@ -116,8 +118,7 @@ def test_token_of_a_removed_user_is_refused(index: Index, dists) -> None:
     index.admin("user", "remove", gus)
     resp = request(index.url, "POST", "/", auth=auth, body=body, content_type=ctype)
 
-    assert resp.status == 403, resp
-    assert resp.reason.startswith("Invalid API Token: ")
+    assert (resp.status, resp.reason) == (403, "Invalid API Token: token revoked")
 
 
 def test_token_narrowed_offline(index: Index, dists) -> None:
@@ -127,8 +128,10 @@ def test_token_narrowed_offline(index: Index, dists) -> None:
 
     assert index.twine(TOKEN_USER, narrowed, dists("narrow-a")[0]).returncode == 0
     refused = index.twine(TOKEN_USER, narrowed, dists("narrow-b")[0])
-    assert refused.returncode != 0
-    assert "narrow-b" in output(refused)
+    assert twine_refusal(refused) == (
+        "Invalid API Token: This token can only be used for project(s): narrow-a."
+        " Received: narrow-b"
+    )
     # The original token is not narrowed by what its holder did to a copy.
     assert index.twine(TOKEN_USER, token, dists("narrow-b")[0]).returncode == 0
 
@@ -140,8 +143,9 @@ def test_ownership_pypi_keeps_bob_out_of_alices_project(index: Index, dists) -> 
     assert index.twine(TOKEN_USER, alice_token, dists("own-proj", "0.1")[0]).returncode == 0
 
     proc = index.twine(TOKEN_USER, bob_token, dists("own-proj", "0.2")[0])
-    assert proc.returncode != 0
-    assert "own-bob may not upload to project 'own-proj'" in " ".join(output(proc).split())
+    assert twine_refusal(proc) == (
+        "Invalid API Token: user own-bob may not upload to project 'own-proj'"
+    )
 
     index.admin("project", "add-maintainer", "own-proj", bob)
     assert index.twine(TOKEN_USER, bob_token, dists("own-proj", "0.2")[0]).returncode == 0
@@ -158,8 +162,10 @@ def test_remove_pkg_is_refused_without_allow_token_delete(index: Index, dists) -
         index.url, "POST", "/", auth=basic(TOKEN_USER, token), body=body, content_type=ctype
     )
 
-    assert resp.status == 403, resp
-    assert "delet" in resp.reason
+    assert (resp.status, resp.reason) == (
+        403,
+        "Invalid API Token: not valid for action 'delete'",
+    )
     assert wheel.name in index.stored()
 
 
@@ -171,13 +177,20 @@ def test_credentials_missing_wrong_or_not_a_token(index: Index, dists) -> None:
     assert anonymous.status == 401
     assert anonymous.headers["www-authenticate"].startswith("Basic")
     # No -P: a username other than __token__ has nothing to check against.
-    assert request(index.url, "POST", "/", auth=basic("someone", "pw"), **post).status == 403
+    someone = request(index.url, "POST", "/", auth=basic("someone", "pw"), **post)
+    assert (someone.status, someone.reason) == (403, "Forbidden")
     garbage = request(index.url, "POST", "/", auth=basic(TOKEN_USER, "pypi-garbage"), **post)
-    assert garbage.status == 403
-    assert garbage.reason.startswith("Invalid API Token: ")
+    unreadable = "Invalid API Token: malformed token (Deserialization error: "
+    assert (garbage.status, garbage.reason) == (
+        403,
+        unreadable + "cannot determine data format of binary-encoded macaroon)",
+    )
     # A token as the password with an empty username is still a token.
     empty_user = request(index.url, "POST", "/", auth=basic("", "pypi-AgEIbad"), **post)
-    assert empty_user.reason.startswith("Invalid API Token: ")
+    assert (empty_user.status, empty_user.reason[: len(unreadable)]) == (403, unreadable)
+    carl = index.admin.user("creds-carl")
+    good = request(index.url, "POST", "/", auth=basic("", index.admin.mint(carl)), **post)
+    assert good.status == 200, good
 
 
 def test_reason_phrase_is_one_line_of_ascii(index: Index, dists) -> None:
@@ -189,5 +202,9 @@ def test_reason_phrase_is_one_line_of_ascii(index: Index, dists) -> None:
     resp = request(index.url, "POST", "/", auth=auth, body=body, content_type=ctype)
 
     assert resp.status == 403
+    assert resp.reason == (
+        "Forbidden: file 'phrase_proj-0.1-py3-none-any.whl' does not belong to project"
+        " '?n?\\r\\nSet-Cookie: x=1'"
+    )
     assert resp.reason.isascii() and resp.reason.isprintable()
     assert "set-cookie" not in resp.headers
