@@ -411,7 +411,7 @@ class TokenService:
         else:
             use = context()
             if (bad := _name_refusal(use)) is not None:
-                refused = Refusal((bad,), "request")
+                refused = _bad_name_refusal(grant.token, use, bad)
                 self._denied(refused, grant, use)
                 raise refused.error()
             project, role = self._project_and_role(use, owner)
@@ -719,6 +719,19 @@ def _name_refusal(context: Context) -> str | None:
     """Why the project a use names cannot be looked up or recorded (None: it can, or it
     names none)."""
     return None if context.project_name is None else bad_project_name(context.project_name)
+
+
+def _bad_name_refusal(record: TokenRecord, use: Context, bad: str) -> Refusal:
+    """The refusal of a genuine token for a use whose project name is invalid.
+
+    The token's own window comes first (an expired token reads expired, whatever the
+    request names); the audit line gives the name's length only, never the name.
+    """
+    window = window_reasons(record, use.now)
+    if window:
+        return Refusal(tuple(window), "expired")
+    length = len(use.project_name or "")
+    return Refusal((bad,), "request", recorded=f"invalid project name ({length} characters)")
 
 
 def _common(contexts: Sequence[Context]) -> Context:
