@@ -499,6 +499,18 @@ class TokenService:
             raise refusal.error()
         return Identity(owner.name, owner.id, grant.token.id)
 
+    def recognizes(self, raw_token: str) -> bool:
+        """Whether ``raw_token`` has the shape of a token this service issues.
+
+        Its prefix, a macaroon that loads, and an identifier of our form (a lowercase
+        UUID4). Nothing is read from the store, so the answer says nothing about whether
+        such a token exists: a server that must tell its tokens from passwords that merely
+        start like one (devpi's ``<user>:<password>``) asks this, then :meth:`identify`,
+        which refuses an unknown id as it refuses a known one.
+        """
+        loaded = self._load(raw_token)
+        return not isinstance(loaded, Refusal) and _UUID.fullmatch(loaded.identifier) is not None
+
     def authorize_user(self, user_name: str, context: Context) -> Identity:
         """Apply the ownership rules to a user who logged in with a password.
 

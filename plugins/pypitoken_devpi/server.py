@@ -33,7 +33,7 @@ from pyramid.authorization import Everyone
 from pyramid.events import NewResponse
 from pyramid.httpexceptions import HTTPException, HTTPForbidden
 
-from pypitoken_core import Context, LoaderError, Token, ValidationError
+from pypitoken_core import Context, ValidationError
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.service import TokenService
 
@@ -92,18 +92,16 @@ class _Plugin:
     ) -> TokenIdentity | None:
         """Verify that ``raw`` is a genuine, current token; return its owner's identity.
 
-        Returns None when the credentials are not ours after all (``<owner>:<password>``
-        where the password merely starts with our prefix). Raises ValidationError.
+        Returns None when the credentials are not ours after all: ``<owner>:<password>``
+        where the password merely starts with our prefix. Whether it is ours is a question
+        of its shape only (the service's ``recognizes``), never of the store: a token of
+        ours whose id is unknown is refused like one whose id exists, so the answer tells
+        nothing about which ids exist. Raises ValidationError.
         """
-        try:
-            token = Token.load(raw)
-        except LoaderError:
+        if not self.service.recognizes(raw):
             if not explicit:
                 return None
-            raise ValidationError("malformed token") from None
-        record = self.store.get_token(token.identifier)
-        if record is None and not explicit:
-            return None
+            raise ValidationError("malformed token")
         # The use is known only per stage (a push reads one index and writes another):
         # here the service checks that the token is genuine and current, and
         # devpiserver_auth_denials asks it about each stage devpi checks.

@@ -98,14 +98,35 @@ def test_a_token_that_is_not_good_is_refused_with_the_reason(
 def test_credentials_that_are_not_ours_are_left_to_devpi(app: App) -> None:
     assert app.authstatus(user="alice") == OK_ALICE  # a devpi login
     assert app.authstatus(auth=("alice", "alicepw")) == OK_ALICE
-    # An owner's password that merely starts like a token, or a token no server here
-    # minted: devpi checks it as a password, and refuses it.
-    assert app.authstatus(auth=("alice", "pypi-notatoken")) == NOAUTH
-    assert app.authstatus(auth=("alice", foreign_token())) == NOAUTH
+    # An owner's password that merely starts like a token (not a macaroon, or not one
+    # with an id of ours): devpi checks it as a password, and refuses it.
+    not_ours = ["pypi-notatoken", Token.create("devpi", "alice-x", b"k" * 32, "pypi").dump()]
+    for password in not_ours:
+        assert app.authstatus(auth=("alice", password)) == NOAUTH
     # An upload with such a password is devpi's to refuse, in devpi's words.
     response = app.upload("alice/dev", "tinypkg", "1.0", auth=("alice", "pypi-notatoken"))
     assert response.status == "401 Unauthorized"
     assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
+
+
+@pytest.mark.parametrize("form", ["owner", "x-devpi-auth", "__token__"])
+def test_a_forged_token_reads_the_same_whatever_its_id(app: App, form: str) -> None:
+    """An id oracle (red team round 2, H2): with ``<owner>:<token>``, a forged token whose
+    id exists was refused while one whose id is unknown fell through to devpi's password
+    check (``noauth`` on /+api, 401 on an upload). Any token of our shape is ours."""
+    token_id, token = app.mint()
+    revoked_id, _ = app.mint()
+    assert app.request("DELETE", f"/alice/+api-tokens/{revoked_id}", user="alice").status_int == 200
+    ids = [str(uuid.uuid4()), token_id, revoked_id]
+    forged = [Token.create("devpi", i, b"not the server's key", "pypi").dump() for i in ids]
+    answers = set()
+    for raw in forged:
+        api = app.request("GET", "/+api", **forms(raw)[form])
+        upload = app.upload("alice/dev", "tinypkg", "1.0", **forms(raw)[form])
+        answers.add((api.status, upload.status))
+    assert answers == {(refusal("invalid or unknown token"),) * 2}
+    # Positive control: the genuine token, in the same form.
+    assert app.authstatus(**forms(token)[form]) == OK_ALICE
 
 
 def test_a_token_identity_never_shows_the_token(app: App) -> None:
