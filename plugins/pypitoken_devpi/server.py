@@ -12,10 +12,11 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
   (index, project, project id, time), all actions in one ``evaluate``. Denied actions
   become devpi ``Deny`` ACL entries; ``user_*`` and ``index_*`` permissions are always
   denied to tokens.
-- A view deriver wraps devpi's upload/push view (``pushrelease``): a token request it
-  cannot read exactly as devpi will (no Content-Type, a charset other than UTF-8, a body
-  that is a form and JSON at once, repeated identifying fields) is refused before devpi
-  reads it. An external push (``posturl``) also needs the token to allow ``upload``.
+- A view deriver wraps devpi's upload/push view (``pushrelease``) and ``/+authcheck``: a
+  token request it cannot read exactly as devpi will (no Content-Type, a charset other
+  than UTF-8, a body that is a form and JSON at once, repeated identifying fields, the
+  shapes devpi answers with a 500) is refused before devpi reads it. An external push
+  (``posturl``) also needs the token to allow ``upload``.
 - A response subscriber turns a refusal into ``403 Invalid API Token: <reason>``, the
   reason phrase twine and devpi-client print. Nothing here ever answers 500.
 """
@@ -41,12 +42,14 @@ from . import views
 from ._identity import REGISTRY_KEY, TokenIdentity
 from ._request import (
     ALWAYS_DENIED,
+    AUTHCHECK_ROUTE,
     INDEX_ROUTES,
     PERMISSIONS,
     Unreadable,
     extract_token,
     is_index_write,
     method_action,
+    read_authcheck,
     read_index_write,
     request_project,
 )
@@ -116,7 +119,7 @@ class _Plugin:
         try:
             project = request_project(request, self.xom)
         except Unreadable as exc:
-            # _guard_index_writes refuses these before devpi's view runs; fail closed
+            # _guard_token_requests refuses these before devpi's view runs; fail closed
             # wherever else one reaches a permission check.
             request.environ[_DENIAL_KEY] = (
                 identity.token_id,
@@ -211,7 +214,7 @@ def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
     xom = pyramid_config.registry["xom"]
     pyramid_config.registry[REGISTRY_KEY] = _Plugin(xom)
     pyramid_config.add_subscriber(_explain_refusal, NewResponse)
-    pyramid_config.add_view_deriver(_guard_index_writes)
+    pyramid_config.add_view_deriver(_guard_token_requests)
     pyramid_config.include(views.includeme)
 
 
@@ -258,28 +261,35 @@ def devpiserver_auth_denials(request: Any, acl: Any, user: Any, stage: Any) -> A
     return [(Everyone, permission) for permission in sorted(denied)]
 
 
-def _guard_index_writes(view: Any, info: Any) -> Any:
-    """View deriver: a token's upload or push that cannot be read one way only is refused.
+def _guard_token_requests(view: Any, info: Any) -> Any:
+    """View deriver: a token request devpi cannot read one way only is refused.
 
-    Wraps devpi's views on the index routes (``pushrelease``, ``submit``), so the refusal
-    comes before devpi reads the body, whatever devpi would answer on its own (a 400, or
-    a 500 for a body it cannot decode). Requests without one of our tokens pass untouched:
-    only their credentials are looked at, as devpi itself will.
+    Wraps devpi's views on the index routes (``pushrelease``, ``submit``: an upload or
+    push) and on ``/+authcheck`` (which reads the ``X-Original-URI`` it is asked about),
+    so the refusal comes before devpi reads the request, whatever devpi would answer on
+    its own (a 400, or a 500 for what it cannot decode). Requests without one of our
+    tokens pass untouched: only their credentials are looked at, as devpi itself will.
     """
-    if info.options.get("route_name") not in INDEX_ROUTES:
+    if info.options.get("route_name") not in (*INDEX_ROUTES, AUTHCHECK_ROUTE):
         return view
 
     def guarded(context: Any, request: Any) -> Any:
-        refusal = _unreadable_token_write(request)
+        refusal = _unreadable_token_request(request)
         return view(context, request) if refusal is None else refusal
 
     return guarded
 
 
-def _unreadable_token_write(request: Any) -> HTTPForbidden | None:
-    """The refusal of a token's upload or push that read_index_write cannot read, or None."""
+def _unreadable_token_request(request: Any) -> HTTPForbidden | None:
+    """The refusal of a token request devpi's view could not read, or None."""
     plugin = _plugin(request)
-    if plugin is None or not is_index_write(request):
+    if plugin is None:
+        return None
+    if is_index_write(request):
+        read: Any = read_index_write
+    elif getattr(request.matched_route, "name", None) == AUTHCHECK_ROUTE:
+        read = read_authcheck
+    else:
         return None
     credentials = plugin.xom.config.hook.devpiserver_get_credentials(request=request)
     if extract_token(request, credentials, plugin.prefix) is None:
@@ -288,7 +298,7 @@ def _unreadable_token_write(request: Any) -> HTTPForbidden | None:
     if not isinstance(identity, TokenIdentity):
         return None
     try:
-        read_index_write(request)
+        read(request)
     except Unreadable as exc:
         reason = str(exc)
     except Exception as exc:  # never a 500: what cannot be read is refused
