@@ -17,6 +17,9 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
   than UTF-8, a body that is a form and JSON at once, repeated identifying fields, the
   shapes devpi answers with a 500) is refused before devpi reads it. An external push
   (``posturl``) also needs the token to allow ``upload``.
+- Every file devpi would store or delete for a token's request (upload, documentation,
+  tox result, push, deletion) must be the checked project's by its name and by devpi's
+  record of it (``_files``): devpi keys files by hash and name only.
 - A response subscriber turns a refusal into ``403 Invalid API Token: <reason>``, the
   reason phrase twine and devpi-client print. Nothing here ever answers 500.
 """
@@ -39,6 +42,7 @@ from pypitoken_core.display import reason_phrase
 from pypitoken_core.service import TokenService
 
 from . import views
+from ._files import foreign_file
 from ._identity import REGISTRY_KEY, TokenIdentity
 from ._request import (
     ALWAYS_DENIED,
@@ -62,6 +66,8 @@ hookimpl = HookimplMarker("devpiserver")
 #: request.environ key of the last stage evaluation that denied something:
 #: (token id, index, project, {action: reason}).
 _DENIAL_KEY = "pypitoken_devpi.denial"
+#: request.environ key of :func:`foreign_file`'s answers for the request, by stage name.
+_FILES_KEY = "pypitoken_devpi.files"
 #: Label of the service secret, derived from devpi's argon2-stretched auth secret.
 _SECRET_LABEL = b"pypitoken-core devpi token secret v1"
 _ALL_STAGE_PERMISSIONS = frozenset(p for perms in PERMISSIONS.values() for p in perms)
@@ -154,8 +160,24 @@ class _Plugin:
             reason = f"an external push (posturl) needs upload: {reasons['upload']}"
             denied.update(PERMISSIONS["download"])
             reasons.update(upload=reason, download=reason)
+        action = method_action(request.method)
+        if project is not None and action != "download" and action not in reasons:
+            # The token may act on the project here: the files devpi would store or
+            # delete for it must be the project's too.
+            reason = self._foreign_file(request, stage, project)
+            if reason is not None:
+                denied.update(PERMISSIONS[action])
+                reasons[action] = reason
         request.environ[_DENIAL_KEY] = (identity.token_id, index, project, reasons)
         return denied
+
+    def _foreign_file(self, request: Any, stage: Any, project: str) -> str | None:
+        """:func:`foreign_file` for this request and stage, worked out once per request."""
+        found = request.environ.setdefault(_FILES_KEY, {})
+        if stage.name not in found:
+            found[stage.name] = foreign_file(request, self.xom, stage, project)
+        reason: str | None = found[stage.name]
+        return reason
 
 
 def _default_domain(args: Any) -> str:
