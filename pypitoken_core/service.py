@@ -503,7 +503,7 @@ class TokenService:
         """Whether ``raw_token`` has the shape of a token this service issues.
 
         Its prefix, a macaroon that loads, and an identifier of our form (a lowercase
-        UUID4). Nothing is read from the store, so the answer says nothing about whether
+        UUID). Nothing is read from the store, so the answer says nothing about whether
         such a token exists: a server that must tell its tokens from passwords that merely
         start like one (devpi's ``<user>:<password>``) asks this, then :meth:`identify`,
         which refuses an unknown id as it refuses a known one.
