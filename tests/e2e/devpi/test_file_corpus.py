@@ -3,7 +3,8 @@
 ``test_request_corpus`` compares projects, versions and metadata; this one looks at the
 files devpi keeps (red team round 2, H1: devpi keys a file by index, content hash and
 name, so a file of ``minecraft`` can be re-marked or deleted through ``mine``). Every
-generated shape runs on a fresh index seeded with the same files on two servers:
+generated shape runs on an index seeded with the same files (a fresh one, or one the
+previous shape left untouched) on two servers:
 
 - a devpi-server without the plugin, with alice's own login: what devpi does to the files
   for this shape (the oracle);
@@ -15,7 +16,7 @@ whose sdist ``mine-1.0-2.0.tar.gz`` devpi splits as mine ``1.0-2.0``) and ``mine
 The "hijacked" seed adds what a login can do (and the reviewer's token did): the victims'
 exact bytes uploaded as ``mine``, which re-marks their files as mine's. Shapes: upload
 forms (file names of every victim, the victim's version or the version that makes the name
-fit, the victim's bytes, other bytes, or both in a row), documentation for versions that
+fit, other bytes, or the victim's bytes then other bytes), documentation for versions that
 spell another project's name, tox results on every file, deletions of every file, of
 mine's versions and of mine, and internal pushes of mine's versions.
 
@@ -123,12 +124,11 @@ def corpus() -> list[Shape]:
             )
             label = f"file_upload name={name} version={version} {victim} bytes={content}"
             shapes.append(Shape(label, "plain", requests))
-    for name in (ME,):
-        for version in ("tools-1.0", "craft-1.0", "1.0-2.0", "1.0"):
-            for content in ("same", "other"):
-                body = ("docs", name, version, "docs", content)
-                label = f"doc_upload name={name} version={version} bytes={content}"
-                shapes.append(Shape(label, "plain", (("POST", "{index}/", body),)))
+    for version in ("tools-1.0", "craft-1.0", "1.0-2.0", "1.0"):
+        for content in ("same", "other"):
+            body = ("docs", ME, version, "docs", content)
+            label = f"doc_upload name={ME} version={version} bytes={content}"
+            shapes.append(Shape(label, "plain", (("POST", "{index}/", body),)))
     for seed in ("plain", "hijacked"):
         for victim in (*VICTIM_FILES, "docs", ME):
             shapes.append(
