@@ -411,7 +411,7 @@ class TokenService:
         else:
             use = context()
             if (bad := _name_refusal(use)) is not None:
-                refused = Refusal((bad,), "request")
+                refused = _bad_name_refusal(grant.token, use, bad)
                 self._denied(refused, grant, use)
                 raise refused.error()
             project, role = self._project_and_role(use, owner)
@@ -498,6 +498,18 @@ class TokenService:
             self._denied(refusal, grant, None)
             raise refusal.error()
         return Identity(owner.name, owner.id, grant.token.id)
+
+    def recognizes(self, raw_token: str) -> bool:
+        """Whether ``raw_token`` has the shape of a token this service issues.
+
+        Its prefix, a macaroon that loads, and an identifier of our form (a lowercase
+        UUID). Nothing is read from the store, so the answer says nothing about whether
+        such a token exists: a server that must tell its tokens from passwords that merely
+        start like one (devpi's ``<user>:<password>``) asks this, then :meth:`identify`,
+        which refuses an unknown id as it refuses a known one.
+        """
+        loaded = self._load(raw_token)
+        return not isinstance(loaded, Refusal) and _UUID.fullmatch(loaded.identifier) is not None
 
     def authorize_user(self, user_name: str, context: Context) -> Identity:
         """Apply the ownership rules to a user who logged in with a password.
@@ -719,6 +731,19 @@ def _name_refusal(context: Context) -> str | None:
     """Why the project a use names cannot be looked up or recorded (None: it can, or it
     names none)."""
     return None if context.project_name is None else bad_project_name(context.project_name)
+
+
+def _bad_name_refusal(record: TokenRecord, use: Context, bad: str) -> Refusal:
+    """The refusal of a genuine token for a use whose project name is invalid.
+
+    The token's own window comes first (an expired token reads expired, whatever the
+    request names); the audit line gives the name's length only, never the name.
+    """
+    window = window_reasons(record, use.now)
+    if window:
+        return Refusal(tuple(window), "expired")
+    length = len(use.project_name or "")
+    return Refusal((bad,), "request", recorded=f"invalid project name ({length} characters)")
 
 
 def _common(contexts: Sequence[Context]) -> Context:
