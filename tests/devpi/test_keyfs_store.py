@@ -133,7 +133,8 @@ def test_it_is_token_records_and_nothing_more() -> None:
 def test_a_service_over_it_needs_external_ownership(xom: Any) -> None:
     store = KeyfsStore(xom)
     for mode in ("pypi", "open"):
-        with pytest.raises(ConfigurationError, match=rf"^ownership '{mode}' needs a store that keeps"):
+        needs = rf"^ownership '{mode}' needs a store that keeps"
+        with pytest.raises(ConfigurationError, match=needs):
             TokenService(store, b"s" * 32, ownership=mode)
     service = TokenService(store, b"s" * 32, ownership="external")
     assert service.directory is None
