@@ -33,6 +33,9 @@ def test_exported_names() -> None:
         "AuditEvent",
         "AuditTrail",
         "Directory",
+        "LoginFailures",
+        "PageSession",
+        "PageSessions",
         "Project",
         "TokenGrant",
         "TokenRecord",
@@ -354,7 +357,7 @@ def test_postgres_whole_database_in_public_schema(pg_database_url: str) -> None:
             " GROUP BY table_schema",
             (),
         )
-        assert tables == [("public", 7)]
+        assert tables == [("public", 9)]
         assert store.list_roles(foo.id) == [("alice", "Owner")]
     finally:
         store.close()
