@@ -17,6 +17,7 @@ The schema, one for both servers (documented for users in ``docs/token-api.md``)
                                               "indexes", "actions", "expires"}
     DELETE /+api-tokens/{id}[?user=NAME]      revoke one
     GET    /+api-projects[?user=NAME]         projects and roles (pypiserver)
+    GET    /+api-projects/{name}              one project and its roles
     POST   /+api-projects/{name}/maintainers  {"user": NAME}: add a maintainer (owners)
     DELETE /+api-projects/{name}/maintainers/{user}   remove one (owners; a maintainer
                                               may remove themselves)
@@ -38,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _time, names
+from . import names
 from .display import token_json
 from .exceptions import (
     InvalidInput,
@@ -49,7 +50,7 @@ from .exceptions import (
 )
 from .restrictions import ACTIONS
 from .service import TokenService
-from .store import TokenRecord, User
+from .store import Project, TokenRecord, User
 
 __all__ = [
     "MAX_BODY",
@@ -221,9 +222,11 @@ class TokenAPI:
             raise _Refused(_not_allowed("GET"))
         project, what = rest[0], rest[1:]
         if not what:
+            if method == "GET":
+                return self.get_project(caller, project)
             if method == "DELETE":
                 return self.remove_project(caller, project)
-            raise _Refused(_not_allowed("DELETE"))
+            raise _Refused(_not_allowed("GET, DELETE"))
         if what == ["maintainers"]:
             if method == "POST":
                 return self.add_maintainer(caller, project, self.read_json(request))
@@ -396,14 +399,7 @@ class TokenAPI:
         try:
             owner = self._target(caller, user, "projects")
             projects = [
-                {
-                    "name": project.name,
-                    "id": project.id,
-                    "role": role,
-                    "roles": [
-                        {"user": name, "role": r} for name, r in self.service.list_roles(project)
-                    ],
-                }
+                _project_json(self.service, project, role)
                 for project, role in self.service.list_user_projects(owner.name)
             ]
         except _Refused as refused:
@@ -411,6 +407,35 @@ class TokenAPI:
         except StoreError as exc:
             return _store_failed(exc)
         return _data(200, "projects", {"user": owner.name, "projects": projects})
+
+    def list_all_projects(self, caller: Caller) -> Reply:
+        """Every project with its roles (administrators only)."""
+        if not caller.admin:
+            return _reply(403, "only administrators see every project")
+        if self.service.directory is None:
+            return _reply(404, "this server keeps no projects: its indexes' ACLs decide")
+        try:
+            projects = [_project_json(self.service, p, None) for p in self.service.list_projects()]
+        except StoreError as exc:
+            return _store_failed(exc)
+        return _data(200, "projects", {"user": None, "projects": projects})
+
+    def get_project(self, caller: Caller, project: str) -> Reply:
+        """One project and everyone's roles, for a user who has a role on it (or an
+        administrator)."""
+        if self.service.directory is None:
+            return _reply(404, "this server keeps no projects: its indexes' ACLs decide")
+        try:
+            record = self.service.get_project(project)
+            roles = dict(self.service.list_roles(record))
+        except (NotFound, InvalidInput):
+            return _reply(404, f"no project {_short(project)}")
+        except StoreError as exc:
+            return _store_failed(exc)
+        if caller.name not in roles and not caller.admin:
+            # Only who may see it learns more than that it is not theirs.
+            return _reply(403, f"user {caller.name} has no role on project {record.name!r}")
+        return _data(200, "project", _project_json(self.service, record, roles.get(caller.name)))
 
     def add_maintainer(self, caller: Caller, project: str, body: object) -> Reply:
         """Let the user the body names (``{"user": NAME}``) upload to ``project``."""
@@ -477,6 +502,15 @@ class TokenAPI:
         return _reply(200, done(name))
 
 
+def _project_json(service: TokenService, project: Project, role: str | None) -> dict[str, Any]:
+    return {
+        "name": project.name,
+        "id": project.id,
+        "role": role,
+        "roles": [{"user": name, "role": r} for name, r in service.list_roles(project)],
+    }
+
+
 def _user_parameter(request: Request) -> str | None:
     """The ``user`` query parameter; refused when given twice (servers differ on which
     one counts)."""
@@ -526,9 +560,9 @@ def _expires(value: object) -> int | datetime.datetime | None:
     if value is None:
         return None
     if type(value) is int:
-        if not 0 < value <= _time.MAX_TIMESTAMP:
+        if value <= 0:
             raise _bad(_EXPIRES_HINT)
-        return value
+        return value  # the service refuses a moment past year 9999, and says so
     if not isinstance(value, str) or len(value) > 64:
         raise _bad(_EXPIRES_HINT)
     try:

@@ -42,6 +42,8 @@ from .base import (
     TokenGrant,
     TokenRecord,
     User,
+    check_failure_keys,
+    check_keep,
     check_record,
     check_session,
     check_setting,
@@ -353,29 +355,6 @@ def event_params(event: AuditEvent, merge_key: str | None = None) -> tuple[Any, 
     )
 
 
-#: Longest key a failed log-in is counted under; longer keys are refused (they come from
-#: requests: a user name, an address).
-MAX_FAILURE_KEY = 300
-
-
-def check_keep(keep: object) -> None:
-    """Refuse a bound on failure lines that is not a positive integer."""
-    if type(keep) is not int or keep < 1:
-        raise StoreError(f"keep must be a positive integer, not {keep!r}")
-
-
-def check_failure_keys(keys: object) -> None:
-    """Refuse keys of failed log-ins that are not short strings without NUL characters."""
-    if isinstance(keys, str) or not isinstance(keys, Sequence):
-        raise StoreError("failed log-ins are counted under a sequence of keys")
-    for key in keys:
-        if type(key) is not str or not key or len(key) > MAX_FAILURE_KEY or _NUL in key:
-            raise StoreError(
-                f"a failed log-in's key must be a string of 1 to {MAX_FAILURE_KEY} characters"
-                " without NUL"
-            )
-
-
 def check_merge(merge_key: str | None, merge_window: int, keep: int | None) -> str | None:
     """Validate ``add_event``'s options; return the merge key as it will be stored."""
     if merge_key is not None and type(merge_key) is not str:
@@ -644,7 +623,7 @@ class SQLStore:
 
     def add_session(self, session: PageSession, *, keep: int) -> None:
         check_session(session)
-        check_bound("keep", keep)
+        check_keep(keep)
         sql = self._sql
         with self._tx() as conn:
             conn.execute(sql.delete_ended_sessions, (session.created,))

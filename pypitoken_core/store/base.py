@@ -43,7 +43,7 @@ happens on the hot path.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -67,11 +67,14 @@ __all__ = [
     "TokenStore",
     "User",
     "UserLookup",
+    "check_failure_keys",
+    "check_keep",
     "check_record",
     "check_session",
     "check_setting",
     "check_text",
     "check_time",
+    "count_login_failure",
     "has_nul",
     "redact_url",
 ]
@@ -439,15 +442,16 @@ class PageSessions(Protocol):
     """The token page's sessions and its log-in throttle, shared by every server process.
 
     Bounded whatever a client sends: a session is written only after a password was
-    checked, a user keeps at most ``keep`` of them, and each new one drops the sessions
-    that have ended; failed log-ins are counters, one line per key, and
+    checked, a user keeps at most ``keep`` of them, and each new one drops that user's
+    sessions that have ended; failed log-ins are counters, one line per key, and
     :meth:`note_login_failure` drops the lines older than its window and the least recent
     ones beyond ``keep``.
     """
 
     def add_session(self, session: PageSession, *, keep: int) -> None:
-        """Store a new session; drop every session whose ``expires`` is not after
-        ``session.created``, and the user's oldest beyond the newest ``keep``.
+        """Store a new session; drop the user's sessions whose ``expires`` is not after
+        ``session.created`` (a store may drop other users' ended sessions too), and the
+        user's oldest beyond the newest ``keep`` (a positive number).
 
         Raises ``AlreadyExists`` for a duplicate key, StoreError for a session that
         :func:`check_session` refuses.
@@ -570,6 +574,59 @@ def check_session(session: object) -> PageSession:
     _check_names("groups", session.groups, "session field")
     check_time("a session's times", session.created, session.last_seen, session.expires)
     return session
+
+
+#: Longest key a failed log-in is counted under; longer keys are refused (they come from
+#: requests: a user name, an address).
+MAX_FAILURE_KEY = 300
+
+
+def check_keep(keep: object) -> None:
+    """Refuse a bound on kept lines that is not a positive integer."""
+    if type(keep) is not int or keep < 1:
+        raise StoreError(f"keep must be a positive integer, not {keep!r}")
+
+
+def check_failure_keys(keys: object) -> None:
+    """Refuse keys of failed log-ins that are not short strings without NUL characters."""
+    if isinstance(keys, str) or not isinstance(keys, Sequence):
+        raise StoreError("failed log-ins are counted under a sequence of keys")
+    for key in keys:
+        if type(key) is not str or not key or len(key) > MAX_FAILURE_KEY or _NUL in key:
+            raise StoreError(
+                f"a failed log-in's key must be a string of 1 to {MAX_FAILURE_KEY} characters"
+                " without NUL"
+            )
+
+
+def count_login_failure(
+    failures: Mapping[str, LoginFailures],
+    keys: Sequence[str],
+    when: int,
+    window: int,
+    keep: int,
+) -> dict[str, LoginFailures]:
+    """:meth:`PageSessions.note_login_failure` for a store that keeps the counts in a
+    dict: the new dict. Checks its arguments as every store does."""
+    check_failure_keys(keys)
+    check_time("a failed log-in's time", when)
+    if type(window) is not int or window < 0:
+        raise StoreError(f"window must be a non-negative integer, not {window!r}")
+    check_keep(keep)
+    start = when - window
+    counted = {k: f for k, f in failures.items() if f.first > start}
+    for key in keys:
+        old = counted.get(key)
+        counted[key] = (
+            LoginFailures(1, when, when)
+            if old is None
+            else LoginFailures(old.count + 1, old.first, max(old.last, when))
+        )
+    if len(counted) > keep:
+        # As the SQL stores do: drop what is older than the keep-th most recent line.
+        bound = sorted((f.last for f in counted.values()), reverse=True)[keep - 1]
+        counted = {k: f for k, f in counted.items() if f.last >= bound}
+    return counted
 
 
 def check_setting(key: object, value: object) -> None:

@@ -13,16 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._sql import (
-    check_bound,
-    check_failure_keys,
-    check_keep,
-    check_limit,
-    check_merge,
-    clean_event,
-    new_id,
-    now,
-)
+from ._sql import check_bound, check_limit, check_merge, clean_event, new_id, now
 from .base import (
     ROLES,
     AuditEvent,
@@ -32,11 +23,13 @@ from .base import (
     TokenGrant,
     TokenRecord,
     User,
+    check_keep,
     check_record,
     check_session,
     check_setting,
     check_text,
     check_time,
+    count_login_failure,
     grant_from_parts,
 )
 
@@ -337,7 +330,7 @@ class MemoryStore:
 
     def add_session(self, session: PageSession, *, keep: int) -> None:
         check_session(session)
-        check_bound("keep", keep)
+        check_keep(keep)
         with self._locked():
             if session.key in self._sessions:
                 raise AlreadyExists("a session with this key already exists")
@@ -376,24 +369,8 @@ class MemoryStore:
             return len(doomed)
 
     def note_login_failure(self, keys: Sequence[str], when: int, window: int, keep: int) -> None:
-        check_failure_keys(keys)
-        check_time("a failed log-in's time", when)
-        check_bound("window", window)
-        check_keep(keep)
-        start = when - window
         with self._locked():
-            self._failures = {k: f for k, f in self._failures.items() if f.first > start}
-            for key in keys:
-                old = self._failures.get(key)
-                self._failures[key] = (
-                    LoginFailures(1, when, when)
-                    if old is None
-                    else LoginFailures(old.count + 1, old.first, max(old.last, when))
-                )
-            if len(self._failures) > keep:
-                # As the SQL stores do: drop what is older than the keep-th most recent.
-                bound = sorted((f.last for f in self._failures.values()), reverse=True)[keep - 1]
-                self._failures = {k: f for k, f in self._failures.items() if f.last >= bound}
+            self._failures = count_login_failure(self._failures, keys, when, window, keep)
 
     def login_failures(self, key: str) -> LoginFailures | None:
         with self._locked():

@@ -755,8 +755,8 @@ class PageSessionsContract:
         assert store.get_session("k1") == session("k1")
 
     def test_a_new_session_drops_the_ended_ones(self, store: PageSessions) -> None:
-        store.add_session(session("old", "bob", expires=1_700_000_100), keep=5)
-        store.add_session(session("live", "bob", expires=1_700_000_201), keep=5)
+        store.add_session(session("old", expires=1_700_000_100), keep=5)
+        store.add_session(session("live", expires=1_700_000_201), keep=5)
         store.add_session(session("new", created=1_700_000_200, last_seen=1_700_000_200), keep=5)
         assert store.get_session("old") is None
         assert store.get_session("live") is not None
@@ -822,6 +822,8 @@ class PageSessionsContract:
     ) -> None:
         with pytest.raises(StoreError, match=message):
             store.add_session(bad, keep=5)  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match="keep must be a positive integer"):
+            store.add_session(session("good"), keep=0)
         store.add_session(session("good"), keep=5)  # the control
         assert store.get_session("good") == session("good")
 
