@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.devpi.conftest import Devpi, devpi_init, devpi_server, make_secret
 from tests.e2e.devpi.conftest import PASSWORDS as DEVPI_PASSWORDS
+from tests.e2e.devpi.conftest import Devpi, devpi_init, devpi_server, make_secret
 from tests.e2e.dists import make_wheel
 from tests.e2e.pypiserver.conftest import pypiserver_running
 
