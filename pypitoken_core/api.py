@@ -188,6 +188,12 @@ class TokenAPI:
     def __repr__(self) -> str:
         return f"<TokenAPI {self.service!r}>"
 
+    @property
+    def keeps_projects(self) -> bool:
+        """Whether projects and roles are managed here (pypiserver), not by the index's
+        own ACLs (devpi)."""
+        return self.service.directory is not None and self.service.ownership != "external"
+
     # -- HTTP ------------------------------------------------------------------------
 
     def handle(self, caller: Caller, request: Request) -> Reply:
@@ -210,7 +216,7 @@ class TokenAPI:
             if method == "DELETE":
                 return self.revoke_token(caller, parts[1], user)
             raise _Refused(_not_allowed("DELETE"))
-        if parts[0] == "+api-projects" and self.service.directory is not None:
+        if parts[0] == "+api-projects" and self.keeps_projects:
             return self._route_projects(caller, request, parts[1:])
         return _reply(404, f"no API at {request.path!r}")
 
@@ -412,7 +418,7 @@ class TokenAPI:
         """Every project with its roles (administrators only)."""
         if not caller.admin:
             return _reply(403, "only administrators see every project")
-        if self.service.directory is None:
+        if not self.keeps_projects:
             return _reply(404, "this server keeps no projects: its indexes' ACLs decide")
         try:
             projects = [_project_json(self.service, p, None) for p in self.service.list_projects()]
@@ -423,7 +429,7 @@ class TokenAPI:
     def get_project(self, caller: Caller, project: str) -> Reply:
         """One project and everyone's roles, for a user who has a role on it (or an
         administrator)."""
-        if self.service.directory is None:
+        if not self.keeps_projects:
             return _reply(404, "this server keeps no projects: its indexes' ACLs decide")
         try:
             record = self.service.get_project(project)
@@ -482,7 +488,7 @@ class TokenAPI:
         change: Callable[[str, str | None], None],
         done: Callable[[str], str],
     ) -> Reply:
-        if self.service.directory is None:
+        if not self.keeps_projects:
             return _reply(404, "this server keeps no projects: its indexes' ACLs decide")
         try:
             name = self.service.get_project(project).name

@@ -166,7 +166,7 @@ class PageRequest:
             try:
                 text = body.decode("utf-8")
                 self._form = urllib.parse.parse_qs(
-                    text, keep_blank_values=True, max_num_fields=MAX_FIELDS, strict_parsing=False
+                    text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict"
                 )
             except (UnicodeDecodeError, ValueError):
                 raise BadRequest(400, "the form cannot be read") from None
