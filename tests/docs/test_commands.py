@@ -18,6 +18,7 @@ Servers are stopped by PID.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +126,20 @@ def _served_copy(tmp: Path) -> Path:
             timeout=600,
         ) as server:
             out = server.log_text()
+            # The token page, next to the upload URL, with the password to log in there.
+            page = re.search(
+                rf"^Token page .*\n({re.escape(url)}/\+tokens)\n.*\n(\S+)\n", out, re.M
+            )
+            assert page is not None, out
+            login = urllib.request.Request(page.group(1) + "/login")
+            with urllib.request.urlopen(login, timeout=30) as answer:
+                assert answer.status == 200
+            pair = base64.b64encode(f"admin:{page.group(2)}".encode()).decode()
+            api = urllib.request.Request(
+                url + "/+api-tokens", headers={"Authorization": f"Basic {pair}"}
+            )
+            with urllib.request.urlopen(api, timeout=30) as answer:
+                assert json.loads(answer.read())["type"] == "api-tokens"
         assert re.search(r"^pypi-\S+$", out, re.M), out
         assert f"\n{url}/\n" in out
         _served["copy"], _served["log"] = copy, tmp / "make-serve.log"
