@@ -23,6 +23,7 @@ from typing import Any
 
 import pypiserver
 from pypiserver.__main__ import main as pypiserver_main
+from pypiserver.bottle_wrapper import bottle
 from pypiserver.config import RunConfig
 
 from pypitoken_core.exceptions import PyPITokenException
@@ -99,8 +100,9 @@ def _token_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--trust-proxy-headers",
         action="store_true",
-        help="the token page reads https and the client's address from X-Forwarded-Proto "
-        "and X-Forwarded-For: only behind a proxy that sets both",
+        help="take https and the client's address (the token page's Secure cookies and "
+        "log-in throttle) from the proxy's X-Forwarded-Proto and X-Forwarded-For: only "
+        "when every request comes through a proxy that sets both",
     )
     return parser
 
@@ -138,11 +140,37 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
 
     RunConfig.get_auther = get_auther  # type: ignore[method-assign]
     pypiserver.setup_routes_from_config = setup_routes
+    original_waitress = bottle.WaitressServer.run
+    if settings.trust_proxy_headers:
+        bottle.WaitressServer.run = _waitress_behind_a_proxy
     try:
         yield
     finally:
         RunConfig.get_auther = original  # type: ignore[method-assign]
         pypiserver.setup_routes_from_config = original_routes
+        bottle.WaitressServer.run = original_waitress
+
+
+def _waitress_behind_a_proxy(self: Any, handler: Any) -> None:
+    """bottle's waitress adapter, with the proxy's headers trusted.
+
+    waitress drops X-Forwarded-* headers unless told which proxy to trust, and bottle's
+    adapter (which pypiserver's ``main()`` runs) passes it no options. With
+    ``--trust-proxy-headers`` the operator says that every request comes through the
+    proxy: waitress then takes the scheme and the client's address from the proxy's
+    X-Forwarded-Proto and (last hop of) X-Forwarded-For, for pypiserver and the token
+    page alike.
+    """
+    from waitress import serve
+
+    serve(
+        handler,
+        host=self.host,
+        port=self.port,
+        trusted_proxy="*",
+        trusted_proxy_count=1,
+        trusted_proxy_headers="x-forwarded-proto x-forwarded-for",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

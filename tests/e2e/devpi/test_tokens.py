@@ -321,7 +321,7 @@ def test_management_permissions(devpi: Devpi) -> None:
     ("body", "message"),
     [
         ({"color": "red"}, "unknown field"),
-        ({"projects": "tinypkg"}, "list of names"),
+        ({"projects": "tinypkg"}, "must be a list of at most 100 names"),
         ({"indexes": ["dev"]}, "user/index"),
         ({"expires": "tomorrow"}, "ISO 8601"),
         ({"expires": -5}, "positive"),
