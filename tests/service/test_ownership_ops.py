@@ -206,8 +206,7 @@ def test_removing_a_project(service: TokenService) -> None:
     with pytest.raises(ValidationError) as info:
         service.authenticate(raw, download("foo"))
     assert str(info.value) == (
-        f"This token can only be used for project(s): {record.project_ids[0]}."
-        f" Received: {new.id}"
+        f"This token can only be used for project(s): {record.project_ids[0]}. Received: {new.id}"
     )
     assert ("project_removed", None, "foo", "by an administrator") in events(service)
 

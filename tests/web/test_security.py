@@ -171,9 +171,7 @@ def plant(web: Web, user: str, *, created: int, last_seen: int, expires: int) ->
     """A browser holding a session with these times, written straight into the store."""
     session_id = f"planted-{user}-{created}-{last_seen}-{expires}-session-id"
     web.store.add_session(
-        PageSession(
-            session_key(session_id), user, (), "csrf-planted", created, last_seen, expires
-        ),
+        PageSession(session_key(session_id), user, (), "csrf-planted", created, last_seen, expires),
         keep=10,
     )
     client = web.client()
