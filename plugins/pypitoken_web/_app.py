@@ -67,6 +67,7 @@ PRESETS: tuple[tuple[str, str, int], ...] = (
     ("365d", "1 year", 365 * _DAY),
 )
 _SPLIT = re.compile(r"[\s,]+")
+_TOKEN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +385,7 @@ def tokens(page: Page, app: TokenPages, match: re.Match[str]) -> Response:
         tokens=mine.result["tokens"],
         everyone=everyone,
         shown_user=shown_user,
-        notice=f"API token {revoked} revoked." if revoked and len(revoked) < 40 else "",
+        notice=f"API token {revoked} revoked." if revoked and _TOKEN_ID.fullmatch(revoked) else "",
     )
 
 

@@ -439,6 +439,10 @@ def test_forms_that_cannot_be_read(
 
 def test_methods_and_unknown_pages(web: Web) -> None:
     client = web.logged_in("alice")
+    spoof = client.get("/+tokens?revoked=All%20your%20tokens%20were")
+    assert spoof.status == 200 and "All your tokens were" not in spoof.body
+    token_id = "0b1f7f0e-4c9e-4a53-9a53-1f2b4f0c9d11"
+    assert f"API token {token_id} revoked." in client.get(f"/+tokens?revoked={token_id}").body
     assert client.request("DELETE", "/+tokens").status == 405
     assert client.get("/+tokens/nothing").status == 404
     assert client.get("/+tokens/static/../../etc/passwd").status == 404
