@@ -85,16 +85,28 @@ class Browser:
         self.follow(self.find(css))
 
     def follow(self, element: Any) -> None:
-        """Click ``element`` and wait until the next page has loaded."""
-        from selenium.webdriver.support import expected_conditions
+        """Click ``element`` and wait until the next page has loaded.
+
+        The old page is marked in its ``window``; the next page has a new one. (Waiting
+        for an element of the old page to go stale races with Chromium dropping it.)
+        """
+        from selenium.common.exceptions import JavascriptException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        old = self.find("html")
+        self.driver.execute_script("window.__pypitokenOldPage = true;")
         element.click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
-        WebDriverWait(self.driver, 30).until(
-            lambda d: d.execute_script("return document.readyState") == "complete"
-        )
+
+        def loaded(driver: Any) -> bool:
+            try:
+                return bool(
+                    driver.execute_script(
+                        "return !window.__pypitokenOldPage && document.readyState === 'complete';"
+                    )
+                )
+            except JavascriptException:  # between two documents
+                return False
+
+        WebDriverWait(self.driver, 30).until(loaded)
 
     @property
     def url(self) -> str:
