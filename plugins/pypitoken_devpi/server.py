@@ -94,7 +94,10 @@ class _Plugin:
             prefix=self.prefix,
             ownership="external",
             allow_delete=True,
+            # The token API exempts devpi's administrators (root, --restrict-modify).
+            max_lifetime=self.max_expiry or None,
         )
+        self.pages = views.make_pages(xom, self)
 
     def identify(
         self, request: Any, raw: str, claimed: str | None, explicit: bool
@@ -222,7 +225,9 @@ def devpiserver_add_parser_options(parser: Any) -> None:
         type=int,
         default=0,
         metavar="SECONDS",
-        help="longest lifetime a non-root user may give a new API token; 0 means no limit",
+        help="longest lifetime (seconds) a user other than devpi's administrators (root, "
+        "--restrict-modify) may give a new API token, and the lifetime of one created "
+        "without an expiry; 0 means no limit",
     )
 
 

@@ -169,6 +169,16 @@ class TokenAuther:
     def __repr__(self) -> str:
         return f"<TokenAuther prefix={self._prefix!r}>"
 
+    @property
+    def service(self) -> Callable[[], TokenService]:
+        """The function that gives this process's service."""
+        return self._service
+
+    @property
+    def fallback(self) -> Callable[[str, str], bool]:
+        """pypiserver's own password check (htpasswd from ``-P``, or always False)."""
+        return self._fallback
+
     def __call__(self, username: str, password: str) -> bool:
         try:
             return self._check(username, password)
