@@ -185,7 +185,11 @@ def _record_json(service: TokenService, rec: TokenRecord) -> dict[str, Any]:
     metavar="NAME",
     help="Scope to this project (repeatable).",
 )
-@click.option("--expires", metavar="DURATION|DATETIME", help="1h, 2w, ISO 8601 or epoch seconds.")
+@click.option(
+    "--expires",
+    metavar="WHEN",
+    help="1h, 30d, 2w, an ISO 8601 datetime with an offset, or @EPOCH (seconds).",
+)
 @click.option("--actions", metavar="LIST", help="Comma-separated: upload,download[,delete].")
 @click.option("--description", default="", help="What the token is for.")
 @click.option(

@@ -156,8 +156,9 @@ _OWNER = click.option(
 )
 @click.option(
     "--expires",
-    metavar="DURATION|DATETIME",
-    help="1h, 30d, 2w or an ISO 8601 datetime with an offset (default: the server's longest).",
+    metavar="WHEN",
+    help="1h, 30d, 2w, an ISO 8601 datetime with an offset, or @EPOCH"
+    " (default: the server's longest).",
 )
 @click.option("--description", default="", help="What the token is for.")
 @_OWNER

@@ -63,15 +63,13 @@ def inspect(token: str, as_json: bool) -> None:
 @click.option("--user-id", metavar="ID", help="Only this user id.")
 @click.option(
     "--expires",
-    metavar="DURATION|DATETIME",
-    help="Valid from now until then (1h, 2w, ISO 8601, epoch).",
+    metavar="WHEN",
+    help="Valid from now until then: 1h, 2w, an ISO 8601 datetime with an offset, or @EPOCH.",
 )
 @click.option(
-    "--not-before", metavar="DATETIME", help="Start of the validity window (with --not-after)."
+    "--not-before", metavar="WHEN", help="Start of the validity window (with --not-after)."
 )
-@click.option(
-    "--not-after", metavar="DATETIME", help="End of the validity window (with --not-before)."
-)
+@click.option("--not-after", metavar="WHEN", help="End of the validity window (with --not-before).")
 @click.option(
     "--action",
     "actions",
@@ -104,7 +102,7 @@ def restrict(
     nbf: int | None
     exp: int | None
     if expires is not None:
-        nbf, exp = int(time.time()), parse_moment(expires, allow_duration=True)
+        nbf, exp = int(time.time()), parse_moment(expires)
     elif not_before or not_after:
         if not (not_before and not_after):
             raise click.UsageError("--not-before and --not-after go together")

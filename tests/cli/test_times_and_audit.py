@@ -79,9 +79,9 @@ def test_inspect_via_the_console_script(pypitoken: Run, huge_times: str) -> None
 @pytest.mark.parametrize(
     "expires",
     [
-        str(10**30),
-        "253402300800",  # 10000-01-01T00:00:00Z
-        "9" * 100_000,
+        f"@{10**30}",
+        "@253402300800",  # 10000-01-01T00:00:00Z
+        "@" + "9" * 100_000,
         "999999999999999w",
         "9999-12-31T23:00:00-02:00",
     ],
@@ -96,7 +96,7 @@ def test_token_create_refuses_times_beyond_year_9999(
 
 
 def test_token_create_takes_the_last_second_of_year_9999(populated: Invoke) -> None:
-    raw = ok(populated("token", "create", "--user", "alice", "--expires", "253402300799")).strip()
+    raw = ok(populated("token", "create", "--user", "alice", "--expires", "@253402300799")).strip()
     assert Token.load(raw).restrictions[0].not_after == 253402300799  # type: ignore[attr-defined]
 
 
@@ -136,9 +136,9 @@ def test_token_create_counts_a_duration_from_the_mint(tmp_path: Path, invoke: In
 @pytest.mark.parametrize(
     "args",
     [
-        ("--expires", str(10**30)),
-        ("--not-before", "1", "--not-after", str(10**30)),
-        ("--not-before", "0001-01-01T00:00:00+01:00", "--not-after", "1"),
+        ("--expires", f"@{10**30}"),
+        ("--not-before", "@1", "--not-after", f"@{10**30}"),
+        ("--not-before", "0001-01-01T00:00:00+01:00", "--not-after", "@1"),
     ],
     ids=["expires", "not-after", "not-before-before-year-1"],
 )
@@ -228,3 +228,38 @@ def test_audit_prune(populated: Invoke, db: str) -> None:
 )
 def test_audit_prune_usage_errors(populated: Invoke, args: tuple[str, ...], message: str) -> None:
     assert message in usage_error(populated("audit", "prune", *args))
+
+
+# -- one meaning of --expires in every command (issue 13 point 4) ------------------------------
+
+
+BARE = "'30' is a bare number: say 30s for a duration from now, or @30 for seconds since the epoch"
+
+
+def test_a_bare_number_is_refused_alike_by_every_command(pypitoken: Run) -> None:
+    raw = Token.create("pkgs.example", TOKEN_ID, b"k" * 32).dump()
+    assert pypitoken("user", "add", "alice").returncode == 0
+    for args in (
+        ("token", "create", "--user", "alice", "--expires", "30"),
+        ("restrict", raw, "--expires", "30"),
+        ("remote", "--url", "http://127.0.0.1:9", "--user", "alice", "create", "--expires", "30"),
+    ):
+        proc = pypitoken(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stdout == ""
+        assert proc.stderr.splitlines()[-1] == f"Error: Invalid value: {BARE}", args
+    listed = pypitoken("token", "list", "--json")
+    assert json.loads(listed.stdout) == []
+    # The positive control: each explicit form, in the commands that mint and narrow.
+    before = int(time.time())
+    for expires in ("30s", "@4102444800", "2100-01-01T00:00:00Z"):
+        minted = pypitoken("token", "create", "--user", "alice", "--expires", expires)
+        assert minted.returncode == 0, minted.stderr
+        narrowed = pypitoken("restrict", "-", "--expires", expires, input=minted.stdout)
+        assert narrowed.returncode == 0, narrowed.stderr
+        shown = json.loads(pypitoken("inspect", "--json", narrowed.stdout.strip()).stdout)
+        (_, not_after, _) = shown["restrictions"][-1]  # the date caveat restrict added
+        if expires == "30s":
+            assert before + 30 <= not_after <= int(time.time()) + 30
+        else:
+            assert not_after == 4102444800

@@ -498,7 +498,7 @@ ENTRIES = [
     ),
     Entry(DEVPI, "PORT=3141 sh quickstart.sh", run_devpi_quickstart),
     Entry(
-        DEVPI, "devpi use https://devpi.example.com/", reason=EXAMPLE_COM, sha256="def54374c9632074"
+        DEVPI, "devpi use https://devpi.example.com/", reason=EXAMPLE_COM, sha256="921d7ea4f2e9a3b3"
     ),
     Entry(
         DEVPI,
