@@ -85,6 +85,7 @@ __all__ = [
     "DEFAULT_ACTIONS",
     "DEFAULT_AUDIT_MAX_EVENTS",
     "DEFAULT_AUDIT_WINDOW",
+    "DEFAULT_DB_URL",
     "INVALID_TOKEN",
     "OWNERSHIP_CHOICES",
     "OWNERSHIP_MODES",
@@ -99,7 +100,8 @@ __all__ = [
 INVALID_TOKEN = "invalid or unknown token"  # noqa: S105 (a message, not a secret)
 
 _DB_ENV = "PYPITOKEN_DB"
-_DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
+#: The store of a command given no URL (and no ``$PYPITOKEN_DB``): in the current directory.
+DEFAULT_DB_URL = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -192,7 +194,7 @@ class TokenService:
         when the secret differs from the one tokens in this store were minted with.
         """
         lifetime = None if max_lifetime is None else checked_lifetime(max_lifetime) or 0
-        url = db_url or os.environ.get(_DB_ENV) or _DEFAULT_DB
+        url = db_url or os.environ.get(_DB_ENV) or DEFAULT_DB_URL
         store = open_store(url)
         try:
             secret = load_secret(url, secret_file)

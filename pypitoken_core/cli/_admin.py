@@ -40,7 +40,7 @@ def user() -> None:
 @admin_errors
 def user_add(admin: Admin, name: str) -> None:
     """Register a user."""
-    record = admin.service().add_user(name)
+    record = admin.service(create=True).add_user(name)
     click.echo(f"added user {record.name} ({record.id})")
 
 
@@ -95,7 +95,7 @@ def project() -> None:
 @admin_errors
 def project_add(admin: Admin, name: str, owner: str) -> None:
     """Register a project with its owner."""
-    service = admin.service()
+    service = admin.service(create=True)
     try:
         record = service.add_project(name, owner)
     except AlreadyExists:
@@ -209,7 +209,7 @@ def token_create(
     """Mint a token and print it (only the token, on stdout: it is shown once)."""
     expiry = None if expires is None else parse_expiry(expires)
     action_list = None if actions is None else [a.strip() for a in actions.split(",") if a.strip()]
-    raw, _ = admin.service().mint(
+    raw, _ = admin.service(create=True).mint(
         user_name,
         projects=projects,
         expires=expiry,

@@ -17,7 +17,8 @@ import click
 
 from .. import display, times
 from ..exceptions import InvalidInput, PyPITokenException
-from ..service import TokenService
+from ..service import DEFAULT_DB_URL, TokenService
+from ..store.sqlite import parse_sqlite_url
 from ..token import Token
 
 __all__ = [
@@ -94,16 +95,36 @@ class Admin:
         self.ownership, self.allow_delete = ownership, allow_delete
         self._service: TokenService | None = None
 
-    def service(self) -> TokenService:
-        """The service over the store of ``--db``, closed when the command ends."""
+    def service(self, *, create: bool = False) -> TokenService:
+        """The service over the store of ``--db``, closed when the command ends.
+
+        Without ``--db`` (or ``$PYPITOKEN_DB``) the store is :data:`DEFAULT_DB_URL`, in the
+        current directory. Only a command that makes something (``create``) may create
+        that file, and says so: any other exits 1 naming the file, rather than answer from
+        a new, empty store (and leave it, with a new secret, wherever it ran).
+        """
         if self._service is None:
+            new = None
+            if self.db is None:
+                path = parse_sqlite_url(DEFAULT_DB_URL)
+                if not path.exists():
+                    if not create:
+                        fail(f"no token store at {path} (pass --db or set PYPITOKEN_DB)")
+                    new = path
             self._service = TokenService.from_url(
-                self.db,
+                self.db or DEFAULT_DB_URL,
                 secret_file=self.secret_file,
                 ownership=self.ownership,
                 allow_delete=self.allow_delete,
             )
             click.get_current_context().call_on_close(self._service.close)
+            if new is not None:
+                secret = "" if self.secret_file else f", its secret in {new}.secret"
+                click.echo(
+                    f"created a token store at {new}{secret} (pass --db or set PYPITOKEN_DB"
+                    " to use another)",
+                    err=True,
+                )
         return self._service
 
 

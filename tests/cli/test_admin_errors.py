@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
 from tests.cli.conftest import Invoke
+from tests.service.conftest import ENV_VARS
 
 
 def failed(result: Result, code: int = 1) -> str:
@@ -189,3 +193,44 @@ def test_token_list_text_has_no_secrets(populated: Invoke, db: str) -> None:
     for args in (("token", "list", "--json"), ("user", "list"), ("project", "list")):
         out = populated(*args)
         assert secret not in out.output and body[-40:] not in out.output
+
+
+# -- no store made by accident (issue 13 point 7) -------------------------------------------
+
+
+def test_without_db_only_commands_that_create_make_a_store(tmp_path: Path) -> None:
+    """The reproduction: ``pypitoken token list`` in a fresh directory created
+    ``pypitoken.sqlite3`` and its secret there, then answered from the empty store."""
+    script = str(Path(sys.executable).with_name("pypitoken"))
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    store = tmp_path / "pypitoken.sqlite3"
+    missing = f"Error: no token store at {store} (pass --db or set PYPITOKEN_DB)"
+    for args in (
+        ("token", "list"),
+        ("user", "list"),
+        ("token", "revoke", "0d6ee0b4"),
+        ("audit", "list"),
+        ("project", "add-maintainer", "foo", "alice"),
+    ):
+        proc = run(*args)
+        assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (1, "", missing), args
+        assert sorted(tmp_path.iterdir()) == []
+    # The positive control: a command that makes something makes the store, and says where.
+    added = run("user", "add", "alice")
+    assert added.returncode == 0, added.stderr
+    assert added.stderr.strip() == (
+        f"created a token store at {store}, its secret in {store}.secret"
+        " (pass --db or set PYPITOKEN_DB to use another)"
+    )
+    assert store.exists() and Path(f"{store}.secret").exists()
+    listed = run("user", "list")
+    assert listed.returncode == 0 and listed.stderr == ""
+    assert listed.stdout.startswith("alice")
+    again = run("user", "add", "bob")
+    assert again.returncode == 0 and again.stderr == ""  # said once, when it was created
