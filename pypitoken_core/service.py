@@ -533,6 +533,30 @@ class TokenService:
         """Records of all tokens, or of one user's tokens."""
         return self.store.list_tokens(None if user is None else self._user(user).id)
 
+    def find_token(self, prefix: str) -> TokenRecord:
+        """The one token whose id starts with ``prefix`` (a whole id, or any unique start).
+
+        Raises :class:`NotFound` when none does, and :class:`InvalidInput` naming the
+        candidates (by the start of their ids, long enough to tell them apart) when
+        several do. For people typing ids; servers look tokens up by whole ids only.
+        """
+        wanted = prefix.strip().lower()
+        if _UUID.fullmatch(wanted):
+            return self.get_token(wanted)
+        found = (
+            [r for r in self.store.list_tokens(None) if r.id.startswith(wanted)] if wanted else []
+        )
+        if not found:
+            raise NotFound(f"no token id starts with {prefix[:40]!r}")
+        if len(found) > 1:
+            ids = sorted(r.id for r in found)
+            shown = ", ".join(_unique_start(i, ids) for i in ids[:10])
+            shown += ", ..." if len(ids) > 10 else ""
+            raise InvalidInput(
+                f"{len(ids)} tokens start with {prefix[:40]!r}: {shown}; give more of the id"
+            )
+        return found[0]
+
     # -- the audit trail ----------------------------------------------------------------
 
     def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
@@ -880,6 +904,18 @@ class TokenService:
         if self._claims is None:
             raise StoreError(f"{self.store.url} keeps no projects to claim")
         return self._claims
+
+
+def _unique_start(token_id: str, ids: Sequence[str]) -> str:
+    """The shortest start of ``token_id`` that no other of ``ids`` shares."""
+    shared = 0
+    for other in ids:
+        if other != token_id:
+            same = next(
+                (i for i, (a, b) in enumerate(zip(token_id, other, strict=False)) if a != b), 36
+            )
+            shared = max(shared, same)
+    return token_id[: shared + 1]
 
 
 def _role_event(name: str, user: str, project: str, by: str | None) -> AuditEvent:

@@ -144,7 +144,7 @@ def create(hub: Any, args: Any) -> None:
 
 
 def _when(timestamp: int | None) -> str:
-    return "never" if timestamp is None else iso(timestamp, spaced=True)
+    return "never" if timestamp is None else iso(timestamp)
 
 
 def list_tokens(hub: Any, args: Any) -> None:

@@ -27,6 +27,7 @@ __all__ = ["cli", "main", "parse_duration", "parse_moment"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pypitoken-core", prog_name="pypitoken")
 @click.option(
     "--db",
     envvar="PYPITOKEN_DB",

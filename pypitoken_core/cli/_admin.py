@@ -24,6 +24,7 @@ from ._common import (
     parse_duration,
     parse_expiry,
     pass_admin,
+    table,
 )
 
 __all__ = ["audit", "project", "token", "user"]
@@ -226,19 +227,40 @@ def token_create(
 @pass_admin
 @admin_errors
 def token_list(admin: Admin, user_name: str | None, as_json: bool) -> None:
-    """List tokens (never their secrets)."""
+    """List tokens (never their secrets): one row each, under a header."""
     service = admin.service()
-    records = [_record_json(service, rec) for rec in service.list_tokens(user_name)]
+    stored = service.list_tokens(user_name)
+    records = [_record_json(service, rec) for rec in stored]
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
-    for rec in records:
-        state = "revoked" if rec["revoked"] else "active"
-        scope = ",".join(rec["projects"]) or "all projects"
-        click.echo(
-            f"{rec['id']}\t{rec['user']}\t{state}\t{scope}\texpires {rec['expires'] or 'never'}"
-            f"\tlast used {rec['last_used'] or 'never'}\t{rec['description']}"
+    if not records:
+        click.echo("no tokens", err=True)
+        return
+    now = int(time.time())
+    rows = [("ID", "USER", "STATUS", "EXPIRES", "LAST USED", "SCOPE", "ACTIONS", "DESCRIPTION")]
+    for rec, record in zip(records, stored, strict=True):
+        rows.append(
+            (
+                rec["id"],
+                rec["user"] or "(removed)",
+                _status(record, now),
+                rec["expires"] or "never",
+                rec["last_used"] or "never",
+                ",".join(rec["projects"]) or "all projects",
+                ",".join(rec["actions"]),
+                rec["description"],
+            )
         )
+    table(rows)
+
+
+def _status(record: TokenRecord, now: int) -> str:
+    if record.revoked:
+        return "revoked"
+    if record.expires is not None and record.expires <= now:
+        return "expired"
+    return "active"
 
 
 @token.command("show")
@@ -246,9 +268,9 @@ def token_list(admin: Admin, user_name: str | None, as_json: bool) -> None:
 @pass_admin
 @admin_errors
 def token_show(admin: Admin, token_id: str) -> None:
-    """Show one token's record (never its secret)."""
+    """Show one token's record (never its secret); ID may be any unique start of its id."""
     service = admin.service()
-    click.echo(json.dumps(_record_json(service, service.get_token(token_id)), indent=2))
+    click.echo(json.dumps(_record_json(service, service.find_token(token_id)), indent=2))
 
 
 @token.command("revoke")
@@ -256,9 +278,14 @@ def token_show(admin: Admin, token_id: str) -> None:
 @pass_admin
 @admin_errors
 def token_revoke(admin: Admin, token_id: str) -> None:
-    """Revoke a token: refused from the next request on, in every server process."""
-    admin.service().revoke(token_id)
-    click.echo(f"revoked {token_id}")
+    """Revoke a token: refused from the next request on, in every server process.
+
+    ID may be any unique start of the token's id (as `token list` shows it).
+    """
+    service = admin.service()
+    record = service.find_token(token_id)
+    service.revoke(record.id)
+    click.echo(f"revoked {record.id}")
 
 
 @click.group()

@@ -10,7 +10,7 @@ import datetime
 import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -31,6 +31,7 @@ __all__ = [
     "parse_moment",
     "pass_admin",
     "read_token",
+    "table",
 ]
 
 
@@ -66,6 +67,17 @@ def parse_moment(text: str, *, ago: bool = False) -> int:
 def iso(timestamp: int | None) -> str | None:
     """A time for people (ISO 8601, UTC), or None for a time that is not set."""
     return None if timestamp is None else display.iso(timestamp)
+
+
+def table(rows: Sequence[Sequence[str]]) -> None:
+    """Print ``rows`` as columns aligned with spaces, the first row being the header.
+
+    The last column (a free-text description) is not padded, so lines end where text does.
+    """
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())
 
 
 def fail(message: str) -> NoReturn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.cli.conftest import Invoke
+from tests.cli.conftest import Invoke, Run
 from tests.service.conftest import ENV_VARS
 
 
@@ -234,3 +235,110 @@ def test_without_db_only_commands_that_create_make_a_store(tmp_path: Path) -> No
     assert listed.stdout.startswith("alice")
     again = run("user", "add", "bob")
     assert again.returncode == 0 and again.stderr == ""  # said once, when it was created
+
+
+# -- token list, ids by their start, --version (issue 13 point 10) --------------------------
+
+
+def test_token_list_has_a_header_and_shows_the_actions(populated: Invoke) -> None:
+    """The reproduction: a download-only token read like a full one, under no header."""
+    full = populated("token", "create", "--user", "bob", "--description", "ci")
+    reader = populated(
+        "token", "create", "--user", "alice", "--project", "foo", "--actions", "download",
+        "--expires", "@4102444800", "--description", "mirror",
+    )  # fmt: skip
+    assert full.exit_code == 0 and reader.exit_code == 0, reader.stderr
+    records = {r["user"]: r for r in json.loads(populated("token", "list", "--json").stdout)}
+    assert populated("token", "revoke", records["bob"]["id"]).exit_code == 0
+    lines = populated("token", "list").stdout.splitlines()
+    assert lines[0].split() == [
+        "ID", "USER", "STATUS", "EXPIRES", "LAST", "USED", "SCOPE", "ACTIONS", "DESCRIPTION",
+    ]  # fmt: skip
+    rows = {line.split()[1]: line.split() for line in lines[1:]}
+    assert rows["bob"] == [
+        records["bob"]["id"], "bob", "revoked", "never", "never", "all", "projects",
+        "upload,download", "ci",
+    ]  # fmt: skip
+    assert rows["alice"] == [
+        records["alice"]["id"], "alice", "active", "2100-01-01T00:00:00Z", "never", "foo",
+        "download", "mirror",
+    ]  # fmt: skip
+    # Columns line up: each header starts where its values do.
+    assert {line.index(" never ") + 1 for line in lines[1:] if " bob " in line} | {
+        line.index("2100") for line in lines[1:] if " alice " in line
+    } == {lines[0].index("EXPIRES")}
+
+
+def test_an_empty_token_list_says_so_on_stderr(populated: Invoke) -> None:
+    result = populated("token", "list")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "no tokens\n")
+
+
+@pytest.fixture
+def three_ids(populated: Invoke, db: str) -> list[str]:
+    """Three tokens whose ids share starts of one, two and eight characters."""
+    from pypitoken_core.store import TokenRecord, open_store
+
+    store = open_store(db)
+    ids = [
+        "abc12345-0000-4000-8000-000000000001",
+        "abc12345-0000-4000-8000-000000000002",
+        "abd00000-0000-4000-8000-000000000003",
+    ]
+    try:
+        (alice,) = [u for u in store.list_users() if u.name == "alice"]
+        for token_id in ids:
+            store.add_token(
+                TokenRecord(
+                    id=token_id,
+                    user_id=alice.id,
+                    salt=b"s" * 32,
+                    description="",
+                    projects=(),
+                    project_ids=(),
+                    indexes=(),
+                    actions=("upload",),
+                    created=1,
+                    expires=None,
+                    not_before=None,
+                    last_used=None,
+                    revoked=False,
+                )
+            )
+    finally:
+        store.close()
+    return ids
+
+
+def test_revoke_takes_any_unique_start_of_an_id(populated: Invoke, three_ids: list[str]) -> None:
+    result = populated("token", "revoke", "abd")
+    assert (result.exit_code, result.stdout) == (0, f"revoked {three_ids[2]}\n")
+    shown = json.loads(populated("token", "show", "ABC12345-0000-4000-8000-000000000002").stdout)
+    assert shown["id"] == three_ids[1] and shown["revoked"] is False
+    assert json.loads(populated("token", "show", "abd0").stdout)["revoked"] is True
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ("ab", "3 tokens start with 'ab': abc12345-0000-4000-8000-000000000001,"
+               " abc12345-0000-4000-8000-000000000002, abd; give more of the id"),
+        ("abc12345", "2 tokens start with 'abc12345': abc12345-0000-4000-8000-000000000001,"
+                     " abc12345-0000-4000-8000-000000000002; give more of the id"),
+        ("ff", "no token id starts with 'ff'"),
+        ("", "no token id starts with ''"),
+    ],
+)  # fmt: skip
+def test_revoke_refuses_an_ambiguous_or_unknown_start(
+    populated: Invoke, three_ids: list[str], start: str, message: str
+) -> None:
+    stderr = failed(populated("token", "revoke", start))
+    assert stderr.strip() == f"Error: {message}"
+    listed = json.loads(populated("token", "list", "--json").stdout)
+    assert [r["revoked"] for r in listed] == [False, False, False]
+
+
+def test_version(pypitoken: Run) -> None:
+    proc = pypitoken("--version", db_url=None)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"pypitoken, version {importlib.metadata.version('pypitoken-core')}\n"
