@@ -9,8 +9,8 @@ import time
 import pytest
 from click.testing import Result
 
-from pypitoken_core import Token
-from tests.cli.conftest import Invoke
+from pypitoken_core import Token, names
+from tests.cli.conftest import Invoke, Run
 
 USER_ID = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 PROJECT_ID = "0b1f7f0e-4c9e-4a53-9a53-1f2b4f0c9d11"
@@ -263,3 +263,30 @@ def test_offline_commands_need_no_store(invoke: Invoke, raw: str, tmp_path: obje
     assert result.exit_code == 0, result.stderr
     result = invoke("restrict", raw, "--project", "x", db_url="mysql://not-even-supported")
     assert result.exit_code == 0, result.stderr
+
+
+# -- a restriction that can never work is pointed out (issue 13 point 12) ---------------------
+
+
+def test_restrict_outside_the_project_caveat_warns(pypitoken: Run, raw: str) -> None:
+    """The reproduction: narrowing a token for 'foo' to 'bar' succeeded silently, and the
+    new token could never be used."""
+    scoped = pypitoken("restrict", "-", "--project", "Foo", input=raw, db_url=None)
+    assert scoped.returncode == 0 and scoped.stderr == ""  # the first scope: no warning
+    for projects, effect in (
+        (["bar"], "'bar' is outside it, so the new token can never be used"),
+        (["foo", "Bar_2"], "'bar-2' is outside it, so the new token can never be used for 'bar-2'"),
+    ):
+        args = [a for p in projects for a in ("--project", p)]
+        proc = pypitoken("restrict", "-", *args, input=scoped.stdout, db_url=None)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == f"Warning: the token is already limited to project 'foo'; {effect}\n"
+        (line,) = proc.stdout.splitlines()  # stdout stays the one token line
+        assert Token.load(line).restrictions[-1].project_names == [  # type: ignore[attr-defined]
+            names.normalize(p) for p in projects
+        ]
+    # The positive control: narrowing within the scope says nothing.
+    within = pypitoken("restrict", "-", "--project", "foo", "--expires", "1h", input=scoped.stdout,
+                       db_url=None)  # fmt: skip
+    assert within.returncode == 0 and within.stderr == ""
+    assert len(within.stdout.splitlines()) == 1
