@@ -94,6 +94,7 @@ __all__ = [
     "TokenService",
     "derive_key",
     "load_secret",
+    "wrong_password",
 ]
 
 #: The reason given for every token that is not provably genuine (unknown id, bad signature).
@@ -104,6 +105,10 @@ _DB_ENV = "PYPITOKEN_DB"
 DEFAULT_DB_URL = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
+_ALLOW_DELETE_SETTING = "allow_delete"
+#: Where to turn the delete action on; the one index whose switch it can be (devpi always
+#: allows it, and decides by its own ACLs).
+_DELETE_SWITCH = "start pypitoken-pypiserver with --allow-token-delete"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -183,14 +188,15 @@ class TokenService:
         domain: str | None = None,
         prefix: str = "pypi",
         ownership: str = "pypi",
-        allow_delete: bool = False,
+        allow_delete: bool | None = None,
         max_lifetime: int | None = None,
     ) -> TokenService:
         """Open the store at ``db_url`` (default ``$PYPITOKEN_DB``, else ./pypitoken.sqlite3).
 
         A given ``domain`` is saved as the store's; without one, the store's is used,
-        else ``localhost``. ``max_lifetime`` likewise (seconds; 0 saves "no limit"), so
-        that the admin CLI follows the limit an index was started with. Warns in the log
+        else ``localhost``. ``max_lifetime`` likewise (seconds; 0 saves "no limit"), and
+        ``allow_delete`` (None: the store's, else off), so that the admin CLI follows the
+        limit and the delete switch an index was started with. Warns in the log
         when the secret differs from the one tokens in this store were minted with.
         """
         lifetime = None if max_lifetime is None else checked_lifetime(max_lifetime) or 0
@@ -209,6 +215,11 @@ class TokenService:
                 lifetime = _stored_lifetime(store)
             elif store.get_setting(_MAX_LIFETIME_SETTING) != str(lifetime):
                 store.set_setting(_MAX_LIFETIME_SETTING, str(lifetime))
+            saved_delete = store.get_setting(_ALLOW_DELETE_SETTING)
+            if allow_delete is None:
+                allow_delete = saved_delete == "1"
+            elif saved_delete != str(int(allow_delete)):
+                store.set_setting(_ALLOW_DELETE_SETTING, str(int(allow_delete)))
         except BaseException:
             store.close()
             raise
@@ -509,7 +520,9 @@ class TokenService:
             projects=project_list,
             project_ids=ids,
             indexes=list(indexes),
-            actions=mint_actions(actions, allow_delete=self.allow_delete),
+            actions=mint_actions(
+                actions, allow_delete=self.allow_delete, enable_with=_DELETE_SWITCH
+            ),
             not_before=not_before_ts,
             expires=expires_ts,
             description=description,
@@ -570,8 +583,17 @@ class TokenService:
 
     # -- authentication -----------------------------------------------------------------
 
-    def authenticate(self, raw_token: str, context: Context | Callable[[], Context]) -> Identity:
+    def authenticate(
+        self,
+        raw_token: str,
+        context: Context | Callable[[], Context],
+        *,
+        user: str | None = None,
+    ) -> Identity:
         """Check ``raw_token`` for the use ``context`` describes; return who acts.
+
+        ``user`` is the name the client logged in with when it was not ``__token__``
+        (``alice:<token>``): the token must be that user's.
 
         ``context`` may be a function that builds the :class:`Context`: it is called only
         once the token's signature is verified, so an adapter never parses a request body
@@ -585,7 +607,7 @@ class TokenService:
         # With the use known up front, one store read answers everything (token, owner,
         # project, role); a deferred context costs a second read for project and role.
         token, grant = self._find(raw_token, None if ready is None else self._project_key(ready))
-        genuine = self._verify(token, grant)
+        genuine = self._verify(token, grant, user)
         if isinstance(genuine, Refusal):
             self._denied(genuine, grant, ready)
             raise genuine.error()
@@ -657,7 +679,9 @@ class TokenService:
             self._touch(grant.token, allowed.now)
         return answers
 
-    def identify(self, raw_token: str, *, now: int | None = None) -> Identity:
+    def identify(
+        self, raw_token: str, *, now: int | None = None, user: str | None = None
+    ) -> Identity:
         """Who a genuine, current token speaks for, before its use is known.
 
         Checks what :meth:`authenticate` checks except the use: format, lookup,
@@ -665,11 +689,11 @@ class TokenService:
         Project, index and action restrictions are not evaluated: call
         :meth:`authenticate` or :meth:`evaluate` for each use. For servers that learn the
         use only later (devpi resolves the stages a push touches after identifying the
-        caller).
+        caller). ``user``: as for :meth:`authenticate`.
         """
         context = Context(now=now)
         token, grant = self._find(raw_token, None)
-        genuine = self._verify(token, grant)
+        genuine = self._verify(token, grant, user)
         if isinstance(genuine, Refusal):
             self._denied(genuine, grant, None)
             raise genuine.error()
@@ -753,8 +777,11 @@ class TokenService:
             raise loaded.error() from None
         return loaded, self._grant(loaded, project_name)
 
-    def _verify(self, token: Token, grant: TokenGrant | None) -> tuple[TokenGrant, User] | Refusal:
-        """Verify the token: signature, then revocation and owner.
+    def _verify(
+        self, token: Token, grant: TokenGrant | None, user: str | None = None
+    ) -> tuple[TokenGrant, User] | Refusal:
+        """Verify the token: signature, then revocation and owner (who must be ``user``,
+        when the client named one).
 
         The signature comes first: before it is verified, nothing about the record (that
         it was revoked, or its owner removed) is the holder's business. An unknown id is
@@ -775,6 +802,16 @@ class TokenService:
             return Refusal(("token revoked",), "revoked")
         if owner is None:
             return Refusal(("the token's owner no longer exists",), "owner removed")
+        if user is not None and user != owner.name:
+            # The name came with the request: cut, as a reason phrase would be.
+            named = repr(user if len(user) <= 64 else user[:61] + "...")
+            return Refusal(
+                (
+                    f"this token does not belong to user {named}; log in as __token__"
+                    " (or as the token's owner)",
+                ),
+                "wrong user",
+            )
         return grant, owner
 
     def _project_key(self, context: Context) -> str | None:
@@ -828,7 +865,7 @@ class TokenService:
         :meth:`claim_upload`, when a file of it is about to be stored.
         """
         if context.action == "delete" and not self.allow_delete:
-            return Refusal(("deleting is not enabled on this server",), kind)
+            return Refusal((f"deleting is not enabled on this server ({_DELETE_SWITCH})",), kind)
         refused = self._policy.use_refusal(
             user, context.action, context.project_name, project, role
         )
@@ -904,6 +941,16 @@ class TokenService:
         if self._claims is None:
             raise StoreError(f"{self.store.url} keeps no projects to claim")
         return self._claims
+
+
+def wrong_password(user_name: str) -> str:
+    """The refusal of a password the index's own check did not accept (or a user it does
+    not know), for both index servers to give in the same words."""
+    named = repr(user_name if len(user_name) <= 64 else user_name[:61] + "...")
+    return (
+        f"wrong password for user {named}; use __token__ as the user name with an API"
+        " token, or check the password"
+    )
 
 
 def _unique_start(token_id: str, ids: Sequence[str]) -> str:

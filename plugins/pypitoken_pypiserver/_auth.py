@@ -23,7 +23,7 @@ from pypitoken_core import Context
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.exceptions import ValidationError
 from pypitoken_core.names import is_valid, normalize
-from pypitoken_core.service import Identity, TokenService
+from pypitoken_core.service import Identity, TokenService, wrong_password
 from pypitoken_core.token import TOKEN_USERNAME
 
 from ._redact import redact
@@ -142,18 +142,22 @@ def _where() -> str:
 
 
 def forbidden(label: str, reason: object) -> HTTPError:
-    """A 403 whose reason phrase is ``label: reason``, made safe for a status line."""
-    text = reason_phrase(f"{label}: {reason}")
+    """A 403 whose reason phrase is ``label: reason`` (``reason`` alone without a label),
+    made safe for a status line."""
+    text = reason_phrase(f"{label}: {reason}" if label else str(reason))
     return HTTPError(f"403 {text}", text)
 
 
 class TokenAuther:
     """pypiserver's ``auther(username, password) -> bool``, for tokens and password users.
 
-    Tokens go to ``service().authenticate``. Other credentials go to ``fallback`` (the
-    htpasswd check pypiserver built from ``-P``, or always-False), then to
-    ``service().authorize_user`` for the ownership rules. A refusal raises a 403 with the
-    reason; anything unexpected is logged without credentials and answered 403, never 500.
+    Tokens go to ``service().authenticate``: as ``__token__`` (or no user name), or as
+    ``<owner>:<token>``, which the service refuses unless the token is the owner's. Other
+    credentials go to ``fallback`` (the htpasswd check pypiserver built from ``-P``, or
+    always-False), then to ``service().authorize_user`` for the ownership rules. A refusal
+    raises a 403 with the reason (a wrong password's too, never pypiserver's bare
+    "Forbidden"); anything unexpected is logged without credentials and answered 403,
+    never 500.
     """
 
     def __init__(
@@ -198,9 +202,15 @@ class TokenAuther:
 
     def _check(self, username: str, password: str) -> bool:
         token = extract_token(username, password, self._prefix)
+        claimed = None
+        if token is None and password.startswith(self._prefix + "-"):
+            # <owner>:<token>, as devpi takes it: a token when it has our tokens' shape
+            # (nothing is looked up to decide), else a password that merely starts so.
+            if self._service().recognizes(password):
+                token, claimed = password, username
         if token is None:
             if not self._fallback(username, password):
-                return False
+                raise forbidden("", wrong_password(username))
             target = _request_target()
             try:
                 identity = self._service().authorize_user(username, _to_context(target))
@@ -226,7 +236,7 @@ class TokenAuther:
             ready = target
         try:
             identity = self._service().authenticate(
-                token, context if ready is None else _to_context(ready)
+                token, context if ready is None else _to_context(ready), user=claimed
             )
         except ValidationError as exc:
             raise forbidden("Invalid API Token", exc) from None

@@ -127,8 +127,10 @@ class Admin:
                 self.db or DEFAULT_DB_URL,
                 secret_file=self.secret_file,
                 ownership=self.ownership,
-                allow_delete=self.allow_delete,
             )
+            if self.allow_delete:
+                # An override for this command only: the store keeps its server's choice.
+                self._service.allow_delete = True
             click.get_current_context().call_on_close(self._service.close)
             if new is not None:
                 secret = "" if self.secret_file else f", its secret in {new}.secret"
