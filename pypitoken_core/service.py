@@ -572,9 +572,40 @@ class TokenService:
 
     # -- the audit trail ----------------------------------------------------------------
 
-    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
-        """Up to ``limit`` audit lines, newest first, optionally only one token's."""
-        return self._trail().list_events(limit=limit, token_id=token_id)
+    def list_events(
+        self,
+        limit: int = 100,
+        token_id: str | None = None,
+        *,
+        user: str | None = None,
+        project: str | None = None,
+        kind: str | None = None,
+        since: int | None = None,
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` audit lines, newest first, optionally only one token's.
+
+        The other filters keep the lines of ``user``, of ``project`` (any spelling of
+        its name), of one ``kind`` of event ("denied", "minted", "revoked", ...) and
+        those last seen at or after ``since`` (a timestamp). They are applied to the
+        newest :attr:`audit_max_events` lines, the most a trail keeps.
+        """
+        trail = self._trail()
+        if user is None and project is None and kind is None and since is None:
+            return trail.list_events(limit=limit, token_id=token_id)
+        wanted = None if project is None else names.normalize(project)
+        found: list[AuditEvent] = []
+        for entry in trail.list_events(limit=max(limit, self.audit_max_events), token_id=token_id):
+            if len(found) >= limit:
+                break
+            # Lines come newest-written first, but a folded line's time moves on: check each.
+            if (
+                (since is None or entry.time >= since)
+                and (user is None or entry.user == user)
+                and (wanted is None or entry.project == wanted)
+                and (kind is None or entry.event == kind)
+            ):
+                found.append(entry)
+        return found
 
     def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
         """Drop audit lines last seen before ``before``, then all but the newest ``keep``;
@@ -609,8 +640,7 @@ class TokenService:
         token, grant = self._find(raw_token, None if ready is None else self._project_key(ready))
         genuine = self._verify(token, grant, user)
         if isinstance(genuine, Refusal):
-            self._denied(genuine, grant, ready)
-            raise genuine.error()
+            raise self._denied(genuine, grant, ready)
         grant, owner = genuine
         if isinstance(context, Context):
             use, project, role = context, grant.project, grant.role
@@ -618,13 +648,11 @@ class TokenService:
             use = context()
             if (bad := _name_refusal(use)) is not None:
                 refused = _bad_name_refusal(grant.token, use, bad)
-                self._denied(refused, grant, use)
-                raise refused.error()
+                raise self._denied(refused, grant, use)
             project, role = self._project_and_role(use, owner)
         refusal = self._refusal(token, grant.token, owner, use, project, role)
         if refusal is not None:
-            self._denied(refusal, grant, use)
-            raise refusal.error()
+            raise self._denied(refusal, grant, use)
         self._touch(grant.token, use.now)
         return Identity(owner.name, owner.id, grant.token.id)
 
@@ -695,16 +723,14 @@ class TokenService:
         token, grant = self._find(raw_token, None)
         genuine = self._verify(token, grant, user)
         if isinstance(genuine, Refusal):
-            self._denied(genuine, grant, None)
-            raise genuine.error()
+            raise self._denied(genuine, grant, None)
         grant, owner = genuine
         context = context._evolve(user_id=owner.id)
         window = window_reasons(grant.token, context.now)
         reasons = window or [f.reason for f in token._failures(context, partial=True)]
         if reasons:
             refusal = Refusal(tuple(reasons), "expired" if window else "restricted")
-            self._denied(refusal, grant, None)
-            raise refusal.error()
+            raise self._denied(refusal, grant, None)
         return Identity(owner.name, owner.id, grant.token.id)
 
     def recognizes(self, raw_token: str) -> bool:
@@ -739,7 +765,7 @@ class TokenService:
         )
         if refusal is not None:
             self._audit.denied(refusal, user=user.name, context=context)
-            raise refusal.error()
+            raise refusal.error(user=user.name)
         return Identity(user.name, user.id, None)
 
     # -- the steps of a check -----------------------------------------------------------
@@ -871,14 +897,15 @@ class TokenService:
         )
         return None if refused is None else Refusal((refused,), kind)
 
-    def _denied(self, refusal: Refusal, grant: TokenGrant | None, context: Context | None) -> None:
-        """Record the refusal of the token in ``grant`` (None: an unknown id)."""
-        self._audit.denied(
-            refusal,
-            token_id=None if grant is None else grant.token.id,
-            user=None if grant is None or grant.owner is None else grant.owner.name,
-            context=context,
-        )
+    def _denied(
+        self, refusal: Refusal, grant: TokenGrant | None, context: Context | None
+    ) -> ValidationError:
+        """Record the refusal of the token in ``grant`` (None: an unknown id); return the
+        error to raise, which names the token and its owner for the index's log."""
+        token_id = None if grant is None else grant.token.id
+        user = None if grant is None or grant.owner is None else grant.owner.name
+        self._audit.denied(refusal, token_id=token_id, user=user, context=context)
+        return refusal.error(token_id=token_id, user=user)
 
     def _touch(self, record: TokenRecord, now: int) -> None:
         # One write per token per interval, whatever the request rate.

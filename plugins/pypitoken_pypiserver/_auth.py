@@ -36,6 +36,7 @@ __all__ = [
     "TokenAuther",
     "Uploader",
     "extract_token",
+    "refusals_logged",
 ]
 
 log = logging.getLogger("pypitoken_pypiserver")
@@ -189,6 +190,7 @@ class TokenAuther:
         except HTTPError:
             raise
         except Refused as exc:
+            _log_refusal(username, None, None, exc)
             raise forbidden("Forbidden", exc) from None
         except Exception as exc:
             # Only the type, a masked message and the route: never the credentials.
@@ -210,11 +212,13 @@ class TokenAuther:
                 token, claimed = password, username
         if token is None:
             if not self._fallback(username, password):
+                _log_refusal(username, None, None, "wrong password")
                 raise forbidden("", wrong_password(username))
             target = _request_target()
             try:
                 identity = self._service().authorize_user(username, _to_context(target))
             except ValidationError as exc:
+                _log_refusal(username, None, target, exc)
                 raise forbidden("Forbidden", exc) from None
             _remember(identity, target)
             return True
@@ -239,9 +243,39 @@ class TokenAuther:
                 token, context if ready is None else _to_context(ready), user=claimed
             )
         except ValidationError as exc:
+            _log_refusal(exc.user, exc.token_id, ready or (read[0] if read else None), exc)
             raise forbidden("Invalid API Token", exc) from None
         _remember(identity, read[0] if ready is None else ready)
         return True
+
+
+#: Refusals, one INFO line each: who, which token (its id, never the token), what, why.
+#: On by default (pypiserver's own logging starts at WARNING); an operator's logging
+#: configuration of this logger wins (see :func:`refusals_logged`).
+refusal_log = logging.getLogger("pypitoken_pypiserver.refusals")
+
+
+def refusals_logged() -> None:
+    """Let the refusal lines through at INFO, unless logging set this logger's level."""
+    if refusal_log.level == logging.NOTSET:
+        refusal_log.setLevel(logging.INFO)
+
+
+def _log_refusal(
+    user: str | None, token_id: str | None, target: Target | None, reason: object
+) -> None:
+    # Every value may come from the request: one line of printable ASCII, each cut short.
+    def shown(value: object) -> str:
+        return "-" if value is None else reason_phrase(str(value), 120)
+
+    refusal_log.info(
+        "pypitoken: refused user=%s token=%s project=%s action=%s: %s",
+        shown(user),
+        shown(token_id),
+        shown(target.project if target else None),
+        shown(target.action if target else None),
+        shown(reason),
+    )
 
 
 def _request_target() -> Target:

@@ -23,6 +23,7 @@ from ._common import (
     iso,
     parse_duration,
     parse_expiry,
+    parse_moment,
     pass_admin,
     table,
 )
@@ -294,38 +295,79 @@ def audit() -> None:
 
 
 @audit.command("list")
-@click.option("--token", "token_id", metavar="ID", help="Only this token's events.")
+@click.option("--user", "user_name", metavar="NAME", help="Only this user's events.")
+@click.option("--token", "token_id", metavar="ID", help="Only this token's (any unique id start).")
+@click.option("--project", metavar="NAME", help="Only this project's events.")
+@click.option(
+    "--kind",
+    metavar="EVENT",
+    help="Only this kind of event: denied, minted, revoked, claimed, ...",
+)
+@click.option(
+    "--since", metavar="WHEN", help="Only events seen since then: 1d (ago), ISO 8601 or @EPOCH."
+)
 @click.option(
     "--limit", default=100, show_default=True, type=click.IntRange(min=0), help="Newest N."
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_admin
 @admin_errors
-def audit_list(admin: Admin, token_id: str | None, limit: int, as_json: bool) -> None:
+def audit_list(
+    admin: Admin,
+    user_name: str | None,
+    token_id: str | None,
+    project: str | None,
+    kind: str | None,
+    since: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Show the newest events, newest first; repeated refusals are one line with a count."""
-    events = [
-        {
-            "first": iso(e.first_time),
-            "last": iso(e.time),
-            "count": e.count,
-            "event": e.event,
-            "token_id": e.token_id,
-            "user": e.user,
-            "project": e.project,
-            "action": e.action,
-            "reason": e.reason,
-        }
-        for e in admin.service().list_events(limit=limit, token_id=token_id)
-    ]
+    after = None if since is None else parse_moment(since, ago=True)
+    service = admin.service()
+    whose = token_id
+    if token_id is not None and len(token_id) != 36:  # a whole id may outlive its record
+        whose = service.find_token(token_id).id
+    found = service.list_events(
+        limit=limit, token_id=whose, user=user_name, project=project, kind=kind, since=after
+    )
     if as_json:
+        events = [
+            {
+                "first": iso(e.first_time),
+                "last": iso(e.time),
+                "count": e.count,
+                "event": e.event,
+                "token_id": e.token_id,
+                "user": e.user,
+                "project": e.project,
+                "action": e.action,
+                "reason": e.reason,
+            }
+            for e in found
+        ]
         click.echo(json.dumps(events, indent=2))
         return
-    for e in events:
-        when = e["last"] if e["count"] == 1 else f"{e['first']}..{e['last']} x{e['count']}"
-        who = " ".join(
-            f"{key}={e[key]}" for key in ("token_id", "user", "project", "action") if e[key]
+    if not found:
+        click.echo("no audit events", err=True)
+        return
+    header = ("FIRST SEEN", "LAST SEEN", "COUNT", "EVENT", "USER", "TOKEN", "PROJECT", "ACTION")
+    rows: list[tuple[str, ...]] = [(*header, "REASON")]
+    for e in found:
+        rows.append(
+            (
+                iso(e.first_time) or "-",
+                iso(e.time) or "-",
+                str(e.count),
+                e.event,
+                e.user or "-",
+                e.token_id or "-",
+                e.project or "-",
+                e.action or "-",
+                e.reason,
+            )
         )
-        click.echo(f"{when}\t{e['event']}\t{who}\t{e['reason']}")
+    table(rows)
 
 
 @audit.command("prune")

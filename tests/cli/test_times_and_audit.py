@@ -3,6 +3,7 @@ token lifetime, and the audit trail's ``list`` and ``prune`` (part 2)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import threading
@@ -194,11 +195,12 @@ def test_audit_list_shows_folded_refusals(populated: Invoke, db: str) -> None:
     assert events[0]["reason"] == "unknown token id"
     assert events[1]["reason"].startswith("bad signature")
     assert events[1]["first"] <= events[1]["last"]
-    text = ok(populated("audit", "list", "--token", token["id"]))
-    first, second = text.splitlines()
-    assert "x5\tdenied\t" in first and f"token_id={token['id']}" in first
-    assert "bad signature" in first
-    assert "\tminted\t" in second
+    text = ok(populated("audit", "list", "--token", token["id"][:8]))
+    header, first, second = text.splitlines()
+    assert header.split()[:5] == ["FIRST", "SEEN", "LAST", "SEEN", "COUNT"]
+    assert first.split()[2:6] == ["5", "denied", "alice", token["id"]]
+    assert first.endswith("bad signature (a forged or altered token, or the server secret changed)")
+    assert second.split()[2:6] == ["1", "minted", "alice", token["id"]]
 
 
 def test_audit_prune(populated: Invoke, db: str) -> None:
@@ -263,3 +265,46 @@ def test_a_bare_number_is_refused_alike_by_every_command(pypitoken: Run) -> None
             assert before + 30 <= not_after <= int(time.time()) + 30
         else:
             assert not_after == 4102444800
+
+
+def test_audit_list_filters(populated: Invoke, db: str) -> None:
+    """Issue 13 point 8: the trail read by user, token, project, kind and age."""
+    ok(populated("user", "add", "bob"))
+    store = open_store(db)
+    now = int(time.time())
+    bob_token = "0d6ee0b4-1b49-4c41-9d8a-8f3f36c5a7a3"
+    try:
+        for age, name, user, token_id, project in (
+            (3 * 86400, "denied", "alice", None, "foo"),
+            (2 * 86400, "minted", "bob", bob_token, None),
+            (3600, "denied", "bob", bob_token, "bar"),
+            (60, "revoked", None, bob_token, None),
+        ):
+            store.add_event(AuditEvent(now - age, name, token_id, user, project, "upload", name))
+    finally:
+        store.close()
+
+    def listed(*args: str) -> list[str]:
+        return [e["reason"] for e in json.loads(ok(populated("audit", "list", "--json", *args)))]
+
+    assert listed() == ["revoked", "denied", "minted", "denied"]
+    assert listed("--user", "bob") == ["denied", "minted"]
+    assert listed("--token", bob_token) == ["revoked", "denied", "minted"]
+    assert listed("--project", "BAR") == ["denied"]
+    assert listed("--kind", "denied") == ["denied", "denied"]
+    assert listed("--kind", "denied", "--user", "alice") == ["denied"]
+    assert listed("--since", "1d") == ["revoked", "denied"]
+    assert listed("--since", f"@{now - 2 * 86400 - 5}", "--limit", "2") == ["revoked", "denied"]
+    assert listed("--since", iso_z(now - 120)) == ["revoked"]
+    assert listed("--kind", "claimed") == []
+    refused = populated("audit", "list", "--since", "30")
+    assert refused.exit_code == 2 and "'30' is a bare number" in refused.stderr
+    table = ok(populated("audit", "list", "--user", "bob")).splitlines()
+    assert table[0].split()[-5:] == ["EVENT", "USER", "TOKEN", "PROJECT", "ACTION", "REASON"][1:]
+    assert [row.split()[3:5] for row in table[1:]] == [["denied", "bob"], ["minted", "bob"]]
+    empty = populated("audit", "list", "--kind", "claimed")
+    assert (empty.stdout, empty.stderr) == ("", "no audit events\n")
+
+
+def iso_z(stamp: int) -> str:
+    return datetime.datetime.fromtimestamp(stamp, datetime.UTC).isoformat().replace("+00:00", "Z")
