@@ -217,9 +217,11 @@ def test_garbage_tokens_are_refused_never_500(devpi: Devpi, garbage: str) -> Non
             reply = devpi.api("GET", "/+api", **kwargs)
         except UnicodeEncodeError:
             continue  # urllib cannot even send it
-        assert (reply.status, reply.reason) == (403, "Invalid API Token: malformed token")
+        # The service's words, as pypiserver gives them: what is wrong with it.
+        malformed = "Invalid API Token: malformed token (Deserialization error: "
+        assert reply.status == 403 and reply.reason.startswith(malformed), reply.reason
         upload = devpi.upload("alice/dev", new_wheel(devpi), **kwargs)
-        assert (upload.status, upload.reason) == (403, "Invalid API Token: malformed token")
+        assert (upload.status, upload.reason) == (403, reply.reason)
 
 
 def test_tampered_token_is_refused(devpi: Devpi) -> None:
