@@ -580,7 +580,7 @@ def _expires(value: object) -> int | datetime.datetime | None:
     try:
         when = times.parse_time(value)
     except InvalidInput as exc:
-        raise _bad(f"'expires' {exc}; {_EXPIRES_HINT}") from None
+        raise _bad(f"'expires' {exc}") from None  # it names the forms, or the fix
     return int(when.total_seconds()) if isinstance(when, datetime.timedelta) else when
 
 
