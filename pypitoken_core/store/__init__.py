@@ -8,8 +8,9 @@ One URL selects the backend (the ``--db`` option / ``PYPITOKEN_DB``)::
     memory://                          in-process only, for tests
 
 Every backend implements :class:`TokenStore`, which is :class:`TokenRecords` (tokens,
-grants, events, settings), :class:`Directory` (users, projects, roles) and
-:class:`AuditTrail` together; each passes the contract suites of those protocols
+grants, events, settings), :class:`Directory` (users, projects, roles),
+:class:`AuditTrail`, :class:`Publishers` (trusted publishers) and :class:`SingleUse`
+(marks taken once, such as OIDC token ids) together; each passes the contract suites of those protocols
 (``tests/store``), and every failure surfaces as a
 :class:`~pypitoken_core.exceptions.StoreError`. A server that keeps its own users (the
 devpi plugin) implements :class:`TokenRecords` alone (see ``store.base``).
@@ -22,6 +23,9 @@ from .base import AuditEvent as AuditEvent
 from .base import AuditTrail as AuditTrail
 from .base import Directory as Directory
 from .base import Project as Project
+from .base import PublisherRecord as PublisherRecord
+from .base import Publishers as Publishers
+from .base import SingleUse as SingleUse
 from .base import TokenGrant as TokenGrant
 from .base import TokenRecord as TokenRecord
 from .base import TokenRecords as TokenRecords
@@ -35,6 +39,9 @@ __all__ = [
     "AuditTrail",
     "Directory",
     "Project",
+    "PublisherRecord",
+    "Publishers",
+    "SingleUse",
     "TokenGrant",
     "TokenRecord",
     "TokenRecords",

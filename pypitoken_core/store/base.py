@@ -9,7 +9,9 @@ A store keeps two things that can live apart:
 
 A store that keeps both, and an :class:`AuditTrail` to read its events back, is a
 :class:`TokenStore`: every store :func:`~pypitoken_core.store.open_store` opens (SQLite,
-PostgreSQL, memory). devpi-server keeps its own users and decides with its own ACLs, so
+PostgreSQL, memory). Trusted publishing adds two more, which every store keeps, the devpi
+keyfs store too: the registered :class:`Publishers`, and :class:`SingleUse` marks (an
+OIDC token's ``jti``, taken once and remembered until it expires). devpi-server keeps its own users and decides with its own ACLs, so
 the devpi plugin's keyfs store is token records only, and its service runs with
 ``ownership="external"``::
 
@@ -17,7 +19,9 @@ the devpi plugin's keyfs store is token records only, and its service runs with
                 |                +- TokenStore   SQLiteStore, PostgreSQLStore, MemoryStore
                 +- Directory ----+
                    AuditTrail ---+
-    TokenRecords                                  KeyfsStore (devpi plugin)
+                   Publishers ---+
+                   SingleUse ----+
+    TokenRecords, Publishers, SingleUse           KeyfsStore (devpi plugin)
 
 What holds for every method of every protocol here: it raises only
 :class:`~pypitoken_core.exceptions.StoreError` and its subclasses (``NotFound``,
@@ -54,14 +58,19 @@ __all__ = [
     "AuditTrail",
     "Directory",
     "Project",
+    "PublisherRecord",
+    "Publishers",
+    "SingleUse",
     "TokenGrant",
     "TokenRecord",
     "TokenRecords",
     "TokenStore",
     "User",
     "UserLookup",
+    "check_publisher",
     "check_record",
     "check_setting",
+    "check_single_use",
     "check_text",
     "check_time",
     "has_nul",
@@ -82,6 +91,8 @@ EVENTS: frozenset[str] = frozenset(
         "project_created",
         "project_adopted",
         "claim_released",
+        "publisher_added",
+        "publisher_removed",
     }
 )
 
@@ -132,6 +143,32 @@ class TokenRecord:
     not_before: int | None
     last_used: int | None
     revoked: bool
+    publisher_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherRecord:
+    """A trusted publisher: a CI workflow whose OIDC tokens may be exchanged for upload tokens.
+
+    ``kind`` names the publisher type (``github``, ``gitlab``, ``oidc``) and ``config`` its
+    fields, as canonical JSON (the kind's business, see :mod:`pypitoken_core.oidc`);
+    ``lookup_key`` is what a verified OIDC token's claims are looked up by. ``projects``
+    are normalised project names; ``index`` is the devpi ``user/index`` the publisher may
+    upload to (None elsewhere). A ``pending`` publisher names one project that does not
+    exist yet: its first publish creates it, owned by ``added_by`` (a user id), on whose
+    behalf every token minted for the publisher acts.
+    """
+
+    id: str
+    kind: str
+    issuer: str
+    config: str
+    lookup_key: str
+    projects: tuple[str, ...]
+    index: str | None
+    pending: bool
+    added_by: str
+    created: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,8 +404,72 @@ class AuditTrail(Protocol):
 
 
 @runtime_checkable
-class TokenStore(TokenRecords, Directory, AuditTrail, Protocol):
-    """A store that keeps it all: token records, the directory and the audit trail.
+class Publishers(Protocol):
+    """The trusted publishers registered on the index.
+
+    The optional ``event`` of :meth:`add_publisher` and :meth:`remove_publisher` is written
+    in the same transaction as the change.
+    """
+
+    def add_publisher(self, record: PublisherRecord, *, event: AuditEvent | None = None) -> None:
+        """Register a publisher. ``AlreadyExists`` for a duplicate id, ``NotFound`` if
+        ``added_by`` is no user, StoreError for a record :func:`check_publisher` refuses."""
+        ...
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord | None:
+        """Return the publisher with this id, or None."""
+        ...
+
+    def list_publishers(self) -> list[PublisherRecord]:
+        """Return every publisher, oldest first."""
+        ...
+
+    def find_publishers(self, lookup_key: str) -> list[PublisherRecord]:
+        """Return the publishers registered under ``lookup_key``, oldest first (one read)."""
+        ...
+
+    def has_issuer(self, issuer: str) -> bool:
+        """Tell whether any publisher trusts ``issuer`` (one read): tokens of other
+        issuers are refused before any of their keys is fetched."""
+        ...
+
+    def activate_publisher(self, publisher_id: str) -> bool:
+        """Mark a pending publisher as active (its project now exists); False if unknown."""
+        ...
+
+    def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
+        """Remove a publisher and revoke every token minted for it, in one transaction.
+
+        False if there is no such publisher (then ``event`` is not written).
+        """
+        ...
+
+
+@runtime_checkable
+class SingleUse(Protocol):
+    """Marks that can be taken once: "taken on one process is seen by all", until expiry.
+
+    An OIDC token's ``jti`` is taken when it is exchanged, so the same CI token is
+    refused afterwards by every process and host sharing the store.
+    """
+
+    def take_once(self, key: str, expires: int, now: int) -> bool:
+        """Take ``key`` until ``expires``: True if this call took it, False if it is taken.
+
+        Atomic: of concurrent calls for one key, exactly one gets True. A mark whose
+        ``expires`` is before ``now`` counts as absent (and expired marks are dropped).
+        """
+        ...
+
+    def is_taken(self, key: str, now: int) -> bool:
+        """Tell whether ``key`` is taken and not expired at ``now`` (a read, no write)."""
+        ...
+
+
+@runtime_checkable
+class TokenStore(TokenRecords, Directory, AuditTrail, Publishers, SingleUse, Protocol):
+    """A store that keeps it all: token records, the directory, the audit trail, the
+    trusted publishers and the single-use marks.
 
     What the parts promise together: removing a user revokes their tokens in the same
     transaction (:meth:`Directory.remove_user`), and a grant names the project and the
@@ -423,7 +524,41 @@ def check_record(record: object) -> TokenRecord:
     check_time("a token's times", record.last_used)
     for field in ("projects", "project_ids", "indexes", "actions"):
         _check_names(field, getattr(record, field))
+    if record.publisher_id is not None and (
+        type(record.publisher_id) is not str or not record.publisher_id
+    ):
+        raise StoreError("a token's publisher id must be a non-empty string or None")
+    check_text("a token's publisher id", record.publisher_id)
     return record
+
+
+def check_publisher(record: object) -> PublisherRecord:
+    """Return ``record`` if every store can keep it and give it back equal (see
+    :func:`check_record`); StoreError otherwise."""
+    if not isinstance(record, PublisherRecord):
+        raise StoreError("add_publisher needs a PublisherRecord")
+    texts = (record.id, record.kind, record.issuer, record.config, record.lookup_key)
+    texts += (record.added_by,)
+    if any(type(v) is not str or not v for v in texts):
+        raise StoreError("a publisher's id, kind, issuer, config, key and owner must be strings")
+    if record.index is not None and (type(record.index) is not str or not record.index):
+        raise StoreError("a publisher's index must be a non-empty string or None")
+    check_text("a publisher", *texts, record.index)
+    if type(record.pending) is not bool:
+        raise StoreError("a publisher's pending flag must be a bool")
+    check_time("a publisher's creation time", record.created)
+    _check_names("projects", record.projects)
+    if not record.projects:
+        raise StoreError("a publisher names at least one project")
+    return record
+
+
+def check_single_use(key: object, *times: object) -> None:
+    """Refuse a single-use key that is not a non-empty string, or bad times."""
+    if type(key) is not str or not key:
+        raise StoreError("a single-use key must be a non-empty string")
+    check_text("a single-use key", key)
+    check_time("a single-use mark's times", *times)
 
 
 def check_setting(key: object, value: object) -> None:
