@@ -10,10 +10,11 @@ One URL selects the backend (the ``--db`` option / ``PYPITOKEN_DB``)::
 Every backend implements :class:`TokenStore`, which is :class:`TokenRecords` (tokens,
 grants, events, settings), :class:`Directory` (users, projects, roles),
 :class:`AuditTrail`, :class:`Publishers` (trusted publishers) and :class:`SingleUse`
-(marks taken once, such as OIDC token ids) together; each passes the contract suites of those protocols
-(``tests/store``), and every failure surfaces as a
+(marks taken once, such as OIDC token ids) together; each passes the contract suites of
+those protocols (``tests/store``), and every failure surfaces as a
 :class:`~pypitoken_core.exceptions.StoreError`. A server that keeps its own users (the
-devpi plugin) implements :class:`TokenRecords` alone (see ``store.base``).
+devpi plugin) implements :class:`TokenRecords`, :class:`Publishers` and
+:class:`SingleUse` only (see ``store.base``).
 """
 
 from __future__ import annotations

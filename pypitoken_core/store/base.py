@@ -11,9 +11,9 @@ A store that keeps both, and an :class:`AuditTrail` to read its events back, is 
 :class:`TokenStore`: every store :func:`~pypitoken_core.store.open_store` opens (SQLite,
 PostgreSQL, memory). Trusted publishing adds two more, which every store keeps, the devpi
 keyfs store too: the registered :class:`Publishers`, and :class:`SingleUse` marks (an
-OIDC token's ``jti``, taken once and remembered until it expires). devpi-server keeps its own users and decides with its own ACLs, so
-the devpi plugin's keyfs store is token records only, and its service runs with
-``ownership="external"``::
+OIDC token's ``jti``, taken once and remembered until it expires). devpi-server keeps its
+own users and decides with its own ACLs, so the devpi plugin's keyfs store has no
+directory and no readable trail, and its service runs with ``ownership="external"``::
 
     UserLookup -+- TokenRecords -+
                 |                +- TokenStore   SQLiteStore, PostgreSQLStore, MemoryStore

@@ -693,7 +693,7 @@ class PublishersContract:
         self, store: Any, alice: User, written: Written
     ) -> None:
         store.add_publisher(publisher(alice.id))
-        with pytest.raises(AlreadyExists, match="pub-1"):
+        with pytest.raises(AlreadyExists, match=r"pub\-1"):
             store.add_publisher(publisher(alice.id), event=event("publisher_added", None))
         with pytest.raises(NotFound, match=UNKNOWN_ID):
             store.add_publisher(publisher(UNKNOWN_ID, "pub-2"))
@@ -716,12 +716,12 @@ class PublishersContract:
     def test_publishers_that_cannot_round_trip(
         self, store: Any, alice: User, changes: dict[str, object]
     ) -> None:
-        with pytest.raises(StoreError, match="publisher|projects|time"):
+        with pytest.raises(StoreError, match=r"publisher|projects|time"):
             store.add_publisher(publisher(alice.id, **changes))
         assert store.list_publishers() == []
 
     def test_add_publisher_needs_a_record(self, store: Any) -> None:
-        with pytest.raises(StoreError, match="^add_publisher needs a PublisherRecord$"):
+        with pytest.raises(StoreError, match=r"^add_publisher needs a PublisherRecord$"):
             store.add_publisher(object())
 
     def test_activate(self, store: Any, alice: User) -> None:
