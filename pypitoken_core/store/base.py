@@ -537,8 +537,10 @@ def check_publisher(record: object) -> PublisherRecord:
     :func:`check_record`); StoreError otherwise."""
     if not isinstance(record, PublisherRecord):
         raise StoreError("add_publisher needs a PublisherRecord")
-    texts = (record.id, record.kind, record.issuer, record.config, record.lookup_key)
-    texts += (record.added_by,)
+    texts = (
+        record.id, record.kind, record.issuer, record.config, record.lookup_key,
+        record.added_by,
+    )  # fmt: skip
     if any(type(v) is not str or not v for v in texts):
         raise StoreError("a publisher's id, kind, issuer, config, key and owner must be strings")
     if record.index is not None and (type(record.index) is not str or not record.index):
