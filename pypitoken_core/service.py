@@ -117,6 +117,7 @@ _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
+_AUDIENCE_SETTING = "oidc_audience"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -464,6 +465,9 @@ class TokenService:
         """
         publishing = self._publishers()
         audience = settings.audience or default_audience(self.domain)
+        # Saved for the admin CLI, which tells GitLab users the variable it names.
+        if self.store.get_setting(_AUDIENCE_SETTING) != audience:
+            self.store.set_setting(_AUDIENCE_SETTING, audience)
         if settings.enabled and self.max_lifetime is not None:
             if self.max_lifetime < settings.lifetime:
                 _log.warning(
@@ -483,6 +487,11 @@ class TokenService:
             lambda claims: publishing.exchange(claims, lifetime=lifetime),
             self.burn,
         )
+
+    def publisher_audience(self) -> str:
+        """The OIDC audience of the index on this store: the one it was last started with,
+        else the default derived from the token domain."""
+        return self.store.get_setting(_AUDIENCE_SETTING) or default_audience(self.domain)
 
     def burn(self, raw_token: str) -> bool:
         """Revoke a token minted for a trusted publisher, once its holder is done with it.

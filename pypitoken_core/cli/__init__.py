@@ -6,7 +6,8 @@ A raw token is printed only by ``token create`` and ``restrict``, the commands w
 is to hand one to its owner; errors never echo it. Pass ``-`` to read a token from
 standard input and keep it out of the shell history.
 
-Layout: ``_common`` (what every command shares), ``_offline``, ``_admin``; this module
+Layout: ``_common`` (what every command shares), ``_offline``, ``_admin``,
+``_publishers`` (trusted publishers); this module
 builds the group and adds each module's commands. A new family of commands is a module
 beside them, added below.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import click
 
 from ..service import OWNERSHIP_CHOICES
-from . import _admin, _offline
+from . import _admin, _offline, _publishers
 from ._common import Admin
 from ._common import parse_duration as parse_duration
 from ._common import parse_moment as parse_moment
@@ -66,6 +67,7 @@ for command in (
     _admin.project,
     _admin.token,
     _admin.audit,
+    _publishers.publisher,
 ):
     cli.add_command(command)
 

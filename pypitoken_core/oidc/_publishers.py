@@ -239,6 +239,8 @@ class GitHubPublisher(Publisher):
         repository = _text(fields, "repository")
         if "/" in repository and not fields.get("owner"):
             owner, _, repository = repository.partition("/")
+        elif not fields.get("owner"):
+            raise InvalidInput(f"repository {repository!r} must be given as OWNER/REPO")
         else:
             owner = _text(fields, "owner")
         if not _GITHUB_OWNER.fullmatch(owner):
