@@ -8,7 +8,9 @@ pypiserver's own ``main()``, so flags, defaults, logging set-up, server selectio
 while ``main()`` runs, ``RunConfig.get_auther`` is wrapped so that the auther pypiserver
 builds (htpasswd from ``-P``, or always-False) becomes the fallback of a
 :class:`~pypitoken_pypiserver._auth.TokenAuther`. Wrapping that one method, rather than
-re-implementing ``main()``, keeps us from drifting from pypiserver's start-up code.
+re-implementing ``main()``, keeps us from drifting from pypiserver's start-up code. For
+the same reason ``pypiserver.setup_routes_from_config`` is wrapped to add the
+trusted-publishing routes to the app ``main()`` builds.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+import pypiserver
 from pypiserver.__main__ import main as pypiserver_main
+from pypiserver.bottle_wrapper import Bottle
 from pypiserver.config import RunConfig
 
-from pypitoken_core.exceptions import PyPITokenException
+from pypitoken_core.exceptions import ConfigurationError, PyPITokenException
+from pypitoken_core.oidc import TrustedPublishingSettings
 from pypitoken_core.service import OWNERSHIP_CHOICES
 
 from ._app import (
@@ -30,6 +35,7 @@ from ._app import (
     check_package_dirs,
     default_token_db,
     install_auther,
+    install_routes,
 )
 
 __all__ = ["main"]
@@ -83,6 +89,31 @@ def _token_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let tokens remove packages (:action=remove_pkg); off by default",
     )
+    parser.add_argument(
+        "--no-trusted-publishing",
+        dest="trusted_publishing",
+        action="store_false",
+        help="do not mint tokens for trusted publishers (/_/oidc/* answer not-enabled)",
+    )
+    parser.add_argument(
+        "--oidc-audience",
+        metavar="AUDIENCE",
+        help="the 'aud' CI tokens must carry (default: the token domain, prefixed with"
+        " 'pypitoken-' unless it starts with a letter)",
+    )
+    parser.add_argument(
+        "--oidc-token-lifetime",
+        metavar="SECONDS",
+        type=_seconds,
+        default=900,
+        help="how long a token minted for a trusted publisher lives, 900 to 21600 (default: 900)",
+    )
+    parser.add_argument(
+        "--oidc-jwks-file",
+        metavar="FILE",
+        help='pinned signing keys of OIDC issuers, {"<issuer>": <JWKS>, ...}, for an index'
+        " that cannot reach them",
+    )
     return parser
 
 
@@ -111,6 +142,35 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
         RunConfig.get_auther = original  # type: ignore[method-assign]
 
 
+@contextmanager
+def _oidc_routes() -> Iterator[None]:
+    """Add the trusted-publishing routes to the app pypiserver's ``main`` builds."""
+    original = pypiserver.setup_routes_from_config
+
+    def setup_routes(app: Bottle, config: RunConfig) -> Bottle:
+        return install_routes(original(app, config), config)
+
+    pypiserver.setup_routes_from_config = setup_routes
+    try:
+        yield
+    finally:
+        pypiserver.setup_routes_from_config = original
+
+
+def _trusted_publishing(
+    parser: argparse.ArgumentParser, ours: argparse.Namespace
+) -> TrustedPublishingSettings:
+    try:
+        return TrustedPublishingSettings(
+            enabled=ours.trusted_publishing,
+            audience=ours.oidc_audience,
+            lifetime=ours.oidc_token_lifetime,
+            jwks_file=ours.oidc_jwks_file,
+        )
+    except ConfigurationError as exc:
+        parser.error(str(exc))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run pypiserver with token authentication; see the module docstring."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -127,8 +187,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         allow_delete=ours.allow_token_delete,
         max_lifetime=ours.token_max_lifetime,
         adopt_unowned=ours.adopt_unowned,
+        trusted_publishing=_trusted_publishing(parser, ours),
     )
-    with _token_auther(settings):
+    with _token_auther(settings), _oidc_routes():
         pypiserver_main(rest)
 
 
