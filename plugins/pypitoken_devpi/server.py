@@ -16,6 +16,8 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
   cannot read exactly as devpi will (no Content-Type, a charset other than UTF-8, a body
   that is a form and JSON at once, repeated identifying fields) is refused before devpi
   reads it. An external push (``posturl``) also needs the token to allow ``upload``.
+- Trusted publishing (``_oidc``): CI jobs exchange an OIDC token at ``/_/oidc/mint-token``
+  for a short-lived upload token of the publisher's registrant, scoped to its index.
 - A response subscriber turns a refusal into ``403 Invalid API Token: <reason>``, the
   reason phrase twine and devpi-client print. Nothing here ever answers 500.
 """
@@ -35,9 +37,10 @@ from pyramid.httpexceptions import HTTPException, HTTPForbidden
 
 from pypitoken_core import Context, LoaderError, Token, ValidationError
 from pypitoken_core.display import reason_phrase
+from pypitoken_core.oidc import TrustedPublishingSettings
 from pypitoken_core.service import TokenService
 
-from . import views
+from . import _oidc, views
 from ._identity import REGISTRY_KEY, TokenIdentity
 from ._request import (
     ALWAYS_DENIED,
@@ -86,6 +89,14 @@ class _Plugin:
             ownership="external",
             allow_delete=True,
         )
+        settings = TrustedPublishingSettings(
+            enabled=not getattr(args, "pypitoken_no_trusted_publishing", False),
+            audience=getattr(args, "pypitoken_oidc_audience", None),
+            lifetime=int(getattr(args, "pypitoken_oidc_token_lifetime", 0) or 900),
+            jwks_file=getattr(args, "pypitoken_oidc_jwks_file", None),
+        )
+        #: The trusted-publishing endpoints (their issuer keys are cached for the process).
+        self.endpoints = self.service.trusted_publishing(settings)
 
     def identify(
         self, request: Any, raw: str, claimed: str | None, explicit: bool
@@ -201,6 +212,34 @@ def devpiserver_add_parser_options(parser: Any) -> None:
         metavar="SECONDS",
         help="longest lifetime a non-root user may give a new API token; 0 means no limit",
     )
+    group.addoption(
+        "--pypitoken-no-trusted-publishing",
+        action="store_true",
+        default=False,
+        help="do not mint tokens for trusted publishers (/_/oidc/* answer not-enabled)",
+    )
+    group.addoption(
+        "--pypitoken-oidc-audience",
+        type=str,
+        default=None,
+        help="the 'aud' CI tokens must carry (default: the token domain, prefixed with"
+        " 'pypitoken-' unless it starts with a letter)",
+    )
+    group.addoption(
+        "--pypitoken-oidc-token-lifetime",
+        type=int,
+        default=900,
+        metavar="SECONDS",
+        help="how long a token minted for a trusted publisher lives, 900 to 21600",
+    )
+    group.addoption(
+        "--pypitoken-oidc-jwks-file",
+        type=str,
+        default=None,
+        metavar="FILE",
+        help='pinned signing keys of OIDC issuers, {"<issuer>": <JWKS>}, for a server that'
+        " cannot reach them",
+    )
 
 
 @hookimpl
@@ -214,6 +253,9 @@ def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
     pyramid_config.registry[REGISTRY_KEY] = _Plugin(xom)
     pyramid_config.add_subscriber(_explain_refusal, NewResponse)
     pyramid_config.add_view_deriver(_guard_index_writes)
+    # Before devpi's own routes, whose /{user}/{index} would take /_/oidc/... and
+    # /.well-known/pytp.
+    pyramid_config.include(_oidc.includeme)
     pyramid_config.include(views.includeme)
 
 

@@ -29,7 +29,7 @@ from pypitoken_core.exceptions import NotFound, PyPITokenException, StoreError
 from ._identity import REGISTRY_KEY, TokenIdentity
 from ._store import user_id
 
-__all__ = ["includeme"]
+__all__ = ["includeme", "manager_refusal"]
 
 _FIELDS = frozenset({"projects", "indexes", "expires", "actions", "description"})
 _MAX_DESCRIPTION = 200
@@ -50,10 +50,16 @@ def includeme(config: Any) -> None:
 
 def _refusal(request: Any, username: str) -> Any:
     """Return an error response unless the caller may manage ``username``'s tokens."""
+    return manager_refusal(request, username, "API tokens")
+
+
+def manager_refusal(request: Any, username: str, what: str) -> Any:
+    """An error response unless the caller may manage ``username``'s ``what`` (API tokens,
+    trusted publishers): their own password login, or an administrator's; never a token."""
     if isinstance(request.identity, TokenIdentity):
-        return apiresult(403, "API tokens cannot manage API tokens; log in with a password")
+        return apiresult(403, f"API tokens cannot manage {what}; log in with a password")
     if request.authenticated_userid is None:
-        response = apiresult(401, "log in to manage API tokens")
+        response = apiresult(401, f"log in to manage {what}")
         response.headers["WWW-Authenticate"] = 'Basic realm="pypi"'
         return response
     own = request.authenticated_userid == username
@@ -61,7 +67,7 @@ def _refusal(request: Any, username: str) -> Any:
         request.has_permission("user_modify")
         or (own and request.has_permission("user_modify_password"))
     ):
-        return apiresult(403, f"no permission to manage the API tokens of user {username!r}")
+        return apiresult(403, f"no permission to manage the {what} of user {username!r}")
     if request.registry["xom"].model.get_user(username) is None:
         return apiresult(404, f"no user {username!r}")
     return None

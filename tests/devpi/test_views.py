@@ -141,7 +141,7 @@ def test_any_json_body_is_minted_or_refused_as_a_bad_request(body, max_expiry) -
 
 RECORD_FIELDS = {
     "id", "user", "user_id", "description", "projects", "indexes", "actions",
-    "created", "expires", "not_before", "last_used", "revoked",
+    "created", "expires", "not_before", "last_used", "revoked", "publisher_id",
 }  # fmt: skip
 
 
