@@ -1,0 +1,93 @@
+"""Fixtures of the trusted-publishing end-to-end tests: the issuer, clients, dists.
+
+Real, unmodified clients (uv, pdm, twine) run as subprocesses in a simulated GitHub
+Actions job (:func:`tests.e2e.trusted.tls.client_env`) against a real index behind nginx.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.dists import make_wheel
+from tests.e2e.trusted.tls import BIN, ConnectProxy, Front, client_env
+from tests.oidc_issuer import Issuer
+
+PROJECT = "tp-demo"
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    made = Issuer()
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `pip install -e '.[dev]'` in this venv")
+    return str(path)
+
+
+def run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a client to completion (never raises for its exit status)."""
+    return subprocess.run(
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=300,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def output(proc: subprocess.CompletedProcess[str]) -> str:
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
+class Clients:
+    """The three clients, each publishing a wheel of :data:`PROJECT` in its own job."""
+
+    def __init__(self, issuer: Issuer, front: Front, work: Path) -> None:
+        self.issuer, self.front, self.work = issuer, front, work
+
+    def wheel(self, version: str, name: str = PROJECT) -> Path:
+        where = self.work / f"{name}-{version}"
+        (where / "dist").mkdir(parents=True, exist_ok=True)
+        (where / "pyproject.toml").write_text(
+            f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        )
+        return make_wheel(where / "dist", name, version)
+
+    def uv(self, upload_path: str, wheel: Path) -> subprocess.CompletedProcess[str]:
+        env = client_env(self.issuer, self.work / "home-uv", SSL_CERT_FILE=str(self.front.ca))
+        argv = [tool("uv"), "publish", "--trusted-publishing", "always",
+                "--publish-url", f"{self.front.url}{upload_path}", str(wheel)]  # fmt: skip
+        return run(argv, env, wheel.parent)
+
+    def pdm(self, upload_path: str, wheel: Path) -> subprocess.CompletedProcess[str]:
+        env = client_env(self.issuer, self.work / "home-pdm", PDM_CHECK_UPDATE="false")
+        argv = [tool("pdm"), "publish", "--no-build", "-r", f"{self.front.url}{upload_path}",
+                "--ca-certs", str(self.front.ca)]  # fmt: skip
+        return run(argv, env, wheel.parent.parent)
+
+    def twine(self, proxy: ConnectProxy, wheel: Path) -> subprocess.CompletedProcess[str]:
+        """twine 7 as in a GitHub Actions job uploading to pypi.org: no URL, no password.
+        The proxy sends its upload.pypi.org to our index."""
+        env = client_env(
+            self.issuer, self.work / "home-twine",
+            REQUESTS_CA_BUNDLE=str(self.front.ca), HTTPS_PROXY=proxy.url, https_proxy=proxy.url,
+        )  # fmt: skip
+        argv = [sys.executable, "-m", "twine", "upload", "--non-interactive",
+                "--disable-progress-bar", str(wheel)]  # fmt: skip
+        return run(argv, env, wheel.parent)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nginx_installed() -> None:
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        pytest.fail("nginx is not installed (Debian: apt-get install nginx)")
