@@ -223,7 +223,8 @@ class Endpoints:
         """PEP 807 discovery: ``GET /.well-known/pytp?discover=<upload path>``.
 
         ``base_url`` is ``scheme://host[:port]`` as the request reached the index (every
-        URL returned is on it); ``is_upload_path(path)`` whether uploads go to ``path``.
+        URL returned is on it, with the https scheme: see :meth:`_discovery_document`);
+        ``is_upload_path(path)`` whether uploads go to ``path``.
         """
         try:
             if not _accepts_discovery(accept):
@@ -255,7 +256,11 @@ class Endpoints:
         return self._discovery_document(base_url)
 
     def _discovery_document(self, base_url: str) -> Response:
-        base = base_url.rstrip("/")
+        # Always https: PEP 807 allows nothing else but loopback URLs, uv and twine force
+        # https for the exchange whatever the upload URL says, and behind a TLS proxy the
+        # index itself only ever sees http (waitress drops X-Forwarded-Proto by default).
+        parts = urllib.parse.urlsplit(base_url)
+        base = urllib.parse.urlunsplit(("https", parts.netloc, parts.path.rstrip("/"), "", ""))
         return Response(
             200,
             {

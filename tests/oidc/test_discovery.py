@@ -80,6 +80,12 @@ def test_the_drafts_hash_form(endpoints: Endpoints) -> None:
     assert error(endpoints.discover_by_hash(key, "text/html", BASE, paths))[0] == 406
 
 
+def test_the_urls_are_https(endpoints: Endpoints) -> None:
+    """Behind a TLS proxy the index sees http; the clients use https whatever."""
+    response = endpoints.discover("discover=/alice/dev/", None, "http://h:1/prefix/", _is_upload)
+    assert response.body["audience-endpoint"] == "https://h:1/prefix/_/oidc/audience"
+
+
 def test_disabled_finds_nothing(service: TokenService) -> None:
     off = service.trusted_publishing(TrustedPublishingSettings(enabled=False))
     assert error(off.discover("discover=/alice/dev/", None, BASE, _is_upload))[0] == 404

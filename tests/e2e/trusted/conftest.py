@@ -6,11 +6,17 @@ Actions job (:func:`tests.e2e.trusted.tls.client_env`) against a real index behi
 
 from __future__ import annotations
 
+import json
 import shutil
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +53,48 @@ def run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 
 def output(proc: subprocess.CompletedProcess[str]) -> str:
     return " ".join((proc.stdout + proc.stderr).split())
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    content_type: str
+
+    @property
+    def code(self) -> str:
+        """The error code of a problem document (twine's ``errors[0].code``)."""
+        assert self.content_type == "application/problem+json", self
+        assert self.body["status"] == self.status and self.body["message"], self
+        return str(self.body["errors"][0]["code"])
+
+
+def http(url: str, body: bytes | None = None, *, ca: Path | None = None) -> Answer:
+    """GET (or POST ``body``) ``url``; never raises for a status."""
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
+    request = urllib.request.Request(url, data=body, method="GET" if body is None else "POST")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
+            status, raw, headers = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as exc:
+        status, raw, headers = exc.code, exc.read(), exc.headers
+    content_type = headers.get("Content-Type", "")
+    parsed = json.loads(raw) if raw and "json" in content_type else raw.decode(errors="replace")
+    return Answer(status, parsed, content_type)
+
+
+def exchange(base: str, jwt: str, ca: Path | None = None) -> Answer:
+    """POST ``{"token": jwt}`` to ``base``/_/oidc/mint-token."""
+    return http(f"{base}/_/oidc/mint-token", json.dumps({"token": jwt}).encode(), ca=ca)
+
+
+def ci_token(issuer: Issuer, base: str, ca: Path | None = None, **changes: Any) -> str:
+    """What a job's OIDC request gives for the index at ``base`` (its audience), as
+    clients do it; ``changes`` alter the claims."""
+    audience = http(f"{base}/_/oidc/audience", ca=ca).body["audience"]
+    return issuer.sign(issuer.github_claims(audience, **changes))
 
 
 class Clients:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+import json
+
 from tests.e2e.pypiserver.conftest import Index, pypiserver_running
-from tests.e2e.trusted.conftest import PROJECT, Clients, output
+from tests.e2e.trusted.conftest import PROJECT, Clients, ci_token, exchange, http, output
 from tests.e2e.trusted.tls import ConnectProxy, Front, tls_front
+from tests.e2e.twine_output import twine_refusal
 from tests.oidc_issuer import Issuer
 
 pytestmark = pytest.mark.e2e
@@ -38,11 +41,21 @@ def clients(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, front: Fro
     return Clients(issuer, front, tmp_path_factory.mktemp("tp-clients"))
 
 
+def _publisher_tokens(index: Index) -> dict[str, dict[str, object]]:
+    return {t["id"]: t for t in index.admin.tokens() if t["publisher_id"]}  # type: ignore[misc]
+
+
 def test_uv(index: Index, clients: Clients) -> None:
+    before = _publisher_tokens(index)
     wheel = clients.wheel("0.1")
     proc = clients.uv("/", wheel)
     assert proc.returncode == 0, output(proc)
     assert wheel.name in index.stored()
+    # uv burns the token once the upload is done: revoked at once, not in 15 minutes
+    (minted,) = [t for i, t in _publisher_tokens(index).items() if i not in before]
+    assert minted["revoked"] is True
+    assert minted["user"] == "alice" and minted["actions"] == ["upload"]
+    assert "run: repository=octo-org/octo-repo, ref=refs/tags/v1.0.0" in str(minted["description"])
 
 
 def test_pdm(index: Index, clients: Clients) -> None:
@@ -66,3 +79,87 @@ def test_twine(index: Index, clients: Clients, front: Front) -> None:
     assert proxy.targets and {t.rsplit(" ", 1)[0] for t in proxy.targets} == {
         "CONNECT upload.pypi.org:443"
     }
+
+
+def test_the_minted_token_is_refused_elsewhere_and_after_revocation(
+    index: Index, issuer: Issuer, front: Front, clients: Clients
+) -> None:
+    answer = exchange(front.url, ci_token(issuer, front.url, ca=front.ca), ca=front.ca)
+    assert answer.status == 200, answer
+    token = answer.body["token"]
+    index.admin.user("bob")
+    index.admin("project", "add", "other-proj", "--owner", "alice")
+    other = clients.wheel("1.0", name="other-proj")
+    assert twine_refusal(index.twine("__token__", token, other)) == (
+        "Invalid API Token: not valid for project 'other-proj'"
+    )
+    mine = clients.wheel("0.4")
+    assert index.twine("__token__", token, mine).returncode == 0
+    token_id = index.admin.token_id(token)
+    index.admin("token", "revoke", token_id)
+    again = clients.wheel("0.5")
+    assert twine_refusal(index.twine("__token__", token, again)) == (
+        "Invalid API Token: token revoked"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "code"),
+    [
+        ({"aud": "someone-else"}, 422, "invalid-token"),
+        ({"exp": 1_000_000_000, "iat": 999_999_000, "nbf": 999_999_000}, 422, "invalid-token"),
+        ({"repository": "octo-org/fork"}, 422, "invalid-publisher"),
+        ({"environment": "staging"}, 422, "invalid-publisher"),
+        ({"repository_owner_id": "42"}, 422, "invalid-publisher"),
+        ({"repository_owner_id": 123456}, 422, "invalid-publisher"),
+        ({"iss": "https://token.actions.githubusercontent.com"}, 422, "invalid-payload"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_refusals_over_http(
+    index: Index, issuer: Issuer, changes: dict[str, object], status: int, code: str
+) -> None:
+    answer = exchange(index.url, ci_token(issuer, index.url, **changes))
+    assert (answer.status, answer.code) == (status, code), answer
+
+
+def test_bodies_refused_over_http(index: Index, issuer: Issuer) -> None:
+    for body, status, code in (
+        (json.dumps({"token": "x" * 1_000_000}).encode(), 413, "payload-too-large"),
+        (b"{not json", 422, "invalid-payload"),
+        (json.dumps({"token": "eyJhbGciOiJub25lIn0.e30."}).encode(), 422, "invalid-token"),
+    ):
+        answer = http(f"{index.url}/_/oidc/mint-token", body)
+        assert (answer.status, answer.code) == (status, code), answer
+    replay = ci_token(issuer, index.url)
+    assert exchange(index.url, replay).status == 200
+    assert exchange(index.url, replay).code == "invalid-reuse-token"
+    burn = http(f"{index.url}/_/oidc/burn-token", b"junk")
+    assert (burn.status, burn.body) == (202, {"message": "Accepted", "errors": []})
+
+
+def test_discovery(index: Index, front: Front) -> None:
+    found = http(f"{front.url}/.well-known/pytp?discover=%2F", ca=front.ca)
+    assert (found.status, found.content_type) == (200, "application/vnd.pypi.pytp.v1+json")
+    assert found.body["token-mint-endpoint"] == f"{front.url}/_/oidc/mint-token"
+    missing = http(f"{front.url}/.well-known/pytp?discover=%2Flegacy%2F", ca=front.ca)
+    assert (missing.status, missing.code) == (404, "not-found")
+
+
+def test_the_issuer_unreachable(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> None:
+    gone = Issuer()
+    gone.stop()
+    with pypiserver_running(tmp_path_factory.mktemp("tp-down"), users=["alice"]) as idx:
+        for source in (gone, issuer):
+            idx.admin(
+                "publisher", "add", "github", "--project", "down", "--user", "alice",
+                "--repository", "octo-org/octo-repo", "--workflow", "release.yml",
+                "--issuer", source.url,
+            )  # fmt: skip
+        answer = exchange(idx.url, ci_token(gone, idx.url))
+        assert (answer.status, answer.code) == (503, "issuer-unavailable"), answer
+        assert answer.body["errors"][0]["description"].startswith(
+            f"cannot fetch the signing keys of {gone.url}: "
+        )
+        assert http(f"{idx.url}/health").status == 200  # the server stays up
+        assert exchange(idx.url, ci_token(issuer, idx.url)).status == 200
