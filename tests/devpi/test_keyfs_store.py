@@ -43,7 +43,6 @@ from tests.store.test_contract import (
     SingleUseContract,
     TokenRecordsContract,
     Written,
-    publisher,
     record,
 )
 

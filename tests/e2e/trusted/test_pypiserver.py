@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-import json
 
 from tests.e2e.pypiserver.conftest import Index, pypiserver_running
 from tests.e2e.trusted.conftest import PROJECT, Clients, ci_token, exchange, http, output
