@@ -1,0 +1,181 @@
+"""Trusted publishing to a real devpi-server behind nginx, by real uv, pdm and twine.
+
+A devpi publisher names the index it uploads to (alice/dev): its tokens upload there as
+alice, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pypitoken_core import Token
+from tests.e2e.devpi.conftest import (
+    PASSWORDS,
+    Devpi,
+    devpi_init,
+    devpi_server,
+    make_secret,
+)
+from tests.e2e.trusted.conftest import PROJECT, Clients, ci_token, exchange, http, output
+from tests.e2e.trusted.tls import ConnectProxy, Front, tls_front
+from tests.e2e.twine_output import twine_refusal
+from tests.oidc_issuer import Issuer
+
+pytestmark = pytest.mark.e2e
+
+
+def _publisher(issuer: Issuer, **changes: Any) -> dict[str, Any]:
+    return {
+        "kind": "github", "index": "alice/dev", "projects": [PROJECT],
+        "repository": "octo-org/octo-repo", "workflow": "release.yml",
+        "environment": "release", "owner_id": "123456", "issuer": issuer.url, **changes,
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def devpi(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[Devpi]:
+    base = tmp_path_factory.mktemp("tp-devpi")
+    secret = make_secret(base / "secret")
+    serverdir = base / "server"
+    devpi_init(serverdir, "--no-root-pypi", "--root-passwd", PASSWORDS["root"])
+    with devpi_server(serverdir, secret) as srv:
+        d = Devpi(srv, base)
+        d.create_user("alice")
+        d.create_user("bob")
+        d.create_index("alice/dev")
+        d.create_index("alice/other")
+        reply = d.api("POST", "/alice/+trusted-publishers", _publisher(issuer), user="alice")
+        assert reply.status == 201, reply
+        yield d
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory, devpi: Devpi) -> Iterator[Front]:
+    with tls_front(tmp_path_factory.mktemp("tp-devpi-nginx"), devpi.url, "/alice/dev/") as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer, front: Front) -> Clients:
+    return Clients(issuer, front, tmp_path_factory.mktemp("tp-devpi-clients"))
+
+
+def _versions(devpi: Devpi) -> set[str]:
+    reply = devpi.api("GET", f"/alice/dev/{PROJECT}")
+    return set(reply.body["result"]) if reply.status == 200 else set()
+
+
+def _publisher_tokens(devpi: Devpi) -> dict[str, dict[str, Any]]:
+    reply = devpi.api("GET", "/alice/+api-tokens", user="alice")
+    return {t["id"]: t for t in reply.body["result"]["tokens"] if t["publisher_id"]}
+
+
+def test_uv(devpi: Devpi, clients: Clients) -> None:
+    before = _publisher_tokens(devpi)
+    proc = clients.uv("/alice/dev/", clients.wheel("0.1"))
+    assert proc.returncode == 0, output(proc)
+    assert "0.1" in _versions(devpi)
+    (minted,) = [t for i, t in _publisher_tokens(devpi).items() if i not in before]
+    assert minted["revoked"] is True  # burned by uv after the upload
+    assert minted["indexes"] == ["alice/dev"] and minted["actions"] == ["upload"]
+
+
+def test_pdm(devpi: Devpi, clients: Clients) -> None:
+    proc = clients.pdm("/alice/dev/", clients.wheel("0.2"))
+    assert proc.returncode == 0, output(proc)
+    assert "0.2" in _versions(devpi)
+
+
+def test_twine(devpi: Devpi, clients: Clients, front: Front) -> None:
+    proxy = ConnectProxy(front.port)
+    try:
+        proc = clients.twine(proxy, clients.wheel("0.3"))
+    finally:
+        proxy.close()
+    assert proc.returncode == 0, output(proc)
+    assert "Minted upload token for trusted publishing" in output(proc)
+    assert "0.3" in _versions(devpi)
+
+
+def test_the_minted_token_stays_on_its_index_and_project(
+    devpi: Devpi, issuer: Issuer, front: Front
+) -> None:
+    answer = exchange(front.url, ci_token(issuer, front.url, ca=front.ca), ca=front.ca)
+    assert answer.status == 200, answer
+    token = answer.body["token"]
+    other_index = devpi.twine("alice/other", devpi.wheel(PROJECT, "1.0"), "__token__", token)
+    assert twine_refusal(other_index) == "Invalid API Token: not valid for index 'alice/other'"
+    other_project = devpi.twine("alice/dev", devpi.wheel("other-proj", "1.0"), "__token__", token)
+    assert twine_refusal(other_project) == ("Invalid API Token: not valid for project 'other-proj'")
+    assert devpi.twine("alice/dev", devpi.wheel(PROJECT, "1.1"), "__token__", token).returncode == 0
+    token_id = Token.load(token).identifier
+    assert token_id in _publisher_tokens(devpi)
+    assert devpi.api("DELETE", f"/alice/+api-tokens/{token_id}", user="alice").status == 200
+    revoked = devpi.twine("alice/dev", devpi.wheel(PROJECT, "1.2"), "__token__", token)
+    assert twine_refusal(revoked) == "Invalid API Token: token revoked"
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "code"),
+    [
+        ({"aud": "someone-else"}, 422, "invalid-token"),
+        ({"repository": "octo-org/fork"}, 422, "invalid-publisher"),
+        ({"repository_owner_id": "42"}, 422, "invalid-publisher"),
+        ({"environment": None}, 422, "invalid-publisher"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_refusals_over_http(
+    devpi: Devpi, issuer: Issuer, changes: dict[str, object], status: int, code: str
+) -> None:
+    answer = exchange(devpi.url, ci_token(issuer, devpi.url, **changes))
+    assert (answer.status, answer.code) == (status, code), answer
+
+
+def test_bodies_refused_over_http(devpi: Devpi, issuer: Issuer) -> None:
+    for body, status, code in (
+        (json.dumps({"token": "x" * 1_000_000}).encode(), 413, "payload-too-large"),
+        (b"[]", 422, "invalid-payload"),
+    ):
+        answer = http(f"{devpi.url}/_/oidc/mint-token", body)
+        assert (answer.status, answer.code) == (status, code), answer
+    replay = ci_token(issuer, devpi.url)
+    assert exchange(devpi.url, replay).status == 200
+    assert exchange(devpi.url, replay).code == "invalid-reuse-token"
+
+
+def test_discovery_per_index(front: Front) -> None:
+    for path in ("%2Falice%2Fdev%2F", "%2Falice%2Fother"):
+        found = http(f"{front.url}/.well-known/pytp?discover={path}", ca=front.ca)
+        assert found.status == 200, found
+        assert found.body["audience-endpoint"] == f"{front.url}/_/oidc/audience"
+    for path in ("%2Fbob%2Fnothing%2F", "%2Falice%2F", ""):
+        missing = http(f"{front.url}/.well-known/pytp?discover={path}", ca=front.ca)
+        assert (missing.status, missing.code) == (404, "not-found")
+
+
+def test_managing_publishers(devpi: Devpi, issuer: Issuer) -> None:
+    listed = devpi.api("GET", "/alice/+trusted-publishers", user="alice")
+    (mine,) = listed.body["result"]["publishers"]
+    assert (mine["kind"], mine["index"], mine["added_by"]) == ("github", "alice/dev", "alice")
+    refused = devpi.api("POST", "/alice/+trusted-publishers", _publisher(issuer), user="bob")
+    assert (refused.status, refused.body["message"]) == (
+        403, "no permission to manage the trusted publishers of user 'alice'",
+    )  # fmt: skip
+    bad = devpi.api(
+        "POST", "/alice/+trusted-publishers", _publisher(issuer, index="bob/none"), user="alice"
+    )
+    assert bad.status == 400 and bad.body["message"].startswith("'index' must name an existing")
+    added = devpi.api(
+        "POST", "/alice/+trusted-publishers", _publisher(issuer, projects=["x"]), user="alice"
+    )
+    assert added.status == 201, added
+    gone = devpi.api("DELETE", f"/alice/+trusted-publishers/{added.body['result']['id']}",
+                     user="alice")  # fmt: skip
+    assert gone.status == 200
+    assert len(devpi.api("GET", "/alice/+trusted-publishers", user="alice").body["result"][
+        "publishers"]) == 1  # fmt: skip
