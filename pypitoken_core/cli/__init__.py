@@ -2,14 +2,14 @@
 
 Offline: ``inspect`` and ``restrict`` need no key and no database. Admin: ``user``,
 ``project``, ``token`` and ``audit`` work on the store named by ``--db`` / ``$PYPITOKEN_DB``.
-A raw token is printed only by ``token create`` and ``restrict``, the commands whose job
-is to hand one to its owner; errors never echo it. Pass ``-`` to read a token from
-standard input and keep it out of the shell history.
+A raw token is printed only by ``token create``, ``restrict`` and ``oidc-exchange``, the
+commands whose job is to hand one to its owner; errors never echo it. Pass ``-`` to read a
+token from standard input and keep it out of the shell history.
 
 Layout: ``_common`` (what every command shares), ``_offline``, ``_admin``,
-``_publishers`` (trusted publishers); this module
-builds the group and adds each module's commands. A new family of commands is a module
-beside them, added below.
+``_publishers`` (trusted publishers), ``_exchange`` (a CI job's side of trusted
+publishing); this module builds the group and adds each module's commands. A new family
+of commands is a module beside them, added below.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import click
 
 from ..service import OWNERSHIP_CHOICES
-from . import _admin, _offline, _publishers
+from . import _admin, _exchange, _offline, _publishers
 from ._common import Admin
 from ._common import parse_duration as parse_duration
 from ._common import parse_moment as parse_moment
@@ -68,6 +68,7 @@ for command in (
     _admin.token,
     _admin.audit,
     _publishers.publisher,
+    _exchange.oidc_exchange,
 ):
     cli.add_command(command)
 

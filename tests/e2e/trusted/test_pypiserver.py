@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from pypitoken_core.oidc import gitlab_token_variable
 from tests.e2e.pypiserver.conftest import Index, pypiserver_running
-from tests.e2e.trusted.conftest import PROJECT, Clients, ci_token, exchange, http, output
-from tests.e2e.trusted.tls import ConnectProxy, Front, tls_front
+from tests.e2e.trusted.conftest import (
+    PROJECT,
+    Clients,
+    ci_token,
+    exchange,
+    http,
+    output,
+    run,
+    tool,
+)
+from tests.e2e.trusted.tls import ConnectProxy, Front, client_env, tls_front
 from tests.e2e.twine_output import twine_refusal
 from tests.oidc_issuer import Issuer
 
@@ -161,3 +172,41 @@ def test_the_issuer_unreachable(tmp_path_factory: pytest.TempPathFactory, issuer
         )
         assert http(f"{idx.url}/health").status == 200  # the server stays up
         assert exchange(idx.url, ci_token(issuer, idx.url)).status == 200
+
+
+def test_oidc_exchange_for_twine(
+    index: Index, issuer: Issuer, clients: Clients, tmp_path: Path
+) -> None:
+    """``pypitoken oidc-exchange``: the job's side, for twine against a private index."""
+    exchange_argv = [tool("pypitoken"), "oidc-exchange", f"{index.url}/"]
+    proc = run(exchange_argv, client_env(issuer, tmp_path / "gh"), tmp_path)
+    assert proc.returncode == 0, output(proc)
+    token = proc.stdout.strip()
+    assert token.startswith("pypi-") and "\n" not in token
+    assert index.twine("__token__", token, clients.wheel("0.6")).returncode == 0
+
+    # GitLab CI: the job declares the index's audience under id_tokens
+    index.admin(
+        "publisher", "add", "gitlab", "--project", PROJECT, "--repository",
+        "my-group/my-project", "--issuer", issuer.url,
+    )  # fmt: skip
+    audience = http(f"{index.url}/_/oidc/audience").body["audience"]
+    gitlab = {
+        "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITLAB_CI": "true",
+        gitlab_token_variable(audience): issuer.sign(issuer.gitlab_claims(audience)),
+    }  # fmt: skip
+    proc = run(exchange_argv, gitlab, tmp_path)
+    assert proc.returncode == 0, output(proc)
+    assert index.twine("__token__", proc.stdout.strip(), clients.wheel("0.7")).returncode == 0
+
+    # the same job again: its OIDC token was used once
+    proc = run(exchange_argv, gitlab, tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.endswith(
+        "answered 422\n* invalid-reuse-token: invalid token: already used\n"
+    )
+
+    proc = run(exchange_argv, {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: no OIDC token in this job: on GitHub Actions give")
