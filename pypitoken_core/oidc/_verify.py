@@ -78,8 +78,10 @@ class Verifier:
             raise ExchangeError("invalid-payload", "malformed JWT")
         jwt = self._jwt
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            # One parse for the header and the unverified claims (PyJWT's base64 checks
+            # are slow per character; the verified decode below is the second and last).
+            peeked = jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = peeked["header"], peeked["payload"]
         except jwt.PyJWTError as exc:
             raise ExchangeError("invalid-payload", f"malformed JWT ({exc})") from None
         alg, kid = header.get("alg"), header.get("kid")
