@@ -215,8 +215,8 @@ class Publishing:
             ),
             publisher_id=record.id,
         )
-        expires = claims["exp"] if type(claims["exp"]) is int else now
-        keep_until = min(max(expires, now) + LEEWAY, MAX_TIMESTAMP)
+        # PyJWT accepted ``exp`` because int() of it works ("123" and 1.5 do too).
+        keep_until = min(max(int(claims["exp"]), now) + LEEWAY, MAX_TIMESTAMP)
         try:
             taken = self._marks.take_once(jti_key, keep_until, now)
         except StoreError:

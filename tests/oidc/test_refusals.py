@@ -170,6 +170,21 @@ def test_a_replayed_jti(endpoints: Endpoints, issuer: Issuer) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("shape", ["int", "str", "float"])
+def test_the_jti_is_kept_until_the_token_expires(
+    service: TokenService, endpoints: Endpoints, issuer: Issuer, shape: str
+) -> None:
+    """PyJWT takes any ``exp`` that int() reads ("123", 1.5): the jti is kept until then
+    (plus the leeway), not a moment less."""
+    expires = int(time.time()) + 3000
+    exp = {"int": expires, "str": str(expires), "float": expires + 0.5}[shape]
+    claims = issuer.github_claims(AUDIENCE, exp=exp)
+    assert mint(endpoints, issuer.sign(claims)).status == 200
+    key = f"oidc-jti\n{issuer.url}\n{claims['jti']}"
+    assert service.store.is_taken(key, expires + 30)  # type: ignore[attr-defined]
+    assert not service.store.is_taken(key, expires + 31)  # type: ignore[attr-defined]
+
+
 def test_a_replayed_jti_in_another_token_of_the_issuer(
     endpoints: Endpoints, issuer: Issuer
 ) -> None:
