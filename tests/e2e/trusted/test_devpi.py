@@ -117,6 +117,9 @@ def test_the_minted_token_stays_on_its_index_and_project(
     assert devpi.api("DELETE", f"/alice/+api-tokens/{token_id}", user="alice").status == 200
     revoked = devpi.twine("alice/dev", devpi.wheel(PROJECT, "1.2"), "__token__", token)
     assert twine_refusal(revoked) == "Invalid API Token: token revoked"
+    log = devpi.log_text()
+    assert token not in log and token[5:40] not in log
+    assert "eyJ" not in log  # nor any CI token
 
 
 @pytest.mark.parametrize(

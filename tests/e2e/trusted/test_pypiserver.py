@@ -110,6 +110,10 @@ def test_the_minted_token_is_refused_elsewhere_and_after_revocation(
     assert twine_refusal(index.twine("__token__", token, again)) == (
         "Invalid API Token: token revoked"
     )
+    # neither the upload token nor the CI token it was minted for is in the server's log
+    log = index.server.log_text()
+    assert token not in log and token[5:40] not in log
+    assert "eyJ" not in log
 
 
 @pytest.mark.parametrize(
