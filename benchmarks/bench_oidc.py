@@ -66,7 +66,7 @@ def main() -> None:
             projects=["bench-pkg"], user="alice",
         )  # fmt: skip
         endpoints = service.trusted_publishing(TrustedPublishingSettings())
-        verifier = endpoints._verifier
+        verifier = endpoints.verifier
         rsa_token = issuer.sign(issuer.github_claims(AUDIENCE))
         ec_token = issuer.sign(issuer.github_claims(AUDIENCE), "ec-1")
         verifier.verify(rsa_token)  # fetches and caches the keys

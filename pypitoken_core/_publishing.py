@@ -81,6 +81,20 @@ class Publishing:
     def __repr__(self) -> str:
         return f"<Publishing store={self._records.url!r}>"
 
+    # -- reading -------------------------------------------------------------------------
+
+    def registered(self) -> list[PublisherRecord]:
+        """Every publisher, oldest first."""
+        return self._publishers.list_publishers()
+
+    def get(self, publisher_id: str) -> PublisherRecord | None:
+        """The publisher with this id, or None."""
+        return self._publishers.get_publisher(publisher_id)
+
+    def issuer_known(self, issuer: str) -> bool:
+        """Whether a publisher trusts ``issuer`` (before any of its keys is fetched)."""
+        return self._publishers.has_issuer(issuer)
+
     # -- registering -------------------------------------------------------------------
 
     def add(

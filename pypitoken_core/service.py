@@ -437,7 +437,7 @@ class TokenService:
 
     def list_publishers(self, user: str | None = None) -> list[PublisherRecord]:
         """Every trusted publisher, or those registered by one user, oldest first."""
-        records = self._publishers()._publishers.list_publishers()
+        records = self._publishers().registered()
         if user is None:
             return records
         owner_id = self._user(user).id
@@ -445,7 +445,7 @@ class TokenService:
 
     def get_publisher(self, publisher_id: str) -> PublisherRecord:
         """The trusted publisher with this id (raises :class:`NotFound`)."""
-        record = self._publishers()._publishers.get_publisher(publisher_id)
+        record = self._publishers().get(publisher_id)
         if record is None:
             raise NotFound(f"unknown publisher {publisher_id!r}")
         return record
@@ -478,8 +478,7 @@ class TokenService:
                 )
                 settings = dataclasses.replace(settings, enabled=False)
         pinned = load_pinned(settings.jwks_file) if settings.jwks_file else None
-        store = publishing._publishers
-        verifier = Verifier(audience, IssuerKeys(pinned), store.has_issuer)
+        verifier = Verifier(audience, IssuerKeys(pinned), publishing.issuer_known)
         lifetime = settings.lifetime
         return Endpoints(
             settings,

@@ -158,6 +158,11 @@ class Endpoints:
         return f"<Endpoints audience={self.audience!r} enabled={self.settings.enabled}>"
 
     @property
+    def verifier(self) -> Verifier:
+        """The verifier of the OIDC tokens (and its cache of issuer keys)."""
+        return self._verifier
+
+    @property
     def audience(self) -> str:
         """The ``aud`` the index's OIDC tokens must carry."""
         return self._verifier.audience
