@@ -23,7 +23,7 @@ from pypitoken_core.store.base import redact_url
 from pypitoken_core.store.sqlite import SQLiteStore
 from tests.e2e.procs import free_port
 from tests.pgcluster import Cluster
-from tests.store.test_contract import record
+from tests.store.test_contract import publisher, record
 
 # -- the package surface ---------------------------------------------------------------
 
@@ -458,3 +458,38 @@ def test_forked_child_gets_its_own_connection(forked_store: TokenStore) -> None:
         assert parent_conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
     got = store.get_token("from-child")
     assert got is not None and got.user_id == alice.id
+
+
+def test_tokens_of_schema_2_are_migrated(sql_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens of the release before trusted publishing: read back with no publisher, and
+    the store takes publishers and single-use marks from then on."""
+    name = "sqlite" if sql_url.startswith("sqlite") else "postgresql"
+    backend: Any = importlib.import_module(f"pypitoken_core.store.{name}")
+    mark = "?" if name == "sqlite" else "%s"
+    insert = (
+        "INSERT INTO tokens (id, user_id, salt, description, projects, project_ids, indexes,"
+        f" actions, created, expires, not_before, last_used, revoked)"
+        f" VALUES ({', '.join([mark] * 13)})"
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(backend, "MIGRATIONS", backend.MIGRATIONS[:2])
+        old = open_store(sql_url)
+        try:
+            alice = old.add_user("alice")
+            with old._tx() as conn:  # type: ignore[attr-defined]
+                conn.execute(
+                    insert,
+                    ("t1", alice.id, b"salt", "ci", "foo", "", "", "upload", 1000, None, None,
+                     None, False),
+                )  # fmt: skip
+        finally:
+            old.close()
+    store = open_store(sql_url)
+    try:
+        token = store.get_token("t1")
+        assert token is not None and token.publisher_id is None and token.projects == ("foo",)
+        store.add_publisher(publisher(alice.id))
+        assert store.find_publishers(publisher(alice.id).lookup_key) == [publisher(alice.id)]
+        assert store.take_once("k", 2000, 1000) and not store.take_once("k", 2000, 1000)
+    finally:
+        store.close()
