@@ -36,6 +36,7 @@ from pypitoken_core.oidc import (
     ExchangeError,
     Response,
     check_length,
+    path_hashes,
     problem,
 )
 
@@ -45,6 +46,8 @@ from .views import manager_refusal
 
 __all__ = ["includeme"]
 
+#: Registry key of the cached (keyfs serial, discovery keys of every index path).
+_HASHES_KEY = "pypitoken_devpi.upload_path_hashes"
 _PUBLISHER_FIELDS = frozenset(
     {
         "kind", "index", "projects", "issuer", "repository", "workflow", "environment",
@@ -126,14 +129,22 @@ def _uploads_to(request: Any, path: str) -> bool:
     return stage is not None and stage.ixconfig.get("type") != "mirror"
 
 
-def _upload_paths(request: Any) -> list[str]:
-    model = request.registry["xom"].model
+def _upload_hashes(request: Any) -> dict[str, str]:
+    """The drafts' discovery keys of every index path, rebuilt only when keyfs changed:
+    a GET of them costs one lookup, however many indexes there are."""
+    xom = request.registry["xom"]
+    serial = xom.keyfs.tx.at_serial
+    cached = request.registry.get(_HASHES_KEY)
+    if cached is not None and cached[0] == serial:
+        return cached[1]  # type: ignore[no-any-return]
     paths = []
-    for user in model.get_userlist():
+    for user in xom.model.get_userlist():
         for name, ixconfig in (user.get().get("indexes") or {}).items():
             if ixconfig.get("type") != "mirror":
                 paths += [f"/{user.name}/{name}/", f"/{user.name}/{name}"]
-    return paths
+    hashes = path_hashes(paths)
+    request.registry[_HASHES_KEY] = (serial, hashes)
+    return hashes
 
 
 def discover(request: Any) -> PyramidResponse:
@@ -157,7 +168,7 @@ def discover_by_hash(request: Any) -> PyramidResponse:
             request.matchdict["key"],
             request.headers.get("Accept"),
             request.application_url,
-            _upload_paths(request),
+            _upload_hashes(request),
         ),
     )
 

@@ -23,6 +23,7 @@ from pypitoken_core.oidc import (
     Response,
     TrustedPublishingSettings,
     check_length,
+    path_hashes,
     problem,
 )
 from pypitoken_core.service import TokenService
@@ -126,5 +127,5 @@ class TrustedPublishingRoutes:
 
     def _discover_by_hash(self, key: str) -> Response:
         return self.endpoints().discover_by_hash(
-            key, request.headers.get("Accept"), _base_url(), _upload_paths()
+            key, request.headers.get("Accept"), _base_url(), path_hashes(_upload_paths())
         )

@@ -28,6 +28,7 @@ from ._http import Endpoints as Endpoints
 from ._http import Minted as Minted
 from ._http import Response as Response
 from ._http import check_length as check_length
+from ._http import path_hashes as path_hashes
 from ._http import problem as problem
 from ._jwks import ALGORITHMS as ALGORITHMS
 from ._jwks import IssuerKeys as IssuerKeys
@@ -82,6 +83,7 @@ __all__ = [
     "from_record",
     "gitlab_token_variable",
     "load_pinned",
+    "path_hashes",
     "problem",
     "publisher_kind",
 ]

@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "Minted",
     "Response",
     "check_length",
+    "path_hashes",
     "problem",
 ]
 
@@ -97,6 +98,11 @@ def check_length(content_length: int | None) -> None:
         raise ExchangeError(
             "payload-too-large", f"the request body is larger than {MAX_BODY} bytes"
         )
+
+
+def path_hashes(paths: Iterable[str]) -> dict[str, str]:
+    """The drafts' discovery keys of ``paths``: hex SHA-256 of each path -> the path."""
+    return {hashlib.sha256(p.encode("utf-8")).hexdigest(): p for p in paths}
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -244,14 +250,12 @@ class Endpoints:
         return self._discovery_document(base_url)
 
     def discover_by_hash(
-        self, key: str, accept: str | None, base_url: str, upload_paths: Iterable[str]
+        self, key: str, accept: str | None, base_url: str, hashes: Mapping[str, str]
     ) -> Response:
         """The first drafts' discovery (before PEP 807 became reversible):
-        ``GET /.well-known/pytp/<hex sha256 of the upload path>``."""
-        wanted = key.lower()
-        found = self.settings.enabled and any(
-            hashlib.sha256(p.encode("utf-8")).hexdigest() == wanted for p in upload_paths
-        )
+        ``GET /.well-known/pytp/<hex sha256 of the upload path>``; ``hashes`` maps the
+        digest of each upload path to it (:func:`path_hashes`)."""
+        found = self.settings.enabled and key.lower() in hashes
         if not _accepts_discovery(accept):
             error = ExchangeError("not-acceptable", f"this index answers {DISCOVERY_TYPE}")
             return problem(error, "Trusted publishing discovery failed")

@@ -6,7 +6,12 @@ import hashlib
 
 import pytest
 
-from pypitoken_core.oidc import DISCOVERY_TYPE, Endpoints, TrustedPublishingSettings
+from pypitoken_core.oidc import (
+    DISCOVERY_TYPE,
+    Endpoints,
+    TrustedPublishingSettings,
+    path_hashes,
+)
 from pypitoken_core.service import TokenService
 from tests.oidc.conftest import error
 
@@ -73,7 +78,7 @@ def test_accept(endpoints: Endpoints, accept: str | None, ok: bool) -> None:
 
 def test_the_drafts_hash_form(endpoints: Endpoints) -> None:
     key = hashlib.sha256(b"/alice/dev/").hexdigest()
-    paths = ["/alice/dev/", "/alice/dev"]
+    paths = path_hashes(["/alice/dev/", "/alice/dev"])
     response = endpoints.discover_by_hash(key, None, BASE, paths)
     assert response.status == 200 and response.body["token-mint-endpoint"].startswith(BASE)
     assert error(endpoints.discover_by_hash("0" * 64, None, BASE, paths))[:2] == (404, "not-found")

@@ -6,6 +6,7 @@ alice, and nowhere else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -159,6 +160,19 @@ def test_discovery_per_index(front: Front) -> None:
     for path in ("%2Fbob%2Fnothing%2F", "%2Falice%2F", ""):
         missing = http(f"{front.url}/.well-known/pytp?discover={path}", ca=front.ca)
         assert (missing.status, missing.code) == (404, "not-found")
+
+
+def test_discovery_by_hash(devpi: Devpi, front: Front) -> None:
+    """The drafts' form, ``/.well-known/pytp/<sha256 of the path>``, sees new indexes."""
+
+    def found(path: bytes) -> int:
+        key = hashlib.sha256(path).hexdigest()
+        return http(f"{front.url}/.well-known/pytp/{key}", ca=front.ca).status
+
+    assert found(b"/alice/dev/") == 200 and found(b"/alice/dev") == 200
+    assert found(b"/bob/later/") == 404
+    devpi.create_index("bob/later")
+    assert found(b"/bob/later/") == 200
 
 
 def test_managing_publishers(devpi: Devpi, issuer: Issuer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,6 +158,12 @@ def test_discovery(index: Index, front: Front) -> None:
     assert found.body["token-mint-endpoint"] == f"{front.url}/_/oidc/mint-token"
     missing = http(f"{front.url}/.well-known/pytp?discover=%2Flegacy%2F", ca=front.ca)
     assert (missing.status, missing.code) == (404, "not-found")
+    # the drafts' form: the hex SHA-256 of the upload path
+    root, other = (hashlib.sha256(path).hexdigest() for path in (b"/", b"/x/"))
+    draft = http(f"{front.url}/.well-known/pytp/{root}", ca=front.ca)
+    assert (draft.status, draft.body) == (200, found.body)
+    wrong = http(f"{front.url}/.well-known/pytp/{other}", ca=front.ca)
+    assert (wrong.status, wrong.code) == (404, "not-found")
 
 
 def test_the_issuer_unreachable(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> None:
