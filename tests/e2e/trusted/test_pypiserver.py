@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pypitoken_core import Context, ValidationError
+from pypitoken_core.display import iso
 from pypitoken_core.oidc import gitlab_token_variable
+from pypitoken_core.service import TokenService
 from tests.e2e.pypiserver.conftest import Index, pypiserver_running
 from tests.e2e.trusted.conftest import (
     PROJECT,
@@ -106,6 +109,19 @@ def test_the_minted_token_is_refused_elsewhere_and_after_revocation(
     mine = clients.wheel("0.4")
     assert index.twine("__token__", token, mine).returncode == 0
     token_id = index.admin.token_id(token)
+    # after its window (900 s), on the server's own store; time comes in through Context
+    (record,) = [t for t in index.admin.tokens() if t["id"] == token_id]
+    window_end = int(answer.body["expires"])
+    service = TokenService.from_url(index.admin.db)
+    try:
+        last = Context(project_name=PROJECT, action="upload", now=window_end - 1)
+        assert service.authenticate(token, last).user_name == "alice"
+        after = Context(project_name=PROJECT, action="upload", now=window_end)
+        with pytest.raises(ValidationError, match=r"^token expired at "):
+            service.authenticate(token, after)
+    finally:
+        service.close()
+    assert record["expires"] == iso(window_end)
     index.admin("token", "revoke", token_id)
     again = clients.wheel("0.5")
     assert twine_refusal(index.twine("__token__", token, again)) == (
