@@ -200,6 +200,13 @@ def add_publisher(context: Any, request: Any) -> Any:
         return apiresult(400, f"'index' must name an existing index as user/index: {index!r}")
     if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
         return apiresult(400, "'projects' must be a list of project names")
+    stage = request.registry["xom"].model.getstage(*index.split("/"))
+    if request.authenticated_userid == username and not request.has_permission(
+        "upload", context=stage
+    ):
+        # devpi's own answer for the user's login: the publisher would upload as them.
+        # (An administrator registering for a user is trusted to know the index.)
+        return apiresult(403, f"user {username!r} may not upload to {index!r}")
     service = request.registry[REGISTRY_KEY].service
     fields = {k: v for k, v in body.items() if k not in ("kind", "index", "projects")}
     try:

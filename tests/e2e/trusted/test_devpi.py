@@ -187,6 +187,13 @@ def test_managing_publishers(devpi: Devpi, issuer: Issuer) -> None:
         "POST", "/alice/+trusted-publishers", _publisher(issuer, index="bob/none"), user="alice"
     )
     assert bad.status == 400 and bad.body["message"].startswith("'index' must name an existing")
+    devpi.create_index("bob/dev")
+    foreign = devpi.api(
+        "POST", "/alice/+trusted-publishers", _publisher(issuer, index="bob/dev"), user="alice"
+    )
+    assert (foreign.status, foreign.body["message"]) == (
+        403, "user 'alice' may not upload to 'bob/dev'",
+    )  # fmt: skip
     added = devpi.api(
         "POST", "/alice/+trusted-publishers", _publisher(issuer, projects=["x"]), user="alice"
     )
