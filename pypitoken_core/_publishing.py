@@ -9,15 +9,16 @@ token of their own, and the ownership rules apply as to any token.
 
 The exchange reads top to bottom: find the candidates (one indexed read per lookup key
 the token's claims give), match them, refuse a ``jti`` already taken (a read), check the
-projects (creating a pending publisher's), mint, and only then take the ``jti`` for good
-(an atomic insert-if-absent). Taking it last means that a failure anywhere before leaves
-the CI token usable for a retry, and that nothing but success follows once it is taken:
-uv retries a 5xx with the same token. Should two requests race with one token, the loser's
-freshly minted token (never handed out) is revoked.
+projects (a pending publisher's is claimed by its first upload), mint, and only then take
+the ``jti`` for good (an atomic insert-if-absent). Taking it last means that a failure
+anywhere before leaves the CI token usable for a retry, and that nothing but success
+follows once it is taken: uv retries a 5xx with the same token. Should two requests race
+with one token, the loser's freshly minted token (never handed out) is revoked.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -25,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import names
-from ._audit import Auditor, event
+from ._audit import event
 from ._minting import issue
 from ._ownership import OWNER, Ownership, bad_project_name
 from ._time import MAX_TIMESTAMP
@@ -60,7 +61,6 @@ class Publishing:
         store: TokenRecords,
         secret: bytes,
         policy: Ownership,
-        auditor: Auditor,
         directory: Directory | None,
         *,
         domain: str,
@@ -73,7 +73,6 @@ class Publishing:
         self._publishers: Publishers = store
         self._secret = secret
         self._policy = policy
-        self._audit = auditor
         self._directory = directory
         self._domain = domain
         self._prefix = prefix
@@ -107,22 +106,18 @@ class Publishing:
         index: str | None,
     ) -> PublisherRecord:
         """Register a publisher for ``projects`` on behalf of ``user`` (see
-        :meth:`TokenService.add_publisher`)."""
+        :meth:`TokenService.add_publisher`): a new one, or the same publisher (kind,
+        configuration, index and user) with the projects added, as pypi.org attaches one
+        publisher to several projects."""
         publisher = publisher_kind(kind).from_fields(fields)
         wanted = _project_names(projects)
-        pending = False
+        missing: list[str] = []
         directory = self._directory
         if directory is not None:
             if index is not None:
                 raise InvalidInput("an index is named only on devpi")
             found = {name: directory.get_project(name) for name in wanted}
             missing = [name for name, project in found.items() if project is None]
-            if missing and len(wanted) > 1:
-                raise NotFound(
-                    f"unknown project(s) {', '.join(missing)}: a pending publisher names"
-                    " one project, which its first publish creates"
-                )
-            pending = bool(missing)
             if user is None:
                 user = self._default_user(directory, found)
             for project in found.values():
@@ -139,6 +134,37 @@ class Publishing:
                 raise InvalidInput(
                     f"name the index the publisher uploads to, as user/index, not {index!r}"
                 )
+        twins = [
+            r
+            for r in self._publishers.find_publishers(publisher.lookup_key)
+            if (r.kind, r.issuer, r.config, r.index)
+            == (publisher.kind, publisher.issuer, publisher.config, index)
+        ]
+        same = [r for r in twins if r.added_by == user.id]
+        if twins and not same:
+            other = self._records.get_user_by_id(twins[0].added_by)
+            raise AlreadyExists(
+                f"publisher {twins[0].id} is the same workflow, registered by"
+                f" {other.name if other else 'a removed user'}: a publisher uploads on behalf"
+                " of one user, who adds the projects to it"
+            )
+        shown = f"{publisher.describe()}" + (f" (pending: {', '.join(missing)})" if missing else "")
+        if same:
+            record = same[0]
+            added = [name for name in wanted if name not in record.projects]
+            projects_now = record.projects + tuple(added)
+            pending_now = record.pending + tuple(n for n in missing if n in added)
+            if added:
+                self._publishers.set_publisher_projects(record.id, projects_now, pending_now)
+                self._records.add_event(
+                    event(
+                        "publisher_added",
+                        user=user.name,
+                        project=added[0],
+                        reason=f"{record.id}: {', '.join(added)} added; {shown}",
+                    )
+                )
+            return dataclasses.replace(record, projects=projects_now, pending=pending_now)
         record = PublisherRecord(
             id=str(uuid.uuid4()),
             kind=publisher.kind,
@@ -147,23 +173,20 @@ class Publishing:
             lookup_key=publisher.lookup_key,
             projects=tuple(wanted),
             index=index,
-            pending=pending,
+            pending=tuple(missing),
             added_by=user.id,
             created=int(time.time()),
         )
         self._publishers.add_publisher(
             record,
             event=event(
-                "publisher_added",
-                user=user.name,
-                project=wanted[0],
-                reason=f"{record.id}: {publisher.describe()}" + (" (pending)" if pending else ""),
+                "publisher_added", user=user.name, project=wanted[0], reason=f"{record.id}: {shown}"
             ),
         )
         return record
 
     def _default_user(self, directory: Directory, found: Mapping[str, Project | None]) -> User:
-        """Without a user named: the owner of the one existing project, if it has one."""
+        """Without a user named: the owner of the one project named, if it exists."""
         projects = [p for p in found.values() if p is not None]
         owners = [
             name
@@ -171,7 +194,7 @@ class Publishing:
             for name, role in directory.list_roles(project.id)
             if role == OWNER
         ]
-        if len(projects) != 1 or len(found) != 1 or not owners:
+        if len(found) != 1 or not owners:
             raise InvalidInput("name the user on whose behalf the publisher uploads")
         user = self._records.get_user(owners[0])
         if user is None:  # removed meanwhile
@@ -208,7 +231,7 @@ class Publishing:
             raise _invalid_publisher(
                 f"the user who registered publisher {record.id} no longer exists"
             )
-        project_ids = self._projects(record, owner)
+        project_names, project_ids = self._projects(record, owner)
         run = publisher.run_details(claims)
         shown_run = ", ".join(f"{k}={v}" for k, v in run.items())
         raw, minted = issue(
@@ -218,7 +241,7 @@ class Publishing:
             domain=self._domain,
             prefix=self._prefix,
             now=now,
-            projects=list(record.projects),
+            projects=project_names,
             project_ids=project_ids,
             indexes=[] if record.index is None else [record.index],
             actions=["upload"],
@@ -265,45 +288,80 @@ class Publishing:
                 reasons.append(reason)
         if not matched:
             raise _invalid_publisher(f"no corresponding publisher ({'; '.join(reasons[:3])})")
-        # The most specific (e.g. naming the job's environment) wins; the oldest of those.
-        return max(matched, key=lambda m: m[1].specificity)
+        # The most specific (e.g. naming the job's environment) wins. Two as specific are
+        # two users' (one publisher per user and workflow): which one the job speaks for
+        # is not for the index to guess.
+        top = max(p.specificity for _, p in matched)
+        best = [(r, p) for r, p in matched if p.specificity == top]
+        if len(best) > 1:
+            raise _invalid_publisher(
+                "it matches several publishers equally ("
+                + ", ".join(r.id for r, _ in best)
+                + "): make one more specific (an environment, an owner id) or remove one"
+            )
+        return best[0]
 
-    def _projects(self, record: PublisherRecord, owner: User) -> list[str]:
-        """The ids of the publisher's projects, creating a pending publisher's project."""
+    def _projects(self, record: PublisherRecord, owner: User) -> tuple[list[str], list[str]]:
+        """The names and ids of the projects the publisher's token is for.
+
+        A pending project (named before it existed) is not created here: the token names
+        it, and its first upload claims it for the registrant by the index's usual rules
+        (so a name the index holds files of but nobody owns stays refused). Once it exists
+        with the registrant as its owner it is pending no more; if someone else took the
+        name, the publisher loses it. A project the registrant can no longer upload to is
+        left out; if none is left, the exchange is refused with the reasons.
+        """
         directory = self._directory
         if directory is None:
-            return []
+            return list(record.projects), []
+        names: list[str] = []
         ids: list[str] = []
+        reasons: list[str] = []
+        taken: list[str] = []
+        created: list[str] = []
         for name in record.projects:
             project = directory.get_project(name)
-            if project is None and record.pending:
-                try:
-                    project = directory.add_project(name, owner.id)
-                    self._audit.record(
-                        event(
-                            "project_created",
-                            user=owner.name,
-                            project=name,
-                            reason=f"first publish of pending trusted publisher {record.id}",
-                        )
-                    )
-                except AlreadyExists:  # another exchange of this publisher, just now
-                    project = directory.get_project(name)
             if project is None:
-                raise _invalid_publisher(f"project {name!r} no longer exists")
+                if name in record.pending:
+                    names.append(name)
+                else:
+                    reasons.append(f"project {name!r} no longer exists")
+                continue
             role = directory.get_role(project.id, owner.id)
-            if record.pending and role != OWNER:
-                self.remove(record.id, by=owner.name)
+            if name in record.pending:
+                if role != OWNER:
+                    taken.append(name)
+                    continue
+                created.append(name)
+            refused = self._policy.mint_refusal(owner, project, role)
+            if refused is not None:
+                reasons.append(f"its registrant cannot upload: {refused}")
+                continue
+            names.append(name)
+            ids.append(project.id)
+        if taken or created:
+            self._settle(record, taken, created, owner)
+        if not names:
+            if taken:
                 raise ExchangeError(
                     "invalid-pending-publisher", "valid token, but project already exists"
                 )
-            refused = self._policy.mint_refusal(owner, project, role)
-            if refused is not None:
-                raise _invalid_publisher(f"its registrant cannot upload: {refused}")
-            ids.append(project.id)
-        if record.pending:
-            self._publishers.activate_publisher(record.id)
-        return ids
+            raise _invalid_publisher("; ".join(reasons))
+        # The id caveat holds for every use or none: with a project not created yet (no id
+        # to check against), the names alone scope the token.
+        return names, ids if len(ids) == len(names) else []
+
+    def _settle(
+        self, record: PublisherRecord, taken: list[str], created: list[str], owner: User
+    ) -> None:
+        """Pending projects now created (by the registrant: pending no more) or taken by
+        someone else (dropped; the publisher goes with its last project)."""
+        projects = tuple(n for n in record.projects if n not in taken)
+        pending = tuple(n for n in record.pending if n not in taken and n not in created)
+        if not projects:
+            self.remove(record.id, by=owner.name)
+        else:
+            self._publishers.set_publisher_projects(record.id, projects, pending)
 
     def _unissue(self, token_id: str, why: str) -> None:
         """Revoke a token minted for a request that then failed (it was never handed out)."""

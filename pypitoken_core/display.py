@@ -83,7 +83,7 @@ def publisher_json(
         **(fields if isinstance(fields, dict) else {}),
         "projects": list(record.projects),
         "index": record.index,
-        "pending": record.pending,
+        "pending": list(record.pending),
         "added_by": added_by,
         "created": record.created if epoch else iso(record.created),
     }

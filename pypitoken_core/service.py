@@ -174,7 +174,6 @@ class TokenService:
                 store,
                 self._secret,
                 self._policy,
-                self._audit,
                 directory,
                 domain=domain,
                 prefix=prefix,
@@ -426,11 +425,13 @@ class TokenService:
         ``issuer``; GitLab ``project_path``, ``ci_config``, optional ``environment`` and
         ``issuer``; any issuer ``issuer`` and ``claims`` (a dict). The publisher uploads to
         ``projects`` on behalf of ``user`` (default: the owner of the one project named),
-        who must be able to mint tokens for them. Naming one project that does not exist
-        makes a pending publisher: its first publish creates the project, owned by
-        ``user``. Where the index keeps its own projects (devpi), ``index`` names the
-        ``user/index`` it uploads to. Raises :class:`InvalidInput`, :class:`NotFound`,
-        :class:`ValidationError` (the user may not upload there).
+        who must be able to mint tokens for them. A project that does not exist yet is
+        pending: its first publish creates it, owned by ``user``. The same publisher
+        (kind, fields, index) added again by the same user gains the projects; by another
+        user it is refused (:class:`AlreadyExists`). Where the index keeps its own
+        projects (devpi), ``index`` names the ``user/index`` it uploads to. Raises
+        :class:`InvalidInput`, :class:`NotFound`, :class:`ValidationError` (the user may
+        not upload there).
         """
         owner = None if user is None else self._user(user)
         return self._publishers().add(kind, fields, projects=projects, user=owner, index=index)

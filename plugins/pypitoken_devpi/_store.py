@@ -45,6 +45,7 @@ from pypitoken_core.names import normalize
 from pypitoken_core.store import AuditEvent, PublisherRecord, TokenGrant, TokenRecord, User
 from pypitoken_core.store.base import (
     check_publisher,
+    check_publisher_projects,
     check_record,
     check_setting,
     check_single_use,
@@ -110,7 +111,7 @@ def _publisher_to_dict(record: PublisherRecord) -> dict[str, Any]:
         "lookup_key": record.lookup_key,
         "projects": list(record.projects),
         "index": record.index,
-        "pending": record.pending,
+        "pending": list(record.pending),
         "added_by": record.added_by,
         "created": record.created,
     }
@@ -126,7 +127,7 @@ def _publisher_from_dict(publisher_id: str, data: Mapping[str, Any]) -> Publishe
             lookup_key=str(data["lookup_key"]),
             projects=tuple(data["projects"]),
             index=None if data.get("index") is None else str(data["index"]),
-            pending=bool(data.get("pending", False)),
+            pending=tuple(data.get("pending", ())),
             added_by=str(data["added_by"]),
             created=int(data["created"]),
         )
@@ -368,7 +369,9 @@ class KeyfsStore:
     def has_issuer(self, issuer: str) -> bool:
         return any(r.issuer == issuer for _, r in self._all_publishers().values())
 
-    def _change_publisher(self, publisher_id: str, remove: bool) -> bool:
+    def _change_publisher(
+        self, publisher_id: str, remove: bool, projects: tuple[tuple[str, ...], ...] = ()
+    ) -> bool:
         found = self._all_publishers().get(publisher_id)
         if found is None:
             return False
@@ -386,12 +389,18 @@ class KeyfsStore:
                 }
                 config[TOKENS_KEY] = tokens
             else:
-                entries[publisher_id] = dict(entries[publisher_id], pending=False)
+                names, pending = projects
+                entries[publisher_id] = dict(
+                    entries[publisher_id], projects=list(names), pending=list(pending)
+                )
             config[PUBLISHERS_KEY] = entries
         return True
 
-    def activate_publisher(self, publisher_id: str) -> bool:
-        return self._change_publisher(publisher_id, remove=False)
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        check_publisher_projects(projects, pending)
+        return self._change_publisher(publisher_id, remove=False, projects=(projects, pending))
 
     def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
         removed = self._change_publisher(publisher_id, remove=True)

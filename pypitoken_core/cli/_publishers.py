@@ -2,8 +2,10 @@
 
 ``add github|gitlab|oidc`` registers one, ``list`` shows them, ``remove`` removes one and
 revokes the tokens minted for it. A publisher uploads on behalf of the user who registered
-it (``--user``, by default the owner of the project named); naming a project that does
-not exist yet makes a pending publisher, whose first publish creates the project.
+it (``--user``, by default the owner of the project named); a project that does not exist
+yet is pending: the first publish creates it. Adding the same publisher (same workflow,
+same user) for another project adds the project to it, as on pypi.org: its tokens are for
+all its projects.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ _project = click.option(
     multiple=True,
     required=True,
     metavar="NAME",
-    help="Project it may upload to (repeat for several; one new name makes it pending).",
+    help="Project it may upload to (repeat for several; a new name is created by its first"
+    " publish).",
 )
 _user = click.option(
     "--user", default=None, help="Who it uploads as (default: the project's owner)."
@@ -51,8 +54,15 @@ _environment = click.option(
 
 def _added(service: TokenService, record: PublisherRecord) -> None:
     shown = from_record(record).describe()
-    state = "pending: its first publish creates " if record.pending else "for "
-    click.echo(f"added publisher {record.id} ({shown}), {state}{', '.join(record.projects)}")
+    click.echo(f"publisher {record.id} ({shown}) for {_projects(record)}")
+
+
+def _projects(record: PublisherRecord) -> str:
+    """``a, b (pending: its first publish creates it)``, or the names alone."""
+    return ", ".join(
+        f"{name} (pending: its first publish creates it)" if name in record.pending else name
+        for name in record.projects
+    )
 
 
 @add.command("github")
@@ -193,9 +203,8 @@ def list_publishers(admin: Admin, user: str | None, as_json: bool) -> None:
             described = from_record(record).describe()
         except InvalidInput:  # a damaged record is listed, so that it can be removed
             described = f"{record.kind} (damaged configuration)"
-        state = "pending" if record.pending else "active"
         by = service.user_name(record.added_by) or "(removed user)"
-        click.echo(f"{record.id}\t{', '.join(record.projects)}\t{described}\t{state}\tby {by}")
+        click.echo(f"{record.id}\t{_projects(record)}\t{described}\tby {by}")
 
 
 @publisher.command("remove")

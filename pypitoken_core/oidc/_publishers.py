@@ -320,7 +320,8 @@ class GitHubPublisher(Publisher):
 
     @property
     def specificity(self) -> int:
-        return 1 if self.environment else 0
+        # An environment narrows a workflow's runs; a pinned owner id only its account.
+        return 2 * bool(self.environment) + bool(self.owner_id)
 
     def run_details(self, claims: Mapping[str, Any]) -> dict[str, str]:
         details = _details(claims, "repository", "job_workflow_ref", "ref", "sha", "run_id")

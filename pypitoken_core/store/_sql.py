@@ -42,6 +42,7 @@ from .base import (
     TokenRecord,
     User,
     check_publisher,
+    check_publisher_projects,
     check_record,
     check_setting,
     check_single_use,
@@ -187,7 +188,7 @@ class Statements:
         " created FROM publishers WHERE lookup_key = ?"
     )
     issuer_exists: str = "SELECT 1 FROM publishers WHERE issuer = ? LIMIT 1"
-    activate_publisher: str = "UPDATE publishers SET pending = FALSE WHERE id = ?"
+    set_publisher_projects: str = "UPDATE publishers SET projects = ?, pending = ? WHERE id = ?"
     delete_publisher: str = "DELETE FROM publishers WHERE id = ?"
     revoke_tokens_of_publisher: str = "UPDATE tokens SET revoked = TRUE WHERE publisher_id = ?"
     # An expired mark of the same key is taken over; then the insert decides atomically
@@ -293,7 +294,7 @@ def publisher_row(record: PublisherRecord) -> tuple[Any, ...]:
         record.lookup_key,
         _SEP.join(record.projects),
         record.index,
-        record.pending,
+        _SEP.join(record.pending),
         record.added_by,
         record.created,
     )
@@ -303,7 +304,7 @@ def publisher_from_row(row: Sequence[Any]) -> PublisherRecord:
     """Build a publisher from a ``publishers`` row in :attr:`Statements.publisher` order."""
     pid, kind, issuer, config, key, projects, index, pending, added_by, created = row
     return PublisherRecord(
-        pid, kind, issuer, config, key, split_names(projects), index, bool(pending),
+        pid, kind, issuer, config, key, split_names(projects), index, split_names(pending),
         added_by, created,
     )  # fmt: skip
 
@@ -569,11 +570,15 @@ class SQLStore:
     def has_issuer(self, issuer: str) -> bool:
         return bool(self._read(self._sql.issuer_exists, (issuer,)))
 
-    def activate_publisher(self, publisher_id: str) -> bool:
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        check_publisher_projects(projects, pending)
         if has_nul(publisher_id):
             return False
+        params = (_SEP.join(projects), _SEP.join(pending), publisher_id)
         with self._tx() as conn:
-            return conn.execute(self._sql.activate_publisher, (publisher_id,)).rowcount == 1
+            return conn.execute(self._sql.set_publisher_projects, params).rowcount == 1
 
     def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
         event_row = None if event is None else event_params(clean_event(event))

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from .. import _time
 from ..exceptions import StoreError
@@ -68,6 +68,7 @@ __all__ = [
     "User",
     "UserLookup",
     "check_publisher",
+    "check_publisher_projects",
     "check_record",
     "check_setting",
     "check_single_use",
@@ -154,9 +155,9 @@ class PublisherRecord:
     fields, as canonical JSON (the kind's business, see :mod:`pypitoken_core.oidc`);
     ``lookup_key`` is what a verified OIDC token's claims are looked up by. ``projects``
     are normalised project names; ``index`` is the devpi ``user/index`` the publisher may
-    upload to (None elsewhere). A ``pending`` publisher names one project that does not
-    exist yet: its first publish creates it, owned by ``added_by`` (a user id), on whose
-    behalf every token minted for the publisher acts.
+    upload to (None elsewhere). ``pending`` are those of the projects that did not exist
+    when they were named: the first publish creates each, owned by ``added_by`` (a user
+    id), on whose behalf every token minted for the publisher acts.
     """
 
     id: str
@@ -166,7 +167,7 @@ class PublisherRecord:
     lookup_key: str
     projects: tuple[str, ...]
     index: str | None
-    pending: bool
+    pending: tuple[str, ...]
     added_by: str
     created: int
 
@@ -433,8 +434,14 @@ class Publishers(Protocol):
         issuers are refused before any of their keys is fetched."""
         ...
 
-    def activate_publisher(self, publisher_id: str) -> bool:
-        """Mark a pending publisher as active (its project now exists); False if unknown."""
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        """Replace a publisher's projects and pending ones (a project added, or a pending
+        project now created or taken by someone else); False if the id is unknown.
+
+        StoreError for values :func:`check_publisher` would refuse.
+        """
         ...
 
     def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
@@ -546,13 +553,21 @@ def check_publisher(record: object) -> PublisherRecord:
     if record.index is not None and (type(record.index) is not str or not record.index):
         raise StoreError("a publisher's index must be a non-empty string or None")
     check_text("a publisher", *texts, record.index)
-    if type(record.pending) is not bool:
-        raise StoreError("a publisher's pending flag must be a bool")
     check_time("a publisher's creation time", record.created)
-    _check_names("projects", record.projects)
-    if not record.projects:
-        raise StoreError("a publisher names at least one project")
+    check_publisher_projects(record.projects, record.pending)
     return record
+
+
+def check_publisher_projects(projects: object, pending: object) -> None:
+    """Refuse a publisher's projects unless they are names, at least one, with the
+    pending ones among them."""
+    _check_names("projects", projects)
+    _check_names("pending", pending)
+    names, waiting = cast(tuple[str, ...], projects), cast(tuple[str, ...], pending)
+    if not names:
+        raise StoreError("a publisher names at least one project")
+    if not set(waiting) <= set(names):
+        raise StoreError("a publisher's pending projects must be among its projects")
 
 
 def check_single_use(key: object, *times: object) -> None:

@@ -23,6 +23,7 @@ from .base import (
     TokenRecord,
     User,
     check_publisher,
+    check_publisher_projects,
     check_record,
     check_setting,
     check_single_use,
@@ -238,12 +239,16 @@ class MemoryStore:
         with self._locked():
             return any(r.issuer == issuer for r in self._publishers.values())
 
-    def activate_publisher(self, publisher_id: str) -> bool:
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        check_publisher_projects(projects, pending)
         with self._locked():
             record = self._publishers.get(publisher_id)
             if record is None:
                 return False
-            self._publishers[publisher_id] = dataclasses.replace(record, pending=False)
+            changed = dataclasses.replace(record, projects=projects, pending=pending)
+            self._publishers[publisher_id] = changed
             return True
 
     def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:

@@ -121,7 +121,7 @@ MIGRATIONS: tuple[str, ...] = (
         lookup_key text NOT NULL,
         projects text NOT NULL,
         index_name text,
-        pending boolean NOT NULL,
+        pending text NOT NULL,
         added_by text NOT NULL,
         created bigint NOT NULL
     );

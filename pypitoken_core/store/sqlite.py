@@ -109,7 +109,7 @@ MIGRATIONS: tuple[str, ...] = (
         lookup_key TEXT NOT NULL,
         projects TEXT NOT NULL,
         index_name TEXT,
-        pending INTEGER NOT NULL CHECK (pending IN (0, 1)),
+        pending TEXT NOT NULL,
         added_by TEXT NOT NULL,
         created INTEGER NOT NULL
     );

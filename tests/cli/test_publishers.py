@@ -7,7 +7,7 @@ import re
 
 from tests.cli.conftest import Invoke
 
-ADDED = re.compile(r"^added publisher ([0-9a-f-]{36}) \((.*)\), (.*)$")
+ADDED = re.compile(r"^publisher ([0-9a-f-]{36}) \((.*)\) for (.*)$")
 
 
 def _setup(invoke: Invoke) -> None:
@@ -29,7 +29,7 @@ def test_add_list_remove(invoke: Invoke) -> None:
     assert match.group(2) == (
         "GitHub octo-org/octo-repo, workflow release.yml, environment release, owner id 123456"
     )
-    assert match.group(3) == "for foo"
+    assert match.group(3) == "foo"
 
     result = invoke(
         "publisher", "add", "gitlab", "--project", "New.Thing", "--repository", "grp/sub/proj",
@@ -38,8 +38,8 @@ def test_add_list_remove(invoke: Invoke) -> None:
     assert result.exit_code == 0, result.output
     first, second = result.output.strip().splitlines()
     assert first.endswith(
-        "(GitLab grp/sub/proj, CI file ci/release.yml), pending: its first publish creates"
-        " new-thing"
+        "(GitLab grp/sub/proj, CI file ci/release.yml) for new-thing (pending: its first"
+        " publish creates it)"
     )
     assert second == "the job needs: id_tokens: {LOCALHOST_ID_TOKEN: {aud: localhost}}"
 
@@ -55,15 +55,24 @@ def test_add_list_remove(invoke: Invoke) -> None:
         "id": github_id, "kind": "github", "issuer": "https://token.actions.githubusercontent.com",
         "owner": "octo-org", "repository": "octo-repo", "workflow": "release.yml",
         "environment": "release", "owner_id": "123456", "projects": ["foo"], "index": None,
-        "pending": False, "added_by": "alice", "created": kinds["github"]["created"],
+        "pending": [], "added_by": "alice", "created": kinds["github"]["created"],
     }  # fmt: skip
-    assert kinds["gitlab"]["pending"] is True and kinds["gitlab"]["added_by"] == "bob"
+    assert kinds["gitlab"]["pending"] == ["new-thing"] and kinds["gitlab"]["added_by"] == "bob"
     assert kinds["oidc"]["claims"] == {"ref": "refs/heads/main", "sub": "repo:x"}
     lines = invoke("publisher", "list", "--user", "bob").output.strip().splitlines()
     assert len(lines) == 1 and lines[0].split("\t")[1:] == [
-        "new-thing", "GitLab grp/sub/proj, CI file ci/release.yml", "pending", "by bob",
+        "new-thing (pending: its first publish creates it)",
+        "GitLab grp/sub/proj, CI file ci/release.yml", "by bob",
     ]  # fmt: skip
 
+    # the same workflow for another project: one publisher for both
+    result = invoke(
+        "publisher", "add", "github", "--project", "bar", "--user", "alice", "--repository",
+        "octo-org/octo-repo", "--workflow", "release.yml", "--environment", "release",
+        "--owner-id", "123456",
+    )  # fmt: skip
+    assert result.output.startswith(f"publisher {github_id} (")
+    assert result.output.endswith(" for foo, bar (pending: its first publish creates it)\n")
     result = invoke("publisher", "remove", github_id)
     assert (result.exit_code, result.output) == (
         0, f"removed publisher {github_id}; its tokens are revoked\n",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from pypitoken_core import Context, Token, ValidationError
-from pypitoken_core.exceptions import ConfigurationError, InvalidInput, NotFound
+from pypitoken_core.exceptions import AlreadyExists, ConfigurationError, InvalidInput, NotFound
 from pypitoken_core.oidc import Endpoints, TrustedPublishingSettings, gitlab_token_variable
 from pypitoken_core.service import TokenService
 from tests.oidc.conftest import AUDIENCE, error, mint
@@ -130,6 +130,8 @@ def test_burn(
 def test_a_pending_publisher_creates_its_project(
     service: TokenService, endpoints: Endpoints, issuer: Issuer
 ) -> None:
+    """Its token names the project; the first upload claims it for the registrant, by the
+    usual rules; the next exchange finds it and the publisher is active."""
     pending = service.add_publisher(
         "github",
         {"repository": "octo-org/octo-repo", "workflow": "release.yml", "issuer": issuer.url},
@@ -138,13 +140,38 @@ def test_a_pending_publisher_creates_its_project(
     )
     assert pending.pending and pending.projects == ("new-project",)
     raw = _minted(endpoints, issuer)
+    assert [r.dump() for r in Token.load(raw).restrictions][1:] == [
+        [1, ["new-project"]],
+        [4, pending.id, None],
+        ["ptc.actions", ["upload"]],
+    ]
+    assert service.directory.get_project("new-project") is None  # type: ignore[union-attr]
+    identity = service.authenticate(raw, Context(project_name="new-project", action="upload"))
+    claim = service.claim_upload(identity, "new-project", has_files=lambda: False)
+    assert claim is not None
+    service.confirm_claim(claim)  # the file is stored
     project = service.directory.get_project("new-project")  # type: ignore[union-attr]
-    assert project is not None
-    assert service.list_roles(project) == [("bob", "Owner")]
+    assert project is not None and service.list_roles(project) == [("bob", "Owner")]
+    assert service.get_publisher(pending.id).pending
+    later = _minted(endpoints, issuer)
     assert not service.get_publisher(pending.id).pending
-    assert service.authenticate(raw, Context(project_name="new-project", action="upload"))
-    # and it keeps working as a normal publisher
-    _minted(endpoints, issuer)
+    assert Token.load(later).restrictions[2].dump() == [2, [project.id]]
+
+
+def test_a_pending_publisher_takes_no_unowned_project(
+    service: TokenService, endpoints: Endpoints, issuer: Issuer
+) -> None:
+    """A name the index holds files of but nobody owns stays refused, publisher or not."""
+    service.add_publisher(
+        "github",
+        {"repository": "octo-org/octo-repo", "workflow": "release.yml", "issuer": issuer.url},
+        projects=["orphan"],
+        user="bob",
+    )
+    raw = _minted(endpoints, issuer)
+    identity = service.authenticate(raw, Context(project_name="orphan", action="upload"))
+    with pytest.raises(ValidationError, match=r"^project 'orphan' has files on this index"):
+        service.claim_upload(identity, "orphan", has_files=lambda: True)
 
 
 def test_a_pending_publisher_whose_name_was_taken(
@@ -251,10 +278,62 @@ def test_adding_publishers(service: TokenService, issuer: Issuer) -> None:
             service.add_publisher(kind, bad, projects=["foo"], user="alice")
     with pytest.raises(InvalidInput, match="name the user on whose behalf"):
         service.add_publisher("github", fields, projects=["not-yet"])
-    with pytest.raises(NotFound, match="a pending publisher names one project"):
-        service.add_publisher("github", fields, projects=["foo", "not-yet"], user="alice")
     with pytest.raises(InvalidInput, match="an index is named only on devpi"):
         service.add_publisher("github", fields, projects=["foo"], index="alice/dev")
+
+
+def test_one_publisher_many_projects(
+    service: TokenService, endpoints: Endpoints, issuer: Issuer
+) -> None:
+    """The same workflow added for more projects is one publisher for all (as on pypi.org);
+    its tokens are for all of them, a project not created yet included."""
+    fields = {"repository": "octo-org/octo-repo", "workflow": "release.yml", "issuer": issuer.url}
+    first = service.add_publisher("github", fields, projects=["foo"], user="alice")
+    again = service.add_publisher("github", fields, projects=["bar", "later"], user="alice")
+    assert again.id == first.id
+    assert (again.projects, again.pending) == (("foo", "bar", "later"), ("later",))
+    assert service.list_publishers() == [again]
+    raw = _minted(endpoints, issuer)
+    assert Token.load(raw).restrictions[1].dump() == [1, ["foo", "bar", "later"]]
+    for project in ("foo", "bar", "later"):
+        assert service.authenticate(raw, Context(project_name=project, action="upload"))
+    with pytest.raises(AlreadyExists, match=r"is the same workflow, registered by alice"):
+        service.add_publisher("github", fields, projects=["baz"], user="bob")
+
+
+def test_a_pending_project_taken_by_someone_else(
+    service: TokenService, endpoints: Endpoints, issuer: Issuer
+) -> None:
+    """It leaves the publisher; the publisher's other projects keep being published."""
+    fields = {"repository": "octo-org/octo-repo", "workflow": "release.yml", "issuer": issuer.url}
+    record = service.add_publisher("github", fields, projects=["foo", "later"], user="alice")
+    service.add_project("later", owner="bob")
+    raw = _minted(endpoints, issuer)
+    assert Token.load(raw).restrictions[1].dump() == [1, ["foo"]]
+    assert service.get_publisher(record.id).projects == ("foo",)
+
+
+def test_publishers_that_match_alike(
+    service: TokenService, endpoints: Endpoints, issuer: Issuer
+) -> None:
+    """Two users' publishers matching one job as specifically: refused, with both ids."""
+    one = service.add_publisher(
+        "oidc", {"issuer": issuer.url, "claims": {"repository": "octo-org/octo-repo"}},
+        projects=["foo"], user="alice",
+    )  # fmt: skip
+    two = service.add_publisher(
+        "oidc", {"issuer": issuer.url, "claims": {"ref": "refs/tags/v1.0.0"}},
+        projects=["baz"], user="bob",
+    )  # fmt: skip
+    status, code, description = error(mint(endpoints, issuer.sign(issuer.github_claims(AUDIENCE))))
+    ids = sorted((one, two), key=lambda r: (r.created, r.id))  # oldest first, as listed
+    assert (status, code, description) == (
+        422, "invalid-publisher",
+        f"valid token, but it matches several publishers equally ({ids[0].id}, {ids[1].id}):"
+        " make one more specific (an environment, an owner id) or remove one",
+    )  # fmt: skip
+    service.remove_publisher(two.id)
+    assert mint(endpoints, issuer.sign(issuer.github_claims(AUDIENCE))).status == 200
 
 
 def test_settings() -> None:

@@ -93,7 +93,7 @@ def publisher(added_by: str, publisher_id: str = "pub-1", /, **changes: object) 
         "lookup_key": "github\nhttps://token.actions.githubusercontent.com\nocto-org/octo-repo",
         "projects": ("foo", "foo-bar"),
         "index": None,
-        "pending": False,
+        "pending": (),
         "added_by": added_by,
         "created": 1_700_000_000,
     }
@@ -670,7 +670,7 @@ class PublishersContract:
         assert isinstance(store, Publishers)
 
     def test_round_trip(self, store: Any, alice: User) -> None:
-        pub = publisher(alice.id, index="alice/dev", pending=True)
+        pub = publisher(alice.id, index="alice/dev", pending=("foo-bar",))
         store.add_publisher(pub)
         assert store.get_publisher("pub-1") == pub
         assert store.get_publisher("pub-2") is None
@@ -708,7 +708,8 @@ class PublishersContract:
             {"id": ""},
             {"config": "x\x00"},
             {"index": ""},
-            {"pending": 1},
+            {"pending": True},
+            {"pending": ("other",)},
             {"created": 10**20},
         ],
         ids=repr,
@@ -716,7 +717,7 @@ class PublishersContract:
     def test_publishers_that_cannot_round_trip(
         self, store: Any, alice: User, changes: dict[str, object]
     ) -> None:
-        with pytest.raises(StoreError, match=r"publisher|projects|time"):
+        with pytest.raises(StoreError, match=r"publisher|projects|pending|time"):
             store.add_publisher(publisher(alice.id, **changes))
         assert store.list_publishers() == []
 
@@ -724,12 +725,19 @@ class PublishersContract:
         with pytest.raises(StoreError, match=r"^add_publisher needs a PublisherRecord$"):
             store.add_publisher(object())
 
-    def test_activate(self, store: Any, alice: User) -> None:
-        store.add_publisher(publisher(alice.id, pending=True))
-        assert store.activate_publisher("pub-1") is True
-        assert store.get_publisher("pub-1") == publisher(alice.id, pending=False)
-        assert store.activate_publisher("pub-x") is False
-        assert store.activate_publisher("pub\x00") is False
+    def test_set_projects(self, store: Any, alice: User) -> None:
+        store.add_publisher(publisher(alice.id, pending=("foo-bar",)))
+        assert store.set_publisher_projects("pub-1", ("foo", "foo-bar", "baz"), ("baz",))
+        assert store.get_publisher("pub-1") == publisher(
+            alice.id, projects=("foo", "foo-bar", "baz"), pending=("baz",)
+        )
+        assert store.find_publishers(publisher(alice.id).lookup_key)[0].pending == ("baz",)
+        assert store.set_publisher_projects("pub-x", ("foo",), ()) is False
+        assert store.set_publisher_projects("pub\x00", ("foo",), ()) is False
+        for projects, pending in ((), ()), (("a",), ("b",)), (("a\nb",), ()):
+            with pytest.raises(StoreError, match=r"project|pending"):
+                store.set_publisher_projects("pub-1", projects, pending)
+        assert store.get_publisher("pub-1").projects == ("foo", "foo-bar", "baz")
 
     def test_remove_revokes_the_publishers_tokens(
         self, store: Any, alice: User, written: Written

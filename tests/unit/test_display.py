@@ -55,12 +55,12 @@ def test_publisher_json():
     record = PublisherRecord(
         id="p1", kind="github", issuer="https://token.actions.githubusercontent.com",
         config='{"owner":"o","repository":"r","workflow":"w.yml"}', lookup_key="k",
-        projects=("foo",), index=None, pending=True, added_by="u1", created=1_700_000_000,
+        projects=("foo",), index=None, pending=("foo",), added_by="u1", created=1_700_000_000,
     )  # fmt: skip
     assert publisher_json(record, added_by="alice") == {
         "id": "p1", "kind": "github", "issuer": "https://token.actions.githubusercontent.com",
         "owner": "o", "repository": "r", "workflow": "w.yml", "projects": ["foo"],
-        "index": None, "pending": True, "added_by": "alice", "created": "2023-11-14T22:13:20Z",
+        "index": None, "pending": ["foo"], "added_by": "alice", "created": "2023-11-14T22:13:20Z",
     }  # fmt: skip
     assert publisher_json(record, added_by=None, epoch=True)["created"] == 1_700_000_000
     damaged = dataclasses.replace(record, config="{")

@@ -237,3 +237,22 @@ def test_oidc_exchange_for_twine(
     proc = run(exchange_argv, {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: no OIDC token in this job: on GitHub Actions give")
+
+
+def test_a_pending_publisher_creates_its_project(
+    index: Index, issuer: Issuer, clients: Clients
+) -> None:
+    """The same workflow added for a project nobody registered yet: the first publish makes
+    the publisher's user its owner."""
+    added = index.admin(
+        "publisher", "add", "github", "--project", "fresh-proj", "--user", "alice",
+        "--repository", "octo-org/octo-repo", "--workflow", "release.yml", "--environment", "release",
+        "--owner-id", "123456", "--issuer", issuer.url,
+    ).stdout  # fmt: skip
+    assert added.endswith(f"for {PROJECT}, fresh-proj (pending: its first publish creates it)\n")
+    wheel = clients.wheel("1.0", name="fresh-proj")
+    proc = clients.uv("/", wheel)
+    assert proc.returncode == 0, output(proc)
+    assert wheel.name in index.stored()
+    (line,) = [p for p in index.admin("project", "list").stdout.splitlines() if "fresh" in p]
+    assert line.startswith("fresh-proj\t") and line.endswith("\talice (Owner)")
