@@ -246,8 +246,8 @@ def test_a_pending_publisher_creates_its_project(
     the publisher's user its owner."""
     added = index.admin(
         "publisher", "add", "github", "--project", "fresh-proj", "--user", "alice",
-        "--repository", "octo-org/octo-repo", "--workflow", "release.yml", "--environment", "release",
-        "--owner-id", "123456", "--issuer", issuer.url,
+        "--repository", "octo-org/octo-repo", "--workflow", "release.yml",
+        "--environment", "release", "--owner-id", "123456", "--issuer", issuer.url,
     ).stdout  # fmt: skip
     assert added.endswith(f"for {PROJECT}, fresh-proj (pending: its first publish creates it)\n")
     wheel = clients.wheel("1.0", name="fresh-proj")
