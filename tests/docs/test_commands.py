@@ -248,7 +248,7 @@ def run_publisher_admin(block: Block, tmp: Path) -> None:
     _admin(db, "project", "add", "acme-utils", "--owner", "alice")
     added = _admin(db, "publisher", "add", "github", "--project", "acme-utils",
                    "--repository", "octo-org/old", "--workflow", "old.yml")  # fmt: skip
-    publisher_id = added.split()[2]
+    publisher_id = added.split()[1]
     env = _client_env(tmp, PYPITOKEN_DB=db, ID=publisher_id)
     out = _ok(subprocess.run(_bash(block.text), cwd=tmp, capture_output=True, text=True,
                              timeout=120, env=env), block)  # fmt: skip

@@ -194,12 +194,21 @@ def test_managing_publishers(devpi: Devpi, issuer: Issuer) -> None:
     assert (foreign.status, foreign.body["message"]) == (
         403, "user 'alice' may not upload to 'bob/dev'",
     )  # fmt: skip
-    added = devpi.api(
+    joined = devpi.api(
         "POST", "/alice/+trusted-publishers", _publisher(issuer, projects=["x"]), user="alice"
     )
-    assert added.status == 201, added
-    gone = devpi.api("DELETE", f"/alice/+trusted-publishers/{added.body['result']['id']}",
+    assert joined.status == 201, joined
+    assert (joined.body["result"]["id"], joined.body["result"]["projects"]) == (
+        mine["id"], [PROJECT, "x"],
+    )  # fmt: skip
+    other = devpi.api(
+        "POST", "/alice/+trusted-publishers", _publisher(issuer, workflow="nightly.yml"),
+        user="alice",
+    )  # fmt: skip
+    assert other.status == 201 and other.body["result"]["id"] != mine["id"]
+    gone = devpi.api("DELETE", f"/alice/+trusted-publishers/{other.body['result']['id']}",
                      user="alice")  # fmt: skip
     assert gone.status == 200
-    assert len(devpi.api("GET", "/alice/+trusted-publishers", user="alice").body["result"][
-        "publishers"]) == 1  # fmt: skip
+    (left,) = devpi.api("GET", "/alice/+trusted-publishers", user="alice").body["result"][
+        "publishers"]  # fmt: skip
+    assert left["id"] == mine["id"]
