@@ -170,8 +170,8 @@ def test_decode_refuses(data, message):
 
 
 def test_decode_truncations_never_leak():
-    data = v2(caveats=[b'[1, ["foo"]]', b'[3, "u"]'])
-    assert m.decode(data).caveats == (b'[1, ["foo"]]', b'[3, "u"]')
+    data = v2(caveats=[b"[1, [\"foo\"]]", b"[3, \"u\"]"])
+    assert m.decode(data).caveats == (b"[1, [\"foo\"]]", b"[3, \"u\"]")
     for end in range(len(data)):
         with pytest.raises(LoaderError, match=r"^Deserialization error: "):
             m.decode(data[:end])
@@ -198,7 +198,7 @@ def test_encode_decode_round_trip():
     assert m.decode(m.encode(raw)) == raw
 
 
-@pytest.mark.parametrize("caveats", [[], ['[1, ["foo"]]'], ["a", "b" * 200, "c"]])
+@pytest.mark.parametrize("caveats", [[], ["[1, [\"foo\"]]"], ["a", "b" * 200, "c"]])
 @pytest.mark.parametrize("location", ["", "pypi.org", "x" * 300])
 def test_encode_matches_pymacaroons(caveats, location):
     mac = pymacaroons.Macaroon(
@@ -235,7 +235,7 @@ def test_sign_is_the_macaroon_hmac_chain():
     assert m.chain(expected, []) == expected
 
 
-@pytest.mark.parametrize("caveats", [[], ["a"], ["[0, 2, 1]", '[1, ["x"]]', "{}"]])
+@pytest.mark.parametrize("caveats", [[], ["a"], ["[0, 2, 1]", "[1, [\"x\"]]", "{}"]])
 def test_sign_matches_pymacaroons(caveats):
     mac = pymacaroons.Macaroon(location="l", identifier="ident", key=b"\x00secret\xff")
     for caveat in caveats:
