@@ -34,9 +34,9 @@ def test_exported_names() -> None:
         "AuditTrail",
         "Directory",
         "Project",
-        "PublisherRecord",
-        "Publishers",
-        "SingleUse",
+            "PublisherRecord",
+            "Publishers",
+            "SingleUse",
         "TokenGrant",
         "TokenRecord",
         "TokenRecords",
@@ -255,7 +255,9 @@ def test_new_migrations_apply_once_in_order(sql_url: str, monkeypatch: pytest.Mo
             store.close()
 
 
-def test_audit_trail_of_schema_1_is_migrated(sql_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audit_trail_of_schema_1_is_migrated(
+    sql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A store written by the previous release: its events read as single occurrences."""
     name = "sqlite" if sql_url.startswith("sqlite") else "postgresql"
     backend: Any = importlib.import_module(f"pypitoken_core.store.{name}")
@@ -309,12 +311,10 @@ def test_postgres_unreachable_is_a_store_error() -> None:
 def test_postgres_bad_url(url: str) -> None:
     with pytest.raises(StoreError) as info:
         open_store(url)
-    assert str(info.value).startswith(
-        (
-            f"cannot use PostgreSQL store {url}: connection is bad: invalid integer value",
-            f"bad PostgreSQL URL {url}: invalid URI query parameter",
-        )
-    )
+    assert str(info.value).startswith((
+        f"cannot use PostgreSQL store {url}: connection is bad: invalid integer value",
+        f"bad PostgreSQL URL {url}: invalid URI query parameter",
+    ))
 
 
 @pytest.mark.postgres
