@@ -40,9 +40,8 @@ from pypitoken_core.oidc import (
     problem,
 )
 
-from ._identity import REGISTRY_KEY
+from ._identity import REGISTRY_KEY, TokenIdentity
 from ._store import user_id
-from .views import manager_refusal
 
 __all__ = ["includeme"]
 
@@ -177,7 +176,24 @@ def discover_by_hash(request: Any) -> PyramidResponse:
 
 
 def _refusal(request: Any, username: str) -> Any:
-    return manager_refusal(request, username, "trusted publishers")
+    """An error response unless the caller may manage ``username``'s trusted publishers:
+    their own password login, or an administrator's; never a token."""
+    what = "trusted publishers"
+    if isinstance(request.identity, TokenIdentity):
+        return apiresult(403, f"API tokens cannot manage {what}; log in with a password")
+    if request.authenticated_userid is None:
+        response = apiresult(401, f"log in to manage {what}")
+        response.headers["WWW-Authenticate"] = 'Basic realm="pypi"'
+        return response
+    own = request.authenticated_userid == username
+    if not (
+        request.has_permission("user_modify")
+        or (own and request.has_permission("user_modify_password"))
+    ):
+        return apiresult(403, f"no permission to manage the {what} of user {username!r}")
+    if request.registry["xom"].model.get_user(username) is None:
+        return apiresult(404, f"no user {username!r}")
+    return None
 
 
 def add_publisher(context: Any, request: Any) -> Any:

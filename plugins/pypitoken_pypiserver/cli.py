@@ -7,10 +7,10 @@ pypiserver's own ``main()``, so flags, defaults, logging set-up, server selectio
 ``--server-base-url`` behave exactly as in ``pypi-server``. The one change is the auther:
 while ``main()`` runs, ``RunConfig.get_auther`` is wrapped so that the auther pypiserver
 builds (htpasswd from ``-P``, or always-False) becomes the fallback of a
-:class:`~pypitoken_pypiserver._auth.TokenAuther`. Wrapping that one method, rather than
-re-implementing ``main()``, keeps us from drifting from pypiserver's start-up code. For
-the same reason ``pypiserver.setup_routes_from_config`` is wrapped to add the
-trusted-publishing routes to the app ``main()`` builds.
+:class:`~pypitoken_pypiserver._auth.TokenAuther`, and ``setup_routes_from_config`` is
+wrapped so that the app ``main()`` runs has the trusted-publishing routes, and the token
+page and API in front. Wrapping those two, rather than re-implementing ``main()``, keeps
+us from drifting from pypiserver's start-up code.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import pypiserver
 from pypiserver.__main__ import main as pypiserver_main
-from pypiserver.bottle_wrapper import Bottle
+from pypiserver.bottle_wrapper import bottle
 from pypiserver.config import RunConfig
 
 from pypitoken_core.exceptions import ConfigurationError, PyPITokenException
@@ -32,10 +33,12 @@ from pypitoken_core.service import OWNERSHIP_CHOICES
 from ._app import (
     PackageDirectoryError,
     TokenSettings,
+    admin_names,
     check_package_dirs,
     default_token_db,
     install_auther,
     install_routes,
+    with_token_pages,
 )
 
 __all__ = ["main"]
@@ -114,7 +117,28 @@ def _token_parser() -> argparse.ArgumentParser:
         help='pinned signing keys of OIDC issuers, {"<issuer>": <JWKS>, ...}, for an index'
         " that cannot reach them",
     )
+    parser.add_argument(
+        "--token-admins",
+        metavar="USER,USER",
+        default="",
+        help="users (of -P) who may manage every user's tokens and projects on the token "
+        "page (/+tokens) and the token API (/+api-tokens)",
+    )
+    parser.add_argument(
+        "--trust-proxy-headers",
+        action="store_true",
+        help="take https and the client's address (the token page's Secure cookies and "
+        "log-in throttle) from the proxy's X-Forwarded-Proto and X-Forwarded-For: only "
+        "when every request comes through a proxy that sets both",
+    )
     return parser
+
+
+def _admins(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:
+    try:
+        return admin_names(text)
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def _seconds(text: str) -> int:
@@ -126,6 +150,7 @@ def _seconds(text: str) -> int:
 @contextmanager
 def _token_auther(settings: TokenSettings) -> Iterator[None]:
     original = RunConfig.get_auther
+    original_routes = pypiserver.setup_routes_from_config
 
     def get_auther(self: RunConfig, passed_auther: Auther | None) -> Auther:
         self.auther = original(self, passed_auther)
@@ -135,26 +160,46 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
         except (PackageDirectoryError, PyPITokenException) as exc:
             sys.exit(f"pypitoken-pypiserver: {exc}")
 
+    def setup_routes(app: Any, config: RunConfig) -> Any:
+        # main() runs the app this returns (mounted under --server-base-url, if given):
+        # the trusted-publishing routes join pypiserver's, the token page and API go in
+        # front of it here.
+        app = install_routes(original_routes(app, config), config)
+        return with_token_pages(app, config, settings)
+
     RunConfig.get_auther = get_auther  # type: ignore[method-assign]
+    pypiserver.setup_routes_from_config = setup_routes
+    original_waitress = bottle.WaitressServer.run
+    if settings.trust_proxy_headers:
+        bottle.WaitressServer.run = _waitress_behind_a_proxy
     try:
         yield
     finally:
         RunConfig.get_auther = original  # type: ignore[method-assign]
+        pypiserver.setup_routes_from_config = original_routes
+        bottle.WaitressServer.run = original_waitress
 
 
-@contextmanager
-def _oidc_routes() -> Iterator[None]:
-    """Add the trusted-publishing routes to the app pypiserver's ``main`` builds."""
-    original = pypiserver.setup_routes_from_config
+def _waitress_behind_a_proxy(self: Any, handler: Any) -> None:
+    """bottle's waitress adapter, with the proxy's headers trusted.
 
-    def setup_routes(app: Bottle, config: RunConfig) -> Bottle:
-        return install_routes(original(app, config), config)
+    waitress drops X-Forwarded-* headers unless told which proxy to trust, and bottle's
+    adapter (which pypiserver's ``main()`` runs) passes it no options. With
+    ``--trust-proxy-headers`` the operator says that every request comes through the
+    proxy: waitress then takes the scheme and the client's address from the proxy's
+    X-Forwarded-Proto and (last hop of) X-Forwarded-For, for pypiserver and the token
+    page alike.
+    """
+    from waitress import serve
 
-    pypiserver.setup_routes_from_config = setup_routes
-    try:
-        yield
-    finally:
-        pypiserver.setup_routes_from_config = original
+    serve(
+        handler,
+        host=self.host,
+        port=self.port,
+        trusted_proxy="*",
+        trusted_proxy_count=1,
+        trusted_proxy_headers="x-forwarded-proto x-forwarded-for",
+    )
 
 
 def _trusted_publishing(
@@ -188,8 +233,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_lifetime=ours.token_max_lifetime,
         adopt_unowned=ours.adopt_unowned,
         trusted_publishing=_trusted_publishing(parser, ours),
+        admins=_admins(parser, ours.token_admins),
+        trust_proxy_headers=ours.trust_proxy_headers,
     )
-    with _token_auther(settings), _oidc_routes():
+    with _token_auther(settings):
         pypiserver_main(rest)
 
 

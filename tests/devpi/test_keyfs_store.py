@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from pypitoken_devpi._store import (
     PROJECT_NAMESPACE,
+    SESSIONS_KEY,
     TOKENS_KEY,
     USER_NAMESPACE,
     KeyfsStore,
@@ -32,6 +33,7 @@ from pypitoken_core.store import (
     AuditEvent,
     AuditTrail,
     Directory,
+    PageSessions,
     Publishers,
     SingleUse,
     TokenRecords,
@@ -39,11 +41,13 @@ from pypitoken_core.store import (
 )
 from tests.store.test_contract import (
     MakeOwner,
+    PageSessionsContract,
     PublishersContract,
     SingleUseContract,
     TokenRecordsContract,
     Written,
     record,
+    session,
 )
 
 # -- the contract ---------------------------------------------------------------------------
@@ -125,10 +129,45 @@ class TestKeyfsStore(TokenRecordsContract, PublishersContract, SingleUseContract
         return lambda: [tuple(r.args) for r in lines[1].records]  # type: ignore[arg-type]
 
 
+class TestKeyfsSessions(PageSessionsContract):
+    """The token page's sessions in keyfs (the throttle in the process), inside a write
+    transaction as devpi opens one around the page's POSTs."""
+
+    @pytest.fixture
+    def store(self, xom: Any) -> Iterator[KeyfsStore]:
+        xom.keyfs.begin_transaction_in_thread(write=True)
+        try:
+            yield KeyfsStore(xom)
+        finally:
+            xom.keyfs.rollback_transaction_in_thread()
+
+
+def test_sessions_live_in_the_user_record_and_go_with_the_user(xom: Any) -> None:
+    with xom.keyfs.write_transaction():
+        store = KeyfsStore(xom)
+        store.add_session(session("k1", "alice"), keep=5)
+        config = xom.model.get_user("alice").key.get()
+        assert set(config[SESSIONS_KEY]) == {"k1"}
+        assert SESSIONS_KEY not in xom.model.get_user("alice").get()  # never shown
+    with xom.keyfs.read_transaction():
+        # Another process (or this one after a restart) finds it in keyfs.
+        again = KeyfsStore(xom)
+        assert again.get_session("k1") == session("k1", "alice")
+        again.touch_session("k1", 1_700_000_600)  # a read transaction: kept in the process
+        got = again.get_session("k1")
+        assert got is not None and got.last_seen == 1_700_000_600
+        with pytest.raises(StoreError, match="write request"):
+            again.remove_session("k1")
+    with xom.keyfs.write_transaction():
+        xom.model.get_user("alice").delete()
+    with xom.keyfs.read_transaction():
+        assert KeyfsStore(xom).get_session("k1") is None
+
+
 # -- what only this store does -------------------------------------------------------------
 
 
-PROTOCOLS = (TokenRecords, Publishers, SingleUse)
+PROTOCOLS = (TokenRecords, PageSessions, Publishers, SingleUse)
 
 
 def _protocol_methods() -> list[str]:
@@ -162,12 +201,12 @@ def test_every_protocol_method_has_the_protocol_signature(name: str) -> None:
     assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(_protocol_of(name), name))
 
 
-def test_it_is_token_records_and_nothing_more() -> None:
+def test_it_is_token_records_and_page_sessions_and_nothing_more() -> None:
     """devpi keeps the users, projects and ACLs, and its log is the trail: the store has
     none of the directory's or the trail's methods, so none that only refuses (it keeps
     trusted publishers and single-use marks, which devpi has no notion of)."""
     store = KeyfsStore(xom=None)
-    assert isinstance(store, TokenRecords)
+    assert isinstance(store, TokenRecords) and isinstance(store, PageSessions)
     assert isinstance(store, Publishers) and isinstance(store, SingleUse)
     assert not isinstance(store, Directory) and not isinstance(store, AuditTrail)
     public = {n for n in dir(KeyfsStore) if not n.startswith("_")}
@@ -177,9 +216,8 @@ def test_it_is_token_records_and_nothing_more() -> None:
 def test_a_service_over_it_needs_external_ownership(xom: Any) -> None:
     store = KeyfsStore(xom)
     for mode in ("pypi", "open"):
-        with pytest.raises(
-            ConfigurationError, match=rf"^ownership '{mode}' needs a store that keeps"
-        ):
+        needs = rf"^ownership '{mode}' needs a store that keeps"
+        with pytest.raises(ConfigurationError, match=needs):
             TokenService(store, b"s" * 32, ownership=mode)
     service = TokenService(store, b"s" * 32, ownership="external")
     assert service.directory is None

@@ -195,7 +195,7 @@ def test_a_registrant_who_lost_the_project(
     service: TokenService, endpoints: Endpoints, issuer: Issuer, github: Callable[..., str]
 ) -> None:
     github()
-    service.remove_user("alice")
+    service.remove_user("alice", transfer_to="bob")
     assert error(mint(endpoints, issuer.sign(issuer.github_claims(AUDIENCE)))) == (
         422, "invalid-publisher",
         f"valid token, but the user who registered publisher"

@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"oidc"},
     {"_publishing"},
     {"service"},
+    {"api"},
     {"cli"},
 ]
 LAYER = {name: depth for depth, names in enumerate(LAYERS) for name in names}
