@@ -6,11 +6,15 @@ Actions job (:func:`tests.e2e.trusted.tls.client_env`) against a real index behi
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import shutil
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.dists import make_wheel
 from tests.e2e.trusted.tls import BIN, ConnectProxy, Front, client_env
@@ -95,6 +101,67 @@ def ci_token(issuer: Issuer, base: str, ca: Path | None = None, **changes: Any) 
     clients do it; ``changes`` alter the claims."""
     audience = http(f"{base}/_/oidc/audience", ca=ca).body["audience"]
     return issuer.sign(issuer.github_claims(audience, **changes))
+
+
+def _unsigned(claims: dict[str, Any], header: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}."
+
+
+def hostile_tokens(issuer: Issuer, audience: str) -> list[tuple[str, str, str, str]]:
+    """The issue's refusal list as CI tokens for the index of ``audience``, each with the
+    code and (the start of) the description it must be refused with: ``(name, jwt,
+    code, description)``. Every one is a 422; the publisher is octo-org/octo-repo's
+    release.yml in environment release, owner id 123456, trusting ``issuer``."""
+    claims = issuer.github_claims(audience)
+    header = {"alg": "HS256", "kid": "rsa-1", "typ": "JWT"}
+    signing_input = _unsigned(issuer.github_claims(audience), header)[:-1]
+    public = (
+        issuer.keys["rsa-1"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    mac = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
+    hs256 = signing_input + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    wrong_workflow = "octo-org/octo-repo/.github/workflows/ci.yml@refs/tags/v1.0.0"
+
+    def signed(**changes: Any) -> str:
+        return issuer.sign(issuer.github_claims(audience, **changes))
+
+    no_publisher = "valid token, but no corresponding publisher"
+    return [
+        ("alg none", _unsigned(claims, {"alg": "none", "kid": "rsa-1"}), "invalid-token",
+         "algorithm 'none' is not allowed"),
+        ("HS256 with the public key", hs256, "invalid-token", "algorithm 'HS256' is not allowed"),
+        ("a key not in the JWKS", issuer.sign(claims, "rsa-1", key=stranger), "invalid-token",
+         "the signature does not verify with the issuer's key"),
+        ("an unknown kid", issuer.sign(claims, "rsa-9", key=stranger), "invalid-token",
+         f"the issuer {issuer.url} has no key 'rsa-9'"),
+        ("wrong iss", signed(iss="https://token.actions.githubusercontent.com"),
+         "invalid-payload", "unknown trusted publishing issuer"),
+        ("wrong aud", signed(aud="another-index.example.com"), "invalid-token",
+         f"the token's audience is not '{audience}'"),
+        ("expired", signed(exp=now - 60, iat=now - 400, nbf=now - 400), "invalid-token",
+         "the token has expired"),
+        ("nbf in the future", signed(nbf=now + 120), "invalid-token",
+         "the token is not valid yet"),
+        ("another repository", signed(repository="octo-org/fork"), "invalid-publisher",
+         no_publisher),
+        ("another workflow", signed(job_workflow_ref=wrong_workflow), "invalid-publisher",
+         f"{no_publisher} (workflow '{wrong_workflow}' is not"),
+        ("another environment", signed(environment="staging"), "invalid-publisher",
+         f"{no_publisher} (environment 'staging' is not 'release')"),
+        ("another owner id", signed(repository_owner_id="999"), "invalid-publisher",
+         f"{no_publisher} (repository owner id '999' is not '123456'"),
+        ("a claim of the wrong type", signed(repository_owner_id=123456), "invalid-publisher",
+         f"{no_publisher} (claim 'repository_owner_id' must be a string, not int)"),
+        ("a registered claim of the wrong type", signed(exp="later"), "invalid-token",
+         "DecodeError: Expiration Time claim (exp) must be an integer."),
+    ]  # fmt: skip
 
 
 class Clients:

@@ -21,7 +21,15 @@ from tests.e2e.devpi.conftest import (
     devpi_server,
     make_secret,
 )
-from tests.e2e.trusted.conftest import PROJECT, Clients, ci_token, exchange, http, output
+from tests.e2e.trusted.conftest import (
+    PROJECT,
+    Clients,
+    ci_token,
+    exchange,
+    hostile_tokens,
+    http,
+    output,
+)
 from tests.e2e.trusted.tls import ConnectProxy, Front, tls_front
 from tests.e2e.twine_output import twine_refusal
 from tests.oidc_issuer import Issuer
@@ -29,7 +37,7 @@ from tests.oidc_issuer import Issuer
 pytestmark = pytest.mark.e2e
 
 
-def _publisher(issuer: Issuer, **changes: Any) -> dict[str, Any]:
+def _publisher(issuer: Issuer, /, **changes: Any) -> dict[str, Any]:
     return {
         "kind": "github", "index": "alice/dev", "projects": [PROJECT],
         "repository": "octo-org/octo-repo", "workflow": "release.yml",
@@ -114,7 +122,11 @@ def test_the_minted_token_stays_on_its_index_and_project(
     assert twine_refusal(other_project) == ("Invalid API Token: not valid for project 'other-proj'")
     assert devpi.twine("alice/dev", devpi.wheel(PROJECT, "1.1"), "__token__", token).returncode == 0
     token_id = Token.load(token).identifier
-    assert token_id in _publisher_tokens(devpi)
+    record = _publisher_tokens(devpi)[token_id]
+    # its window: 15 minutes from the exchange, as the answer said, upload only, alice/dev
+    assert record["expires"] == int(answer.body["expires"]) == record["created"] + 900
+    assert record["not_before"] == record["created"]
+    assert (record["actions"], record["indexes"]) == (["upload"], ["alice/dev"])
     assert devpi.api("DELETE", f"/alice/+api-tokens/{token_id}", user="alice").status == 200
     revoked = devpi.twine("alice/dev", devpi.wheel(PROJECT, "1.2"), "__token__", token)
     assert twine_refusal(revoked) == "Invalid API Token: token revoked"
@@ -138,6 +150,41 @@ def test_refusals_over_http(
 ) -> None:
     answer = exchange(devpi.url, ci_token(issuer, devpi.url, **changes))
     assert (answer.status, answer.code) == (status, code), answer
+
+
+def test_every_refusal_of_the_issue_over_http(devpi: Devpi, issuer: Issuer) -> None:
+    """Each CI token of the issue's refusal list: a 422 with its code and reason (never a
+    500), and the server keeps minting for a good token afterwards."""
+    audience = http(f"{devpi.url}/_/oidc/audience").body["audience"]
+    for name, jwt, code, description in hostile_tokens(issuer, audience):
+        answer = exchange(devpi.url, jwt)
+        assert (answer.status, answer.code) == (422, code), (name, answer)
+        assert answer.body["errors"][0]["description"].startswith(description), (name, answer)
+    assert exchange(devpi.url, ci_token(issuer, devpi.url)).status == 200  # the control
+
+
+def test_the_issuer_unreachable(devpi: Devpi, issuer: Issuer) -> None:
+    """A publisher whose issuer is down: a 503 that says so, and devpi stays up."""
+    gone = Issuer()
+    gone.stop()
+    added = devpi.api(
+        "POST", "/alice/+trusted-publishers",
+        _publisher(issuer, issuer=gone.url, workflow="down.yml"), user="alice",
+    )  # fmt: skip
+    assert added.status == 201, added
+    try:
+        answer = exchange(devpi.url, ci_token(gone, devpi.url))
+        assert (answer.status, answer.code) == (503, "issuer-unavailable"), answer
+        assert answer.body["errors"][0]["description"].startswith(
+            f"cannot fetch the signing keys of {gone.url}: "
+        )
+        assert http(f"{devpi.url}/+api").status == 200  # devpi stays up
+        assert exchange(devpi.url, ci_token(issuer, devpi.url)).status == 200
+    finally:
+        removed = devpi.api(
+            "DELETE", f"/alice/+trusted-publishers/{added.body['result']['id']}", user="alice"
+        )
+        assert removed.status == 200
 
 
 def test_bodies_refused_over_http(devpi: Devpi, issuer: Issuer) -> None:

@@ -19,6 +19,7 @@ from tests.e2e.trusted.conftest import (
     Clients,
     ci_token,
     exchange,
+    hostile_tokens,
     http,
     output,
     run,
@@ -151,6 +152,17 @@ def test_refusals_over_http(
 ) -> None:
     answer = exchange(index.url, ci_token(issuer, index.url, **changes))
     assert (answer.status, answer.code) == (status, code), answer
+
+
+def test_every_refusal_of_the_issue_over_http(index: Index, issuer: Issuer) -> None:
+    """Each CI token of the issue's refusal list: a 422 with its code and reason (never a
+    500), and the server keeps minting for a good token afterwards."""
+    audience = http(f"{index.url}/_/oidc/audience").body["audience"]
+    for name, jwt, code, description in hostile_tokens(issuer, audience):
+        answer = exchange(index.url, jwt)
+        assert (answer.status, answer.code) == (422, code), (name, answer)
+        assert answer.body["errors"][0]["description"].startswith(description), (name, answer)
+    assert exchange(index.url, ci_token(issuer, index.url)).status == 200  # the control
 
 
 def test_bodies_refused_over_http(index: Index, issuer: Issuer) -> None:
