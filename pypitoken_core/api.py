@@ -23,6 +23,10 @@ The schema, one for both servers (documented for users in ``docs/token-api.md``)
                                               may remove themselves)
     POST   /+api-projects/{name}/transfer     {"user": NAME}: make NAME the owner (owners)
     DELETE /+api-projects/{name}              forget the project (administrators)
+    GET    /+api-publishers[?user=NAME]       the trusted publishers of the caller (or NAME)
+    POST   /+api-publishers[?user=NAME]       register one: {"kind", "projects", "index"
+                                              (devpi), and the kind's fields}
+    DELETE /+api-publishers/{id}[?user=NAME]  remove one (its tokens are revoked)
 
 Only administrators may name another user. ``expires`` is seconds from now (a number)
 or a string in one of :data:`times.FORMS`, as the CLI's ``--expires``; the server's
@@ -41,23 +45,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import names, times
-from .display import token_json
+from .display import publisher_json, token_json
 from .exceptions import (
+    AlreadyExists,
     InvalidInput,
     NotFound,
     PyPITokenException,
     StoreError,
     ValidationError,
 )
+from .oidc import from_record, gitlab_token_variable
 from .restrictions import ACTIONS
 from .service import TokenService
-from .store import Project, TokenRecord, User
+from .store import Project, PublisherRecord, TokenRecord, User
 
 __all__ = [
     "MAX_BODY",
     "MAX_DESCRIPTION",
     "MAX_NAMES",
+    "PUBLISHER_FIELDS",
     "Caller",
+    "IndexCheck",
     "Reply",
     "Request",
     "TokenAPI",
@@ -83,6 +91,13 @@ _EXPIRES_HINT = (
     " 2030-01-31T12:00:00Z, or @<epoch seconds>"
 )
 _INDEX = re.compile(r"[^/\s]+/[^/\s]+")
+#: The fields a publisher of each kind is registered with (besides kind, projects, index);
+#: the kind checks their values (:meth:`pypitoken_core.oidc.Publisher.from_fields`).
+PUBLISHER_FIELDS: dict[str, frozenset[str]] = {
+    "github": frozenset({"repository", "workflow", "environment", "owner_id", "issuer"}),
+    "gitlab": frozenset({"project_path", "ci_config", "environment", "issuer"}),
+    "oidc": frozenset({"issuer", "claims"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +110,14 @@ class Caller:
 
     name: str
     admin: bool = False
+    #: The groups the index put the caller in at log-in (devpi's ACLs name them).
+    groups: tuple[str, ...] = ()
+
+
+#: Decides whether a trusted publisher may upload to ``index`` (``user/index``) on an index
+#: server that keeps indexes (devpi): None, or the reason it may not. Called with the
+#: caller, the user the publisher uploads as, and the index.
+IndexCheck = Callable[[Caller, str, str], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +203,17 @@ class TokenAPI:
     pypiserver a token naming one could never be used, so it is refused). The caller is
     the store's user of the same name, registered at their first request if the index
     lets the service keep users (pypiserver); an administrator may act for users the
-    store knows.
+    store knows. ``index_check`` decides, where there are indexes, whether a trusted
+    publisher may upload to the one it names (see :data:`IndexCheck`); without it, no
+    publisher may name an index.
     """
 
-    def __init__(self, service: TokenService, *, indexes: bool) -> None:
+    def __init__(
+        self, service: TokenService, *, indexes: bool, index_check: IndexCheck | None = None
+    ) -> None:
         self.service = service
         self.indexes = indexes
+        self.index_check = index_check
 
     def __repr__(self) -> str:
         return f"<TokenAPI {self.service!r}>"
@@ -220,6 +248,16 @@ class TokenAPI:
             raise _Refused(_not_allowed("DELETE"))
         if parts[0] == "+api-projects" and self.keeps_projects:
             return self._route_projects(caller, request, parts[1:])
+        if parts[0] == "+api-publishers" and len(parts) == 1:
+            if method == "GET":
+                return self.list_publishers(caller, user)
+            if method == "POST":
+                return self.add_publisher(caller, self.read_json(request), user)
+            raise _Refused(_not_allowed("GET, POST"))
+        if parts[0] == "+api-publishers" and len(parts) == 2:
+            if method == "DELETE":
+                return self.remove_publisher(caller, parts[1], user)
+            raise _Refused(_not_allowed("DELETE"))
         return _reply(404, f"no API at {request.path!r}")
 
     def _route_projects(self, caller: Caller, request: Request, rest: list[str]) -> Reply:
@@ -508,6 +546,130 @@ class TokenAPI:
         except PyPITokenException as exc:  # pragma: no cover - every family is named above
             return _reply(400, str(exc))
         return _reply(200, done(name))
+
+    # -- trusted publishers ----------------------------------------------------------
+
+    def list_publishers(self, caller: Caller, user: str | None = None) -> Reply:
+        """The trusted publishers the caller (or, for an administrator, ``user``)
+        registered, oldest first."""
+        try:
+            owner = self._target(caller, user, "trusted publishers")
+            records = [r for r in self.service.list_publishers() if r.added_by == owner.id]
+        except _Refused as refused:
+            return refused.reply
+        except StoreError as exc:
+            return _store_failed(exc)
+        publishers = [self._publisher_json(r, owner.name) for r in records]
+        return _data(200, "trusted-publishers", {"user": owner.name, "publishers": publishers})
+
+    def list_all_publishers(self, caller: Caller) -> Reply:
+        """Every user's trusted publishers (administrators only), oldest first."""
+        if not caller.admin:
+            return _reply(403, "only administrators see every user's trusted publishers")
+        try:
+            records = self.service.list_publishers()
+            owners = {r.added_by: self.service.user_name(r.added_by) for r in records}
+        except StoreError as exc:
+            return _store_failed(exc)
+        publishers = [self._publisher_json(r, owners[r.added_by]) for r in records]
+        return _data(200, "trusted-publishers", {"user": None, "publishers": publishers})
+
+    def _publisher_json(self, record: PublisherRecord, added_by: str | None) -> dict[str, Any]:
+        shown = publisher_json(record, added_by=added_by, epoch=True)
+        try:
+            shown["description"] = from_record(record).describe()
+        except InvalidInput:  # a damaged record is still listed, so that it can be removed
+            shown["description"] = f"{record.kind} (damaged configuration)"
+        if record.kind == "gitlab":
+            # A GitLab job declares its OIDC token itself: the variable and its audience.
+            audience = self.service.publisher_audience()
+            shown["audience"] = audience
+            shown["id_token_variable"] = gitlab_token_variable(audience)
+        return shown
+
+    def add_publisher(self, caller: Caller, body: object, user: str | None = None) -> Reply:
+        """Register a trusted publisher from the JSON object ``body``, uploading as the
+        caller (or ``user``): 201 with it. The caller must be able to mint tokens for the
+        projects it names that exist (the others are pending: its first publish creates
+        them); the same workflow registered again gains the projects."""
+        try:
+            owner = self._target(caller, user, "trusted publishers")
+            kind, fields, projects, index = self._publisher_arguments(body)
+            if index is not None:
+                refused = self.index_check(caller, owner.name, index) if self.index_check else None
+                if refused is not None:
+                    return _reply(403, refused)
+            record = self.service.add_publisher(
+                kind, fields, projects=projects, user=owner.name, index=index
+            )
+        except _Refused as refused:
+            return refused.reply
+        except InvalidInput as exc:
+            return _reply(400, str(exc))
+        except ValidationError as exc:
+            return _reply(403, str(exc))
+        except AlreadyExists as exc:
+            return _reply(409, str(exc))
+        except NotFound as exc:
+            return _reply(404, str(exc))
+        except StoreError as exc:
+            return _store_failed(exc)
+        return _data(201, "trusted-publisher", self._publisher_json(record, owner.name))
+
+    def _publisher_arguments(
+        self, body: object
+    ) -> tuple[str, dict[str, Any], list[str], str | None]:
+        if not isinstance(body, dict):
+            raise _bad("the body must be a JSON object")
+        kind = body.get("kind")
+        if not isinstance(kind, str) or kind not in PUBLISHER_FIELDS:
+            raise _bad(f"'kind' must be one of {', '.join(PUBLISHER_FIELDS)}")
+        allowed = PUBLISHER_FIELDS[kind] | {"kind", "projects", "index"}
+        unknown = sorted(str(key) for key in body if key not in allowed)
+        if unknown:
+            shown = ", ".join(repr(k[:40]) for k in unknown[:5])
+            raise _bad(f"unknown field(s) for a {kind} publisher: {shown}")
+        projects = _names(body, "projects")
+        if not projects:
+            raise _bad("'projects' must name at least one project")
+        index = body.get("index")
+        if not self.indexes:
+            if index is not None:
+                raise _bad("this server has no indexes: leave 'index' out")
+        elif not isinstance(index, str) or not _INDEX.fullmatch(index):
+            raise _bad("'index' must name the index it uploads to, as user/index")
+        elif self.index_check is None:
+            raise _bad("trusted publishers cannot name an index here")
+        fields = {k: v for k, v in body.items() if k in PUBLISHER_FIELDS[kind]}
+        return kind, fields, projects, index
+
+    def remove_publisher(self, caller: Caller, publisher_id: str, user: str | None = None) -> Reply:
+        """Remove a trusted publisher the caller (or ``user``) registered, revoking the
+        tokens minted for it; an administrator who names no user may remove anyone's."""
+        try:
+            owner = self._target(caller, user, "trusted publishers")
+            record = self._publisher(publisher_id)
+            anyone = caller.admin and user is None
+            if record is None or (record.added_by != owner.id and not anyone):
+                return _reply(
+                    404, f"user {owner.name!r} has no trusted publisher {_short(publisher_id)}"
+                )
+            self.service.remove_publisher(record.id, by=caller.name)
+        except _Refused as refused:
+            return refused.reply
+        except NotFound:
+            return _reply(404, f"no trusted publisher {_short(publisher_id)}")
+        except StoreError as exc:
+            return _store_failed(exc)
+        return _reply(200, f"trusted publisher {record.id} removed; its tokens are revoked")
+
+    def _publisher(self, publisher_id: str) -> PublisherRecord | None:
+        if type(publisher_id) is not str or not _TOKEN_ID.fullmatch(publisher_id):
+            return None  # publisher ids are UUIDs too: no store query for anything else
+        try:
+            return self.service.get_publisher(publisher_id)
+        except NotFound:
+            return None
 
 
 def _project_json(service: TokenService, project: Project, role: str | None) -> dict[str, Any]:

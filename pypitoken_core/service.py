@@ -22,11 +22,14 @@ methods raise.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import names
 from ._audit import (
@@ -57,6 +60,7 @@ from ._ownership import (
     is_user_name,
     ownership_policy,
 )
+from ._publishing import Publishing
 from .exceptions import (
     AlreadyExists,
     ConfigurationError,
@@ -67,12 +71,23 @@ from .exceptions import (
     StoreError,
     ValidationError,
 )
+from .oidc import (
+    Endpoints,
+    IssuerKeys,
+    TrustedPublishingSettings,
+    Verifier,
+    default_audience,
+    load_pinned,
+)
 from .restrictions import Context
 from .store import (
     AuditEvent,
     AuditTrail,
     Directory,
     Project,
+    PublisherRecord,
+    Publishers,
+    SingleUse,
     TokenGrant,
     TokenRecord,
     TokenRecords,
@@ -100,6 +115,7 @@ __all__ = [
 #: The reason given for every token that is not provably genuine (unknown id, bad signature).
 INVALID_TOKEN = "invalid or unknown token"  # noqa: S105 (a message, not a secret)
 
+_log = logging.getLogger("pypitoken_core.service")
 _DB_ENV = "PYPITOKEN_DB"
 #: The store of a command given no URL (and no ``$PYPITOKEN_DB``): in the current directory.
 DEFAULT_DB_URL = "sqlite:///pypitoken.sqlite3"
@@ -109,6 +125,7 @@ _ALLOW_DELETE_SETTING = "allow_delete"
 #: Where to turn the delete action on; the one index whose switch it can be (devpi always
 #: allows it, and decides by its own ACLs).
 _DELETE_SWITCH = "start pypitoken-pypiserver with --allow-token-delete"
+_AUDIENCE_SETTING = "oidc_audience"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -159,6 +176,18 @@ class TokenService:
         self.directory: Directory | None = directory
         self._claims = (
             None if directory is None else ProjectClaims(directory, self._policy, self._audit)
+        )
+        self._publishing = (
+            Publishing(
+                store,
+                self._secret,
+                self._policy,
+                directory,
+                domain=domain,
+                prefix=prefix,
+            )
+            if isinstance(store, Publishers) and isinstance(store, SingleUse)
+            else None
         )
         self.domain = domain
         self.prefix = prefix
@@ -570,6 +599,115 @@ class TokenService:
             )
         return found[0]
 
+    # -- trusted publishers -------------------------------------------------------------
+
+    def _publishers(self) -> Publishing:
+        if self._publishing is None:
+            raise StoreError(f"{self.store.url} keeps no trusted publishers")
+        return self._publishing
+
+    def add_publisher(
+        self,
+        kind: str,
+        fields: Mapping[str, Any],
+        *,
+        projects: Sequence[str],
+        user: str | None = None,
+        index: str | None = None,
+    ) -> PublisherRecord:
+        """Register a trusted publisher of ``kind`` (``github``, ``gitlab``, ``oidc``).
+
+        ``fields`` are the kind's (see :mod:`pypitoken_core.oidc`): GitHub ``repository``
+        (``OWNER/REPO``), ``workflow``, optional ``environment``, ``owner_id`` and
+        ``issuer``; GitLab ``project_path``, ``ci_config``, optional ``environment`` and
+        ``issuer``; any issuer ``issuer`` and ``claims`` (a dict). The publisher uploads to
+        ``projects`` on behalf of ``user`` (default: the owner of the one project named),
+        who must be able to mint tokens for them. A project that does not exist yet is
+        pending: its first publish creates it, owned by ``user``. The same publisher
+        (kind, fields, index) added again by the same user gains the projects; by another
+        user it is refused (:class:`AlreadyExists`). Where the index keeps its own
+        projects (devpi), ``index`` names the ``user/index`` it uploads to. Raises
+        :class:`InvalidInput`, :class:`NotFound`, :class:`ValidationError` (the user may
+        not upload there).
+        """
+        owner = None if user is None else self._user(user)
+        return self._publishers().add(kind, fields, projects=projects, user=owner, index=index)
+
+    def list_publishers(self, user: str | None = None) -> list[PublisherRecord]:
+        """Every trusted publisher, or those registered by one user, oldest first."""
+        records = self._publishers().registered()
+        if user is None:
+            return records
+        owner_id = self._user(user).id
+        return [r for r in records if r.added_by == owner_id]
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord:
+        """The trusted publisher with this id (raises :class:`NotFound`)."""
+        record = self._publishers().get(publisher_id)
+        if record is None:
+            raise NotFound(f"unknown publisher {publisher_id!r}")
+        return record
+
+    def remove_publisher(self, publisher_id: str, *, by: str | None = None) -> None:
+        """Remove a trusted publisher; every token minted for it is revoked with it."""
+        self._publishers().remove(publisher_id, by=by)
+
+    def trusted_publishing(self, settings: TrustedPublishingSettings) -> Endpoints:
+        """The trusted-publishing endpoints of this service's index (see
+        :mod:`pypitoken_core.oidc`), keeping their issuer keys for the life of the object.
+
+        The audience defaults to one derived from the token domain. A server whose
+        maximum token lifetime is shorter than ``settings.lifetime`` mints no publisher
+        tokens (they answer ``not-enabled``). Raises :class:`ConfigurationError` when
+        PyJWT is missing or a pinned key file cannot be used.
+        """
+        publishing = self._publishers()
+        audience = settings.audience or default_audience(self.domain)
+        # Saved for the admin CLI, which tells GitLab users the variable it names.
+        if self.store.get_setting(_AUDIENCE_SETTING) != audience:
+            self.store.set_setting(_AUDIENCE_SETTING, audience)
+        if settings.enabled and self.max_lifetime is not None:
+            if self.max_lifetime < settings.lifetime:
+                _log.warning(
+                    "trusted publishing is off: tokens live at most %d s here, and a"
+                    " publisher's token lives %d s",
+                    self.max_lifetime,
+                    settings.lifetime,
+                )
+                settings = dataclasses.replace(settings, enabled=False)
+        pinned = load_pinned(settings.jwks_file) if settings.jwks_file else None
+        verifier = Verifier(audience, IssuerKeys(pinned), publishing.issuer_known)
+        lifetime = settings.lifetime
+        return Endpoints(
+            settings,
+            verifier,
+            lambda claims: publishing.exchange(claims, lifetime=lifetime),
+            self.burn,
+        )
+
+    def publisher_audience(self) -> str:
+        """The OIDC audience of the index on this store: the one it was last started with,
+        else the default derived from the token domain."""
+        return self.store.get_setting(_AUDIENCE_SETTING) or default_audience(self.domain)
+
+    def burn(self, raw_token: str) -> bool:
+        """Revoke a token minted for a trusted publisher, once its holder is done with it.
+
+        Only a genuine token (its signature verified) minted by the exchange is revoked;
+        returns whether one was.
+        """
+        loaded = self._load(raw_token)
+        if isinstance(loaded, Refusal):
+            return False
+        genuine = self._verify(loaded, self._grant(loaded, None))
+        if isinstance(genuine, Refusal) or genuine[0].token.publisher_id is None:
+            return False
+        token_id = genuine[0].token.id
+        return self.store.revoke_token(
+            token_id,
+            event=event("revoked", token_id=token_id, reason="burned by its trusted publisher"),
+        )
+
     # -- the audit trail ----------------------------------------------------------------
 
     def list_events(
@@ -725,7 +863,7 @@ class TokenService:
         if isinstance(genuine, Refusal):
             raise self._denied(genuine, grant, None)
         grant, owner = genuine
-        context = context._evolve(user_id=owner.id)
+        context = context._evolve(user_id=owner.id, oidc_publisher_id=grant.token.publisher_id)
         window = window_reasons(grant.token, context.now)
         reasons = window or [f.reason for f in token._failures(context, partial=True)]
         if reasons:
@@ -870,6 +1008,7 @@ class TokenService:
         context = context._evolve(
             user_id=owner.id,
             project_id=context.project_id or (None if project is None else project.id),
+            oidc_publisher_id=record.publisher_id,
         )
         window = window_reasons(record, context.now)
         # The caveats repeat the record's restrictions; report them only when they add

@@ -17,11 +17,18 @@ Ids: devpi has no user or project ids, so this module defines stable ones (docum
 They need no storage, are the same on the primary, every replica and after an
 export/import, and let pypitoken write ``[2, [ids]]`` / ``[3, id]`` caveats offline.
 
+Trusted publishers live in their registrant's user record too (hidden key
+``"pypitoken_publishers"``), and the single-use marks (the ``jti`` of every OIDC token
+exchanged, until it expires) in root's (``"pypitoken_single_use"``): devpi serialises its
+write transactions, so taking a mark inside the mint request's transaction is atomic, and
+the marks replicate like everything else.
+
 Every method needs the keyfs transaction devpi opens around each request; writes need a
 write transaction (POST/PUT/PATCH/DELETE on the primary) and fail with ``StoreError``
 elsewhere. Users, projects and roles belong to devpi, so the store is
-:class:`~pypitoken_core.store.TokenRecords` (no ``Directory``): it reads devpi's
-users to name a token's owner, and the service runs with ``ownership="external"``.
+:class:`~pypitoken_core.store.TokenRecords`, :class:`~pypitoken_core.store.Publishers`
+and :class:`~pypitoken_core.store.SingleUse` (no ``Directory``): it reads devpi's users
+to name a token's owner, and the service runs with ``ownership="external"``.
 
 It also keeps the token page's sessions (:class:`~pypitoken_core.store.PageSessions`):
 each in its user's record under the hidden key ``"pypitoken_sessions"``, by the hash of
@@ -50,21 +57,27 @@ from pypitoken_core.store import (
     AuditEvent,
     LoginFailures,
     PageSession,
+    PublisherRecord,
     TokenGrant,
     TokenRecord,
     User,
 )
 from pypitoken_core.store.base import (
     check_keep,
+    check_publisher,
+    check_publisher_projects,
     check_record,
     check_session,
     check_setting,
+    check_single_use,
     check_time,
     count_login_failure,
 )
 
 __all__ = [
+    "MARKS_KEY",
     "PROJECT_NAMESPACE",
+    "PUBLISHERS_KEY",
     "SESSIONS_KEY",
     "TOKENS_KEY",
     "USER_NAMESPACE",
@@ -75,6 +88,11 @@ __all__ = [
 
 #: The hidden key of a devpi user record that holds that user's token records.
 TOKENS_KEY = "pypitoken_tokens"
+#: The hidden key of a devpi user record that holds the publishers that user registered.
+PUBLISHERS_KEY = "pypitoken_publishers"
+#: The hidden key of root's user record that holds the single-use marks.
+MARKS_KEY = "pypitoken_single_use"
+_MARKS_USER = "root"
 #: The hidden key of a devpi user record that holds that user's token-page sessions.
 SESSIONS_KEY = "pypitoken_sessions"
 #: Namespaces of the derived ids; changing them would invalidate every id caveat.
@@ -106,7 +124,40 @@ def _record_to_dict(record: TokenRecord) -> dict[str, Any]:
         "not_before": record.not_before,
         "last_used": record.last_used,
         "revoked": record.revoked,
+        "publisher_id": record.publisher_id,
     }
+
+
+def _publisher_to_dict(record: PublisherRecord) -> dict[str, Any]:
+    return {
+        "kind": record.kind,
+        "issuer": record.issuer,
+        "config": record.config,
+        "lookup_key": record.lookup_key,
+        "projects": list(record.projects),
+        "index": record.index,
+        "pending": list(record.pending),
+        "added_by": record.added_by,
+        "created": record.created,
+    }
+
+
+def _publisher_from_dict(publisher_id: str, data: Mapping[str, Any]) -> PublisherRecord:
+    try:
+        return PublisherRecord(
+            id=publisher_id,
+            kind=str(data["kind"]),
+            issuer=str(data["issuer"]),
+            config=str(data["config"]),
+            lookup_key=str(data["lookup_key"]),
+            projects=tuple(data["projects"]),
+            index=None if data.get("index") is None else str(data["index"]),
+            pending=tuple(data.get("pending", ())),
+            added_by=str(data["added_by"]),
+            created=int(data["created"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"publisher {publisher_id} in devpi's keyfs is damaged") from exc
 
 
 def _record_from_dict(token_id: str, data: Mapping[str, Any]) -> TokenRecord:
@@ -125,6 +176,7 @@ def _record_from_dict(token_id: str, data: Mapping[str, Any]) -> TokenRecord:
             not_before=None if data.get("not_before") is None else int(data["not_before"]),
             last_used=None if data.get("last_used") is None else int(data["last_used"]),
             revoked=bool(data.get("revoked", False)),
+            publisher_id=None if data.get("publisher_id") is None else str(data["publisher_id"]),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise StoreError(f"token record {token_id} in devpi's keyfs is damaged") from exc
@@ -334,6 +386,110 @@ class KeyfsStore:
         # read requests (and every request on a replica is). A bad time is still refused,
         # as by every store.
         check_time("a last-used time", when)
+
+    # -- trusted publishers and single-use marks ---------------------------------------
+
+    def _all_publishers(self) -> dict[str, tuple[str, PublisherRecord]]:
+        # Read from the user records each time (keyfs caches them): the exchange runs in
+        # write transactions, which must see their own writes. It costs one pass over the
+        # users per exchange, on an index whose users are people.
+        found: dict[str, tuple[str, PublisherRecord]] = {}
+        for devpi_user in self._model().get_userlist():
+            config = devpi_user.key.get() or {}
+            entries = config.get(PUBLISHERS_KEY)
+            if isinstance(entries, Mapping):
+                for pid, data in entries.items():
+                    found[pid] = (devpi_user.name, _publisher_from_dict(pid, data))
+        return found
+
+    def add_publisher(self, record: PublisherRecord, *, event: AuditEvent | None = None) -> None:
+        check_publisher(record)
+        name = self._user_name_for_id(record.added_by)
+        if name is None:
+            raise NotFound(f"no devpi user with id {record.added_by}")
+        devpi_user = self._writable_user(name)
+        if record.id in self._all_publishers():
+            raise AlreadyExists(f"publisher {record.id} already exists")
+        with devpi_user.key.update() as config:
+            entries = dict(config.get(PUBLISHERS_KEY) or {})
+            entries[record.id] = _publisher_to_dict(record)
+            config[PUBLISHERS_KEY] = entries
+        if event is not None:
+            self.add_event(event)
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord | None:
+        found = self._all_publishers().get(publisher_id)
+        return None if found is None else found[1]
+
+    def list_publishers(self) -> list[PublisherRecord]:
+        records = [record for _, record in self._all_publishers().values()]
+        return sorted(records, key=lambda r: (r.created, r.id))
+
+    def find_publishers(self, lookup_key: str) -> list[PublisherRecord]:
+        return [r for r in self.list_publishers() if r.lookup_key == lookup_key]
+
+    def has_issuer(self, issuer: str) -> bool:
+        return any(r.issuer == issuer for _, r in self._all_publishers().values())
+
+    def _change_publisher(
+        self, publisher_id: str, remove: bool, projects: tuple[tuple[str, ...], ...] = ()
+    ) -> bool:
+        found = self._all_publishers().get(publisher_id)
+        if found is None:
+            return False
+        devpi_user = self._writable_user(found[0])
+        with devpi_user.key.update() as config:
+            entries = dict(config.get(PUBLISHERS_KEY) or {})
+            if remove:
+                entries.pop(publisher_id, None)
+                # Its tokens are this user's (the registrant's): revoke them in the same write.
+                tokens = {
+                    tid: dict(data, revoked=True)
+                    if data.get("publisher_id") == publisher_id
+                    else data
+                    for tid, data in (config.get(TOKENS_KEY) or {}).items()
+                }
+                config[TOKENS_KEY] = tokens
+            else:
+                names, pending = projects
+                entries[publisher_id] = dict(
+                    entries[publisher_id], projects=list(names), pending=list(pending)
+                )
+            config[PUBLISHERS_KEY] = entries
+        return True
+
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        check_publisher_projects(projects, pending)
+        return self._change_publisher(publisher_id, remove=False, projects=(projects, pending))
+
+    def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
+        removed = self._change_publisher(publisher_id, remove=True)
+        if removed and event is not None:
+            self.add_event(event)
+        return removed
+
+    def _marks(self) -> Mapping[str, Any]:
+        root = self._model().get_user(_MARKS_USER)
+        marks = None if root is None else (root.key.get() or {}).get(MARKS_KEY)
+        return marks if isinstance(marks, Mapping) else {}
+
+    def take_once(self, key: str, expires: int, now: int) -> bool:
+        check_single_use(key, expires, now)
+        root = self._writable_user(_MARKS_USER)
+        with root.key.update() as config:
+            marks = {k: e for k, e in (config.get(MARKS_KEY) or {}).items() if e >= now}
+            if key in marks:
+                return False
+            marks[key] = expires
+            config[MARKS_KEY] = marks
+        return True
+
+    def is_taken(self, key: str, now: int) -> bool:
+        check_time("a single-use check's time", now)
+        expires = self._marks().get(key)
+        return isinstance(expires, int) and expires >= now
 
     # -- page sessions -----------------------------------------------------------------
 

@@ -20,6 +20,8 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
 - Every file devpi would store or delete for a token's request (upload, documentation,
   tox result, push, deletion) must be the checked project's by its name and by devpi's
   record of it (``_files``): devpi keys files by hash and name only.
+- Trusted publishing (``_oidc``): CI jobs exchange an OIDC token at ``/_/oidc/mint-token``
+  for a short-lived upload token of the publisher's registrant, scoped to its index.
 - A response subscriber turns a refusal into ``403 Invalid API Token: <reason>``, the
   reason phrase twine and devpi-client print, and devpi's bare ``401 Unauthorized`` for
   credentials it did not accept into the reason pypiserver gives (a wrong password).
@@ -41,10 +43,11 @@ from pyramid.httpexceptions import HTTPException, HTTPForbidden
 
 from pypitoken_core import Context, ValidationError
 from pypitoken_core.display import reason_phrase
+from pypitoken_core.oidc import TrustedPublishingSettings
 from pypitoken_core.service import TokenService, wrong_password
 from pypitoken_core.token import TOKEN_USERNAME
 
-from . import views
+from . import _oidc, views
 from ._files import foreign_file
 from ._identity import REGISTRY_KEY, TokenIdentity
 from ._request import (
@@ -100,6 +103,14 @@ class _Plugin:
             # The token API exempts devpi's administrators (root, --restrict-modify).
             max_lifetime=self.max_expiry or None,
         )
+        settings = TrustedPublishingSettings(
+            enabled=not getattr(args, "pypitoken_no_trusted_publishing", False),
+            audience=getattr(args, "pypitoken_oidc_audience", None),
+            lifetime=int(getattr(args, "pypitoken_oidc_token_lifetime", 0) or 900),
+            jwks_file=getattr(args, "pypitoken_oidc_jwks_file", None),
+        )
+        #: The trusted-publishing endpoints (their issuer keys are cached for the process).
+        self.endpoints = self.service.trusted_publishing(settings)
         self.pages = views.make_pages(xom, self)
 
     def identify(
@@ -230,6 +241,34 @@ def devpiserver_add_parser_options(parser: Any) -> None:
         "--restrict-modify) may give a new API token, and the lifetime of one created "
         "without an expiry; 0 means no limit",
     )
+    group.addoption(
+        "--pypitoken-no-trusted-publishing",
+        action="store_true",
+        default=False,
+        help="do not mint tokens for trusted publishers (/_/oidc/* answer not-enabled)",
+    )
+    group.addoption(
+        "--pypitoken-oidc-audience",
+        type=str,
+        default=None,
+        help="the 'aud' CI tokens must carry (default: the token domain, prefixed with"
+        " 'pypitoken-' unless it starts with a letter)",
+    )
+    group.addoption(
+        "--pypitoken-oidc-token-lifetime",
+        type=int,
+        default=900,
+        metavar="SECONDS",
+        help="how long a token minted for a trusted publisher lives, 900 to 21600",
+    )
+    group.addoption(
+        "--pypitoken-oidc-jwks-file",
+        type=str,
+        default=None,
+        metavar="FILE",
+        help='pinned signing keys of OIDC issuers, {"<issuer>": <JWKS>}, for a server that'
+        " cannot reach them",
+    )
 
 
 @hookimpl
@@ -243,6 +282,9 @@ def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
     pyramid_config.registry[REGISTRY_KEY] = _Plugin(xom)
     pyramid_config.add_subscriber(_explain_refusal, NewResponse)
     pyramid_config.add_view_deriver(_guard_token_requests)
+    # Before devpi's own routes, whose /{user}/{index} would take /_/oidc/... and
+    # /.well-known/pytp.
+    pyramid_config.include(_oidc.includeme)
     pyramid_config.include(views.includeme)
 
 

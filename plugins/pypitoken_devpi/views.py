@@ -6,7 +6,10 @@ per-user ones, which the devpi-client commands (``devpi api-token-*``) use:
 
 - ``GET/POST /+api-tokens[?user=NAME]`` and ``DELETE /+api-tokens/{id}``;
 - ``GET/POST /{user}/+api-tokens`` and ``DELETE /{user}/+api-tokens/{id}`` (the same as
-  ``?user={user}``).
+  ``?user={user}``);
+- trusted publishers: ``GET/POST /+api-publishers[?user=NAME]`` and ``DELETE
+  /+api-publishers/{id}``, and per user ``/{user}/+trusted-publishers[/{id}]``. A devpi
+  publisher names the index it uploads to, one the user may upload to by devpi's ACLs.
 
 The caller is devpi's own identity (password, or a devpi login): a token (ours or another
 plugin's) gets 403; a user may manage their own tokens, and devpi's administrators (root,
@@ -32,6 +35,7 @@ from pyramid.response import Response
 from pypitoken_core.api import (
     MAX_BODY,
     Caller,
+    IndexCheck,
     Reply,
     Request,
     TokenAPI,
@@ -41,21 +45,27 @@ from pypitoken_core.api import (
 
 from ._identity import REGISTRY_KEY, TokenIdentity
 
-__all__ = ["includeme", "make_pages"]
+__all__ = ["includeme", "index_check", "make_pages"]
 
 #: Where the page finds the pyramid request of the environ it is called with.
 _REQUEST_KEY = "pypitoken_devpi.request"
+#: (route name, pattern, the core API's path it answers as).
 _API_ROUTES = (
-    ("pypitoken-api-tokens", "/+api-tokens"),
-    ("pypitoken-api-token", "/+api-tokens/{id}"),
-    ("pypitoken-user-api-tokens", "/{user:[^+/]+}/+api-tokens"),
-    ("pypitoken-user-api-token", "/{user:[^+/]+}/+api-tokens/{id}"),
+    ("pypitoken-api-tokens", "/+api-tokens", "/+api-tokens"),
+    ("pypitoken-api-token", "/+api-tokens/{id}", "/+api-tokens"),
+    ("pypitoken-user-api-tokens", "/{user:[^+/]+}/+api-tokens", "/+api-tokens"),
+    ("pypitoken-user-api-token", "/{user:[^+/]+}/+api-tokens/{id}", "/+api-tokens"),
+    ("pypitoken-api-publishers", "/+api-publishers", "/+api-publishers"),
+    ("pypitoken-api-publisher", "/+api-publishers/{id}", "/+api-publishers"),
+    ("pypitoken-publishers", "/{user:[^+/]+}/+trusted-publishers", "/+api-publishers"),
+    ("pypitoken-publisher", "/{user:[^+/]+}/+trusted-publishers/{id}", "/+api-publishers"),
 )
+_API_PATHS = {name: path for name, _, path in _API_ROUTES}
 
 
 def includeme(config: Any) -> None:
     """Add the routes and views (``pyramid_config.include`` target)."""
-    for name, pattern in _API_ROUTES:
+    for name, pattern, _ in _API_ROUTES:
         config.add_route(name, pattern)
         config.add_view(api_view, route_name=name)
     config.add_route("pypitoken-page", "/+tokens")
@@ -90,7 +100,8 @@ def _caller(request: Any) -> Caller | Reply:
     if not request.has_permission("user_modify_password", _UserContext(request, name)):
         # Another plugin's token (devpi-tokens denies user_* to its tokens).
         return Reply(403, {"message": "these credentials cannot manage API tokens"})
-    return Caller(name, bool(request.has_permission("user_modify", _UserContext(request, None))))
+    admin = bool(request.has_permission("user_modify", _UserContext(request, None)))
+    return Caller(name, admin, tuple(getattr(request.identity, "groups", None) or ()))
 
 
 def api_view(context: Any, request: Any) -> Response:
@@ -99,13 +110,16 @@ def api_view(context: Any, request: Any) -> Response:
     if isinstance(caller, Reply):
         return _response(caller)
     query = {key: request.GET.getall(key) for key in set(request.GET.keys())}
-    path = "/+api-tokens" + (f"/{request.matchdict['id']}" if "id" in request.matchdict else "")
+    path = _API_PATHS[request.matched_route.name] + (
+        f"/{request.matchdict['id']}" if "id" in request.matchdict else ""
+    )
     if "user" in request.matchdict:
         if "user" in query:
             return _response(Reply(400, {"message": "the path already names the user"}))
         query["user"] = [request.matchdict["user"]]
     method = request.method
-    api = TokenAPI(request.registry[REGISTRY_KEY].service, indexes=True)
+    plugin = request.registry[REGISTRY_KEY]
+    api = TokenAPI(plugin.service, indexes=True, index_check=index_check(plugin.xom))
     reply = api.handle(
         caller,
         Request(
@@ -137,6 +151,35 @@ def page_view(context: Any, request: Any) -> Response:
         request.environ.pop(_REQUEST_KEY, None)
 
 
+def _principals(user: str, groups: tuple[str, ...]) -> set[str]:
+    """What devpi's ACLs see of a logged-in user: everyone, authenticated, the name and
+    the groups (``:group``)."""
+    return {Everyone, Authenticated, user, *(":" + g for g in groups)}
+
+
+def _may_upload(stage: Any, user: str, groups: tuple[str, ...]) -> bool:
+    acl = types.SimpleNamespace(__acl__=stage.__acl__())
+    return bool(ACLHelper().permits(acl, _principals(user, groups), "upload"))
+
+
+def index_check(xom: Any) -> IndexCheck:
+    """Whether a trusted publisher may upload to an index (see
+    :data:`pypitoken_core.api.IndexCheck`): an index that takes uploads (not a mirror),
+    and one the caller may upload to by devpi's ACLs. An administrator registering a
+    publisher for another user is trusted to know where that user uploads."""
+
+    def check(caller: Caller, user: str, index: str) -> str | None:
+        owner, _, name = index.partition("/")
+        stage = xom.model.getstage(owner, name)
+        if stage is None or stage.ixconfig.get("type") == "mirror":
+            return f"no index {index!r} that takes uploads"
+        if user == caller.name and not _may_upload(stage, user, caller.groups):
+            return f"user {user!r} may not upload to {index!r}"
+        return None
+
+    return check
+
+
 def make_pages(xom: Any, plugin: Any) -> TokenPages:
     """The token page of this devpi-server (``plugin`` holds the service and store)."""
 
@@ -158,15 +201,13 @@ def make_pages(xom: Any, plugin: Any) -> TokenPages:
         return Urls(upload=f"{base}/{where}/", simple=f"{base}/{where}/+simple/")
 
     def indexes(user: str, groups: tuple[str, ...]) -> list[IndexView]:
-        principals = {Everyone, Authenticated, user, *(":" + g for g in groups)}
         views = []
         for devpi_user in xom.model.get_userlist():
             for name, ixconfig in sorted((devpi_user.get().get("indexes") or {}).items()):
                 stage = xom.model.getstage(devpi_user.name, name)
                 if stage is None or ixconfig.get("type") == "mirror":
                     continue
-                acl = types.SimpleNamespace(__acl__=stage.__acl__())
-                may_upload = bool(ACLHelper().permits(acl, principals, "upload"))
+                may_upload = _may_upload(stage, user, groups)
                 if devpi_user.name != user and not may_upload:
                     continue
                 views.append(
@@ -184,7 +225,7 @@ def make_pages(xom: Any, plugin: Any) -> TokenPages:
 
     site = Site(
         name="devpi",
-        api=lambda: TokenAPI(plugin.service, indexes=True),
+        api=lambda: TokenAPI(plugin.service, indexes=True, index_check=index_check(xom)),
         sessions=lambda: plugin.store,
         check_password=check_password,
         is_admin=is_admin,

@@ -14,7 +14,7 @@ import io
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pypiserver.bottle_wrapper import HTTPError, request
 from pypiserver.pkg_helpers import guess_pkgname_and_version
@@ -27,6 +27,9 @@ from pypitoken_core.service import Identity, TokenService, wrong_password
 from pypitoken_core.token import TOKEN_USERNAME
 
 from ._redact import redact
+
+if TYPE_CHECKING:
+    from ._oidc import TrustedPublishingRoutes
 
 __all__ = [
     "TOKEN_USERNAME",
@@ -158,7 +161,8 @@ class TokenAuther:
     always-False), then to ``service().authorize_user`` for the ownership rules. A refusal
     raises a 403 with the reason (a wrong password's too, never pypiserver's bare
     "Forbidden"); anything unexpected is logged without credentials and answered 403,
-    never 500.
+    never 500. ``routes`` are the trusted-publishing routes built with the same service,
+    for the app to install.
     """
 
     def __init__(
@@ -166,10 +170,12 @@ class TokenAuther:
         service: Callable[[], TokenService],
         fallback: Callable[[str, str], bool],
         prefix: str = "pypi",
+        routes: TrustedPublishingRoutes | None = None,
     ) -> None:
         self._service = service
         self._fallback = fallback
         self._prefix = prefix
+        self.routes = routes
 
     def __repr__(self) -> str:
         return f"<TokenAuther prefix={self._prefix!r}>"

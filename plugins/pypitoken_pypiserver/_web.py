@@ -1,10 +1,10 @@
 """The token page and the token API in front of pypiserver's app.
 
 pypiserver has no way to add routes, so a small WSGI front sends ``/+tokens...`` to the
-token page (:mod:`pypitoken_web`), ``/+api-tokens...`` and ``/+api-projects...`` to the
-token API, and everything else to pypiserver untouched. Both log users in with the
-password check pypiserver built from ``-P`` (the fallback of the
-:class:`~pypitoken_pypiserver._auth.TokenAuther`), read the Basic credentials with
+token page (:mod:`pypitoken_web`), ``/+api-tokens...``, ``/+api-projects...`` and
+``/+api-publishers...`` to the token API, and everything else to pypiserver untouched.
+Both log users in with the password check pypiserver built from ``-P`` (the fallback of
+the :class:`~pypitoken_pypiserver._auth.TokenAuther`), read the Basic credentials with
 bottle's own parser, and never accept an API token as a login. The core decides
 everything else (:class:`pypitoken_core.api.TokenAPI`).
 """
@@ -43,7 +43,7 @@ Auther = Callable[[str, str], bool]
 WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 _PAGE = "/+tokens"
-_API = ("/+api-tokens", "/+api-projects")
+_API = ("/+api-tokens", "/+api-projects", "/+api-publishers")
 _HEADERS = (
     ("Content-Type", "application/json"),
     ("Cache-Control", "no-store"),

@@ -8,9 +8,9 @@ pypiserver's own ``main()``, so flags, defaults, logging set-up, server selectio
 while ``main()`` runs, ``RunConfig.get_auther`` is wrapped so that the auther pypiserver
 builds (htpasswd from ``-P``, or always-False) becomes the fallback of a
 :class:`~pypitoken_pypiserver._auth.TokenAuther`, and ``setup_routes_from_config`` is
-wrapped so that the app ``main()`` runs has the token page and API in front. Wrapping
-those two, rather than re-implementing ``main()``, keeps us from drifting from
-pypiserver's start-up code.
+wrapped so that the app ``main()`` runs has the trusted-publishing routes, and the token
+page and API in front. Wrapping those two, rather than re-implementing ``main()``, keeps
+us from drifting from pypiserver's start-up code.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from pypiserver.__main__ import main as pypiserver_main
 from pypiserver.bottle_wrapper import bottle
 from pypiserver.config import RunConfig
 
-from pypitoken_core.exceptions import PyPITokenException
+from pypitoken_core.exceptions import ConfigurationError, PyPITokenException
+from pypitoken_core.oidc import TrustedPublishingSettings
 from pypitoken_core.service import OWNERSHIP_CHOICES
 
 from ._app import (
@@ -36,6 +37,7 @@ from ._app import (
     check_package_dirs,
     default_token_db,
     install_auther,
+    install_routes,
     with_token_pages,
 )
 
@@ -91,6 +93,31 @@ def _token_parser() -> argparse.ArgumentParser:
         help="let tokens remove packages (:action=remove_pkg); off by default",
     )
     parser.add_argument(
+        "--no-trusted-publishing",
+        dest="trusted_publishing",
+        action="store_false",
+        help="do not mint tokens for trusted publishers (/_/oidc/* answer not-enabled)",
+    )
+    parser.add_argument(
+        "--oidc-audience",
+        metavar="AUDIENCE",
+        help="the 'aud' CI tokens must carry (default: the token domain, prefixed with"
+        " 'pypitoken-' unless it starts with a letter)",
+    )
+    parser.add_argument(
+        "--oidc-token-lifetime",
+        metavar="SECONDS",
+        type=_seconds,
+        default=900,
+        help="how long a token minted for a trusted publisher lives, 900 to 21600 (default: 900)",
+    )
+    parser.add_argument(
+        "--oidc-jwks-file",
+        metavar="FILE",
+        help='pinned signing keys of OIDC issuers, {"<issuer>": <JWKS>, ...}, for an index'
+        " that cannot reach them",
+    )
+    parser.add_argument(
         "--token-admins",
         metavar="USER,USER",
         default="",
@@ -135,8 +162,10 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
 
     def setup_routes(app: Any, config: RunConfig) -> Any:
         # main() runs the app this returns (mounted under --server-base-url, if given):
-        # the token page and API go in front of it here.
-        return with_token_pages(original_routes(app, config), config, settings)
+        # the trusted-publishing routes join pypiserver's, the token page and API go in
+        # front of it here.
+        app = install_routes(original_routes(app, config), config)
+        return with_token_pages(app, config, settings)
 
     RunConfig.get_auther = get_auther  # type: ignore[method-assign]
     pypiserver.setup_routes_from_config = setup_routes
@@ -173,6 +202,20 @@ def _waitress_behind_a_proxy(self: Any, handler: Any) -> None:
     )
 
 
+def _trusted_publishing(
+    parser: argparse.ArgumentParser, ours: argparse.Namespace
+) -> TrustedPublishingSettings:
+    try:
+        return TrustedPublishingSettings(
+            enabled=ours.trusted_publishing,
+            audience=ours.oidc_audience,
+            lifetime=ours.oidc_token_lifetime,
+            jwks_file=ours.oidc_jwks_file,
+        )
+    except ConfigurationError as exc:
+        parser.error(str(exc))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run pypiserver with token authentication; see the module docstring."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -189,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         allow_delete=ours.allow_token_delete,
         max_lifetime=ours.token_max_lifetime,
         adopt_unowned=ours.adopt_unowned,
+        trusted_publishing=_trusted_publishing(parser, ours),
         admins=_admins(parser, ours.token_admins),
         trust_proxy_headers=ours.trust_proxy_headers,
     )

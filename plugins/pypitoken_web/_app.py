@@ -148,8 +148,8 @@ class Page:
         """The logged-in user, as the API sees them; only handlers behind a log-in ask."""
         if self.session is None:
             raise RuntimeError("this page needs a logged-in user")
-        user = self.session.user
-        return Caller(user, self.site.is_admin(user, self.session.groups))
+        user, groups = self.session.user, self.session.groups
+        return Caller(user, self.site.is_admin(user, groups), groups)
 
 
 Handler = Callable[[Page, "TokenPages", re.Match[str]], Response]

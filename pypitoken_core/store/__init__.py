@@ -9,11 +9,13 @@ One URL selects the backend (the ``--db`` option / ``PYPITOKEN_DB``)::
 
 Every backend implements :class:`TokenStore`, which is :class:`TokenRecords` (tokens,
 grants, events, settings), :class:`Directory` (users, projects, roles),
-:class:`AuditTrail` and :class:`PageSessions` (the token page's sessions and log-in
-throttle) together; each passes the contract suites of those protocols (``tests/store``),
-and every failure surfaces as a :class:`~pypitoken_core.exceptions.StoreError`. A server
-that keeps its own users (the devpi plugin) implements :class:`TokenRecords` and
-:class:`PageSessions` only (see ``store.base``).
+:class:`AuditTrail`, :class:`PageSessions` (the token page's sessions and log-in
+throttle), :class:`Publishers` (trusted publishers) and :class:`SingleUse` (marks taken
+once, such as OIDC token ids) together; each passes the contract suites of those
+protocols (``tests/store``), and every failure surfaces as a
+:class:`~pypitoken_core.exceptions.StoreError`. A server that keeps its own users (the
+devpi plugin) implements :class:`TokenRecords`, :class:`PageSessions`,
+:class:`Publishers` and :class:`SingleUse` only (see ``store.base``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from .base import LoginFailures as LoginFailures
 from .base import PageSession as PageSession
 from .base import PageSessions as PageSessions
 from .base import Project as Project
+from .base import PublisherRecord as PublisherRecord
+from .base import Publishers as Publishers
+from .base import SingleUse as SingleUse
 from .base import TokenGrant as TokenGrant
 from .base import TokenRecord as TokenRecord
 from .base import TokenRecords as TokenRecords
@@ -42,6 +47,9 @@ __all__ = [
     "PageSession",
     "PageSessions",
     "Project",
+    "PublisherRecord",
+    "Publishers",
+    "SingleUse",
     "TokenGrant",
     "TokenRecord",
     "TokenRecords",

@@ -39,14 +39,18 @@ from .base import (
     LoginFailures,
     PageSession,
     Project,
+    PublisherRecord,
     TokenGrant,
     TokenRecord,
     User,
     check_failure_keys,
     check_keep,
+    check_publisher,
+    check_publisher_projects,
     check_record,
     check_session,
     check_setting,
+    check_single_use,
     check_text,
     check_time,
     has_nul,
@@ -120,19 +124,20 @@ class Statements:
     )
     insert_token: str = (
         "INSERT INTO tokens (id, user_id, salt, description, projects, project_ids, indexes,"
-        " actions, created, expires, not_before, last_used, revoked)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        " actions, created, expires, not_before, last_used, revoked, publisher_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
     )
     token: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
-        " created, expires, not_before, last_used, revoked FROM tokens WHERE id = ?"
+        " created, expires, not_before, last_used, revoked, publisher_id FROM tokens"
+        " WHERE id = ?"
     )
     # The hot path: the token, its owner, the named project and the owner's role on it,
     # in one statement (one implicit read transaction). Parameters: project name, token id.
     token_grant: str = (
         "SELECT t.id, t.user_id, t.salt, t.description, t.projects, t.project_ids,"
         " t.indexes, t.actions, t.created, t.expires, t.not_before, t.last_used, t.revoked,"
-        " u.name, u.created, p.id, p.name, p.created, r.role"
+        " t.publisher_id, u.name, u.created, p.id, p.name, p.created, r.role"
         " FROM tokens t"
         " LEFT JOIN users u ON u.id = t.user_id"
         " LEFT JOIN projects p ON p.name = ?"
@@ -141,11 +146,12 @@ class Statements:
     )
     tokens: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
-        " created, expires, not_before, last_used, revoked FROM tokens"
+        " created, expires, not_before, last_used, revoked, publisher_id FROM tokens"
     )
     tokens_of_user: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
-        " created, expires, not_before, last_used, revoked FROM tokens WHERE user_id = ?"
+        " created, expires, not_before, last_used, revoked, publisher_id FROM tokens"
+        " WHERE user_id = ?"
     )
     revoke_token: str = "UPDATE tokens SET revoked = TRUE WHERE id = ?"
     touch_token: str = (
@@ -178,6 +184,32 @@ class Statements:
     # seq only grows, so "all but the newest n" is a range of the primary key.
     trim_events: str = "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?"
     prune_events: str = "DELETE FROM events WHERE time < ?"
+    insert_publisher: str = (
+        "INSERT INTO publishers (id, kind, issuer, config, lookup_key, projects, index_name,"
+        " pending, added_by, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING"
+    )
+    publisher: str = (
+        "SELECT id, kind, issuer, config, lookup_key, projects, index_name, pending, added_by,"
+        " created FROM publishers WHERE id = ?"
+    )
+    publishers: str = (
+        "SELECT id, kind, issuer, config, lookup_key, projects, index_name, pending, added_by,"
+        " created FROM publishers"
+    )
+    publishers_by_key: str = (
+        "SELECT id, kind, issuer, config, lookup_key, projects, index_name, pending, added_by,"
+        " created FROM publishers WHERE lookup_key = ?"
+    )
+    issuer_exists: str = "SELECT 1 FROM publishers WHERE issuer = ? LIMIT 1"
+    set_publisher_projects: str = "UPDATE publishers SET projects = ?, pending = ? WHERE id = ?"
+    delete_publisher: str = "DELETE FROM publishers WHERE id = ?"
+    revoke_tokens_of_publisher: str = "UPDATE tokens SET revoked = TRUE WHERE publisher_id = ?"
+    # An expired mark of the same key is taken over; then the insert decides atomically
+    # (a concurrent insert of the key waits for ours, then finds the conflict).
+    drop_expired_marks: str = "DELETE FROM single_use WHERE expires < ?"
+    insert_mark: str = "INSERT INTO single_use (key, expires) VALUES (?, ?) ON CONFLICT DO NOTHING"
+    mark_taken: str = "SELECT 1 FROM single_use WHERE key = ? AND expires >= ?"
     insert_session: str = (
         "INSERT INTO sessions (key, user_name, groups, csrf, created, last_seen, expires)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
@@ -268,6 +300,7 @@ def record_row(record: TokenRecord) -> tuple[Any, ...]:
         record.not_before,
         record.last_used,
         bool(record.revoked),
+        record.publisher_id,
     )
 
 
@@ -284,7 +317,7 @@ def check_limit(limit: int) -> None:
 def token_from_row(row: Sequence[Any]) -> TokenRecord:
     """Build a record from a ``tokens`` row in :attr:`Statements.token` column order."""
     (tid, user_id, salt, description, projects, project_ids, indexes, actions,
-     created, expires, not_before, last_used, revoked) = row  # fmt: skip
+     created, expires, not_before, last_used, revoked, publisher_id) = row  # fmt: skip
     return TokenRecord(
         tid,
         user_id,
@@ -299,7 +332,34 @@ def token_from_row(row: Sequence[Any]) -> TokenRecord:
         not_before,
         last_used,
         bool(revoked),
+        publisher_id,
     )
+
+
+def publisher_row(record: PublisherRecord) -> tuple[Any, ...]:
+    """A publisher's row in column order, once :func:`check_publisher` has accepted it."""
+    check_publisher(record)
+    return (
+        record.id,
+        record.kind,
+        record.issuer,
+        record.config,
+        record.lookup_key,
+        _SEP.join(record.projects),
+        record.index,
+        _SEP.join(record.pending),
+        record.added_by,
+        record.created,
+    )
+
+
+def publisher_from_row(row: Sequence[Any]) -> PublisherRecord:
+    """Build a publisher from a ``publishers`` row in :attr:`Statements.publisher` order."""
+    pid, kind, issuer, config, key, projects, index, pending, added_by, created = row
+    return PublisherRecord(
+        pid, kind, issuer, config, key, split_names(projects), index, split_names(pending),
+        added_by, created,
+    )  # fmt: skip
 
 
 _EVENT_TEXT = ("event", "token_id", "user", "project", "action", "reason")
@@ -539,8 +599,8 @@ class SQLStore:
         if not rows:
             return None
         row = rows[0]
-        token = token_from_row(row[:13])
-        user_name, user_created, project_id, name, project_created, role = row[13:]
+        token = token_from_row(row[:14])
+        user_name, user_created, project_id, name, project_created, role = row[14:]
         return TokenGrant(
             token,
             None if user_name is None else User(token.user_id, user_name, user_created),
@@ -572,6 +632,69 @@ class SQLStore:
             return
         with self._tx() as conn:
             conn.execute(self._sql.touch_token, (when, token_id, when))
+
+    # -- trusted publishers and single-use marks -----------------------------------------
+
+    def add_publisher(self, record: PublisherRecord, *, event: AuditEvent | None = None) -> None:
+        params = publisher_row(record)
+        event_row = None if event is None else event_params(clean_event(event))
+        sql = self._sql
+        with self._tx() as conn:
+            if not conn.execute(sql.user_lock_share, (record.added_by,)).fetchall():
+                raise NotFound(f"no user with id {record.added_by!r}")
+            if conn.execute(sql.insert_publisher, params).rowcount != 1:
+                raise AlreadyExists(f"a publisher with id {record.id!r} already exists")
+            if event_row is not None:
+                conn.execute(sql.insert_event, event_row)
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord | None:
+        rows = self._read(self._sql.publisher, (publisher_id,))
+        return publisher_from_row(rows[0]) if rows else None
+
+    def list_publishers(self) -> list[PublisherRecord]:
+        rows = self._read(self._sql.publishers, ())
+        return sorted(map(publisher_from_row, rows), key=_by_created)
+
+    def find_publishers(self, lookup_key: str) -> list[PublisherRecord]:
+        rows = self._read(self._sql.publishers_by_key, (lookup_key,))
+        return sorted(map(publisher_from_row, rows), key=_by_created)
+
+    def has_issuer(self, issuer: str) -> bool:
+        return bool(self._read(self._sql.issuer_exists, (issuer,)))
+
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        check_publisher_projects(projects, pending)
+        if has_nul(publisher_id):
+            return False
+        params = (_SEP.join(projects), _SEP.join(pending), publisher_id)
+        with self._tx() as conn:
+            return conn.execute(self._sql.set_publisher_projects, params).rowcount == 1
+
+    def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
+        event_row = None if event is None else event_params(clean_event(event))
+        if has_nul(publisher_id):
+            return False
+        sql = self._sql
+        with self._tx() as conn:
+            if conn.execute(sql.delete_publisher, (publisher_id,)).rowcount != 1:
+                return False
+            conn.execute(sql.revoke_tokens_of_publisher, (publisher_id,))
+            if event_row is not None:
+                conn.execute(sql.insert_event, event_row)
+        return True
+
+    def take_once(self, key: str, expires: int, now: int) -> bool:
+        check_single_use(key, expires, now)
+        sql = self._sql
+        with self._tx() as conn:
+            conn.execute(sql.drop_expired_marks, (now,))
+            return conn.execute(sql.insert_mark, (key, expires)).rowcount == 1
+
+    def is_taken(self, key: str, now: int) -> bool:
+        check_time("a single-use check's time", now)
+        return bool(self._read(self._sql.mark_taken, (key, now)))
 
     # -- audit trail and settings --------------------------------------------------------
 
@@ -705,7 +828,7 @@ def _by_name(item: User | Project) -> str:
     return item.name
 
 
-def _by_created(record: TokenRecord) -> tuple[int, str]:
+def _by_created(record: TokenRecord | PublisherRecord) -> tuple[int, str]:
     return (record.created, record.id)
 
 

@@ -11,16 +11,20 @@ A store keeps two things that can live apart:
 
 A store that keeps all of it, and an :class:`AuditTrail` to read its events back, is a
 :class:`TokenStore`: every store :func:`~pypitoken_core.store.open_store` opens (SQLite,
-PostgreSQL, memory). devpi-server keeps its own users and decides with its own ACLs, so
-the devpi plugin's keyfs store is token records and page sessions only, and its service
-runs with ``ownership="external"``::
+PostgreSQL, memory). Trusted publishing adds two more, which every store keeps, the devpi
+keyfs store too: the registered :class:`Publishers`, and :class:`SingleUse` marks (an
+OIDC token's ``jti``, taken once and remembered until it expires). devpi-server keeps its
+own users and decides with its own ACLs, so the devpi plugin's keyfs store has no
+directory and no readable trail, and its service runs with ``ownership="external"``::
 
     UserLookup -+- TokenRecords -+
                 |                +- TokenStore   SQLiteStore, PostgreSQLStore, MemoryStore
                 +- Directory ----+
                    AuditTrail ---+
                    PageSessions -+
-    TokenRecords + PageSessions                   KeyfsStore (devpi plugin)
+                   Publishers ---+
+                   SingleUse ----+
+    TokenRecords, PageSessions, Publishers, SingleUse   KeyfsStore (devpi plugin)
 
 What holds for every method of every protocol here: it raises only
 :class:`~pypitoken_core.exceptions.StoreError` and its subclasses (``NotFound``,
@@ -45,7 +49,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from .. import _time
 from ..exceptions import StoreError
@@ -61,6 +65,9 @@ __all__ = [
     "PageSession",
     "PageSessions",
     "Project",
+    "PublisherRecord",
+    "Publishers",
+    "SingleUse",
     "TokenGrant",
     "TokenRecord",
     "TokenRecords",
@@ -69,9 +76,12 @@ __all__ = [
     "UserLookup",
     "check_failure_keys",
     "check_keep",
+    "check_publisher",
+    "check_publisher_projects",
     "check_record",
     "check_session",
     "check_setting",
+    "check_single_use",
     "check_text",
     "check_time",
     "count_login_failure",
@@ -97,6 +107,8 @@ EVENTS: frozenset[str] = frozenset(
         "maintainer_removed",
         "project_transferred",
         "project_removed",
+        "publisher_added",
+        "publisher_removed",
     }
 )
 
@@ -147,6 +159,32 @@ class TokenRecord:
     not_before: int | None
     last_used: int | None
     revoked: bool
+    publisher_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherRecord:
+    """A trusted publisher: a CI workflow whose OIDC tokens may be exchanged for upload tokens.
+
+    ``kind`` names the publisher type (``github``, ``gitlab``, ``oidc``) and ``config`` its
+    fields, as canonical JSON (the kind's business, see :mod:`pypitoken_core.oidc`);
+    ``lookup_key`` is what a verified OIDC token's claims are looked up by. ``projects``
+    are normalised project names; ``index`` is the devpi ``user/index`` the publisher may
+    upload to (None elsewhere). ``pending`` are those of the projects that did not exist
+    when they were named: the first publish creates each, owned by ``added_by`` (a user
+    id), on whose behalf every token minted for the publisher acts.
+    """
+
+    id: str
+    kind: str
+    issuer: str
+    config: str
+    lookup_key: str
+    projects: tuple[str, ...]
+    index: str | None
+    pending: tuple[str, ...]
+    added_by: str
+    created: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,6 +476,75 @@ class AuditTrail(Protocol):
 
 
 @runtime_checkable
+class Publishers(Protocol):
+    """The trusted publishers registered on the index.
+
+    The optional ``event`` of :meth:`add_publisher` and :meth:`remove_publisher` is written
+    in the same transaction as the change.
+    """
+
+    def add_publisher(self, record: PublisherRecord, *, event: AuditEvent | None = None) -> None:
+        """Register a publisher. ``AlreadyExists`` for a duplicate id, ``NotFound`` if
+        ``added_by`` is no user, StoreError for a record :func:`check_publisher` refuses."""
+        ...
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord | None:
+        """Return the publisher with this id, or None."""
+        ...
+
+    def list_publishers(self) -> list[PublisherRecord]:
+        """Return every publisher, oldest first."""
+        ...
+
+    def find_publishers(self, lookup_key: str) -> list[PublisherRecord]:
+        """Return the publishers registered under ``lookup_key``, oldest first (one read)."""
+        ...
+
+    def has_issuer(self, issuer: str) -> bool:
+        """Tell whether any publisher trusts ``issuer`` (one read): tokens of other
+        issuers are refused before any of their keys is fetched."""
+        ...
+
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        """Replace a publisher's projects and pending ones (a project added, or a pending
+        project now created or taken by someone else); False if the id is unknown.
+
+        StoreError for values :func:`check_publisher` would refuse.
+        """
+        ...
+
+    def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
+        """Remove a publisher and revoke every token minted for it, in one transaction.
+
+        False if there is no such publisher (then ``event`` is not written).
+        """
+        ...
+
+
+@runtime_checkable
+class SingleUse(Protocol):
+    """Marks that can be taken once: "taken on one process is seen by all", until expiry.
+
+    An OIDC token's ``jti`` is taken when it is exchanged, so the same CI token is
+    refused afterwards by every process and host sharing the store.
+    """
+
+    def take_once(self, key: str, expires: int, now: int) -> bool:
+        """Take ``key`` until ``expires``: True if this call took it, False if it is taken.
+
+        Atomic: of concurrent calls for one key, exactly one gets True. A mark whose
+        ``expires`` is before ``now`` counts as absent (and expired marks are dropped).
+        """
+        ...
+
+    def is_taken(self, key: str, now: int) -> bool:
+        """Tell whether ``key`` is taken and not expired at ``now`` (a read, no write)."""
+        ...
+
+
+@runtime_checkable
 class PageSessions(Protocol):
     """The token page's sessions and its log-in throttle, shared by every server process.
 
@@ -498,9 +605,11 @@ class PageSessions(Protocol):
 
 
 @runtime_checkable
-class TokenStore(TokenRecords, Directory, AuditTrail, PageSessions, Protocol):
-    """A store that keeps it all: token records, the directory, the audit trail and the
-    token page's sessions.
+class TokenStore(
+    TokenRecords, Directory, AuditTrail, PageSessions, Publishers, SingleUse, Protocol
+):
+    """A store that keeps it all: token records, the directory, the audit trail, the
+    token page's sessions, the trusted publishers and the single-use marks.
 
     What the parts promise together: removing a user revokes their tokens and ends their
     page sessions in the same transaction (:meth:`Directory.remove_user`), and a grant
@@ -555,6 +664,11 @@ def check_record(record: object) -> TokenRecord:
     check_time("a token's times", record.last_used)
     for field in ("projects", "project_ids", "indexes", "actions"):
         _check_names(field, getattr(record, field))
+    if record.publisher_id is not None and (
+        type(record.publisher_id) is not str or not record.publisher_id
+    ):
+        raise StoreError("a token's publisher id must be a non-empty string or None")
+    check_text("a token's publisher id", record.publisher_id)
     return record
 
 
@@ -627,6 +741,45 @@ def count_login_failure(
         bound = sorted((f.last for f in counted.values()), reverse=True)[keep - 1]
         counted = {k: f for k, f in counted.items() if f.last >= bound}
     return counted
+
+
+def check_publisher(record: object) -> PublisherRecord:
+    """Return ``record`` if every store can keep it and give it back equal (see
+    :func:`check_record`); StoreError otherwise."""
+    if not isinstance(record, PublisherRecord):
+        raise StoreError("add_publisher needs a PublisherRecord")
+    texts = (
+        record.id, record.kind, record.issuer, record.config, record.lookup_key,
+        record.added_by,
+    )  # fmt: skip
+    if any(type(v) is not str or not v for v in texts):
+        raise StoreError("a publisher's id, kind, issuer, config, key and owner must be strings")
+    if record.index is not None and (type(record.index) is not str or not record.index):
+        raise StoreError("a publisher's index must be a non-empty string or None")
+    check_text("a publisher", *texts, record.index)
+    check_time("a publisher's creation time", record.created)
+    check_publisher_projects(record.projects, record.pending)
+    return record
+
+
+def check_publisher_projects(projects: object, pending: object) -> None:
+    """Refuse a publisher's projects unless they are names, at least one, with the
+    pending ones among them."""
+    _check_names("projects", projects)
+    _check_names("pending", pending)
+    names, waiting = cast(tuple[str, ...], projects), cast(tuple[str, ...], pending)
+    if not names:
+        raise StoreError("a publisher names at least one project")
+    if not set(waiting) <= set(names):
+        raise StoreError("a publisher's pending projects must be among its projects")
+
+
+def check_single_use(key: object, *times: object) -> None:
+    """Refuse a single-use key that is not a non-empty string, or bad times."""
+    if type(key) is not str or not key:
+        raise StoreError("a single-use key must be a non-empty string")
+    check_text("a single-use key", key)
+    check_time("a single-use mark's times", *times)
 
 
 def check_setting(key: object, value: object) -> None:

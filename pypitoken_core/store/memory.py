@@ -20,13 +20,17 @@ from .base import (
     LoginFailures,
     PageSession,
     Project,
+    PublisherRecord,
     TokenGrant,
     TokenRecord,
     User,
     check_keep,
+    check_publisher,
+    check_publisher_projects,
     check_record,
     check_session,
     check_setting,
+    check_single_use,
     check_text,
     check_time,
     count_login_failure,
@@ -53,6 +57,8 @@ class MemoryStore:
         self._seq = 0
         self._merge_keys: dict[str, int] = {}  # merge key -> seq of its newest line
         self._settings: dict[str, str] = {}
+        self._publishers: dict[str, PublisherRecord] = {}
+        self._marks: dict[str, int] = {}  # single-use key -> expires
         self._sessions: dict[str, PageSession] = {}
         self._failures: dict[str, LoginFailures] = {}
 
@@ -253,6 +259,74 @@ class MemoryStore:
             record = self._tokens.get(token_id)
             if record is not None and (record.last_used is None or record.last_used < when):
                 self._tokens[token_id] = dataclasses.replace(record, last_used=when)
+
+    # -- trusted publishers and single-use marks -----------------------------------------
+
+    def add_publisher(self, record: PublisherRecord, *, event: AuditEvent | None = None) -> None:
+        check_publisher(record)
+        event = _clean(event)
+        with self._locked():
+            if record.added_by not in self._users:
+                raise NotFound(f"no user with id {record.added_by!r}")
+            if record.id in self._publishers:
+                raise AlreadyExists(f"a publisher with id {record.id!r} already exists")
+            self._publishers[record.id] = record
+            if event is not None:
+                self._append(event)
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord | None:
+        with self._locked():
+            return self._publishers.get(publisher_id)
+
+    def list_publishers(self) -> list[PublisherRecord]:
+        with self._locked():
+            records = list(self._publishers.values())
+        return sorted(records, key=lambda r: (r.created, r.id))
+
+    def find_publishers(self, lookup_key: str) -> list[PublisherRecord]:
+        return [r for r in self.list_publishers() if r.lookup_key == lookup_key]
+
+    def has_issuer(self, issuer: str) -> bool:
+        with self._locked():
+            return any(r.issuer == issuer for r in self._publishers.values())
+
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        check_publisher_projects(projects, pending)
+        with self._locked():
+            record = self._publishers.get(publisher_id)
+            if record is None:
+                return False
+            changed = dataclasses.replace(record, projects=projects, pending=pending)
+            self._publishers[publisher_id] = changed
+            return True
+
+    def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
+        event = _clean(event)
+        with self._locked():
+            if self._publishers.pop(publisher_id, None) is None:
+                return False
+            for tid, token in self._tokens.items():
+                if token.publisher_id == publisher_id:
+                    self._tokens[tid] = dataclasses.replace(token, revoked=True)
+            if event is not None:
+                self._append(event)
+            return True
+
+    def take_once(self, key: str, expires: int, now: int) -> bool:
+        check_single_use(key, expires, now)
+        with self._locked():
+            self._marks = {k: e for k, e in self._marks.items() if e >= now}
+            if key in self._marks:
+                return False
+            self._marks[key] = expires
+            return True
+
+    def is_taken(self, key: str, now: int) -> bool:
+        check_time("a single-use check's time", now)
+        with self._locked():
+            return self._marks.get(key, now - 1) >= now
 
     # -- audit trail and settings --------------------------------------------------------
 

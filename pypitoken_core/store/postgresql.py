@@ -133,6 +133,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX login_failures_first ON login_failures (first);
     CREATE INDEX login_failures_last ON login_failures (last)
     """,
+    # 4: trusted publishing: the publishers, the publisher a token was minted for, and
+    # single-use marks (OIDC token ids, kept until they expire).
+    """
+    ALTER TABLE tokens ADD COLUMN publisher_id text;
+    CREATE INDEX tokens_publisher ON tokens (publisher_id);
+    CREATE TABLE publishers (
+        id text PRIMARY KEY,
+        kind text NOT NULL,
+        issuer text NOT NULL,
+        config text NOT NULL,
+        lookup_key text NOT NULL,
+        projects text NOT NULL,
+        index_name text,
+        pending text NOT NULL,
+        added_by text NOT NULL,
+        created bigint NOT NULL
+    );
+    CREATE INDEX publishers_lookup ON publishers (lookup_key);
+    CREATE INDEX publishers_issuer ON publishers (issuer);
+    CREATE TABLE single_use (
+        key text PRIMARY KEY,
+        expires bigint NOT NULL
+    );
+    CREATE INDEX single_use_expires ON single_use (expires)
+    """,
 )
 
 

@@ -118,6 +118,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX login_failures_first ON login_failures (first);
     CREATE INDEX login_failures_last ON login_failures (last)
     """,
+    # 4: trusted publishing: the publishers, the publisher a token was minted for, and
+    # single-use marks (OIDC token ids, kept until they expire).
+    """
+    ALTER TABLE tokens ADD COLUMN publisher_id TEXT;
+    CREATE INDEX tokens_publisher ON tokens (publisher_id);
+    CREATE TABLE publishers (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        config TEXT NOT NULL,
+        lookup_key TEXT NOT NULL,
+        projects TEXT NOT NULL,
+        index_name TEXT,
+        pending TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX publishers_lookup ON publishers (lookup_key);
+    CREATE INDEX publishers_issuer ON publishers (issuer);
+    CREATE TABLE single_use (
+        key TEXT PRIMARY KEY,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX single_use_expires ON single_use (expires)
+    """,
 )
 
 

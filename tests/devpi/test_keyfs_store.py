@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -33,12 +34,16 @@ from pypitoken_core.store import (
     AuditTrail,
     Directory,
     PageSessions,
+    Publishers,
+    SingleUse,
     TokenRecords,
     User,
 )
 from tests.store.test_contract import (
     MakeOwner,
     PageSessionsContract,
+    PublishersContract,
+    SingleUseContract,
     TokenRecordsContract,
     Written,
     record,
@@ -74,7 +79,7 @@ def lines() -> Iterator[tuple[logging.Logger, _Lines]]:
         logger.propagate = True
 
 
-class TestKeyfsStore(TokenRecordsContract):
+class TestKeyfsStore(TokenRecordsContract, PublishersContract, SingleUseContract):
     # keyfs writes need a write transaction, and most token uses are read requests.
     records_last_use = False
 
@@ -96,6 +101,27 @@ class TestKeyfsStore(TokenRecordsContract):
             return user
 
         return make
+
+    def test_threads_taking_one_key_get_one_yes(self, store: Any, xom: Any) -> None:  # type: ignore[override]
+        """In devpi each request is a keyfs transaction, and write transactions take turns:
+        threads each taking the mark in a write transaction of their own get one yes."""
+        xom.keyfs.rollback_transaction_in_thread()  # the fixture's; reopened below
+        answers: list[bool] = []
+        barrier = threading.Barrier(8)
+
+        def take() -> None:
+            barrier.wait()
+            with xom.keyfs.write_transaction():
+                answers.append(store.take_once("jti:race", 2000, 1000))
+
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        xom.keyfs.begin_transaction_in_thread(write=True)
+        assert sorted(answers) == [False] * 7 + [True]
+        assert store.is_taken("jti:race", 1000)
 
     @pytest.fixture
     def written(self, lines: tuple[logging.Logger, _Lines]) -> Written:
@@ -141,15 +167,24 @@ def test_sessions_live_in_the_user_record_and_go_with_the_user(xom: Any) -> None
 # -- what only this store does -------------------------------------------------------------
 
 
+PROTOCOLS = (TokenRecords, PageSessions, Publishers, SingleUse)
+
+
 def _protocol_methods() -> list[str]:
     return sorted(
-        name
-        for protocol in (TokenRecords, PageSessions)
-        for cls in protocol.__mro__
-        if cls.__module__ == TokenRecords.__module__
-        for name, member in vars(cls).items()
-        if not name.startswith("_") and callable(member)
+        {
+            name
+            for protocol in PROTOCOLS
+            for cls in protocol.__mro__
+            if cls.__module__ == TokenRecords.__module__
+            for name, member in vars(cls).items()
+            if not name.startswith("_") and callable(member)
+        }
     )
+
+
+def _protocol_of(name: str) -> type:
+    return next(p for p in PROTOCOLS if hasattr(p, name))
 
 
 def _shape(method: object) -> list[tuple[object, ...]]:
@@ -163,15 +198,16 @@ def _shape(method: object) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("name", _protocol_methods())
 def test_every_protocol_method_has_the_protocol_signature(name: str) -> None:
-    protocol = TokenRecords if hasattr(TokenRecords, name) else PageSessions
-    assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(protocol, name))
+    assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(_protocol_of(name), name))
 
 
 def test_it_is_token_records_and_page_sessions_and_nothing_more() -> None:
     """devpi keeps the users, projects and ACLs, and its log is the trail: the store has
-    none of the directory's or the trail's methods, so none that only refuses."""
+    none of the directory's or the trail's methods, so none that only refuses (it keeps
+    trusted publishers and single-use marks, which devpi has no notion of)."""
     store = KeyfsStore(xom=None)
     assert isinstance(store, TokenRecords) and isinstance(store, PageSessions)
+    assert isinstance(store, Publishers) and isinstance(store, SingleUse)
     assert not isinstance(store, Directory) and not isinstance(store, AuditTrail)
     public = {n for n in dir(KeyfsStore) if not n.startswith("_")}
     assert public == set(_protocol_methods()) | {"url"}

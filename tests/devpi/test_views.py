@@ -20,7 +20,7 @@ from .conftest import App, MakeApp
 
 RECORD_FIELDS = {
     "id", "user", "user_id", "description", "projects", "indexes", "actions",
-    "created", "expires", "not_before", "last_used", "revoked",
+    "created", "expires", "not_before", "last_used", "revoked", "publisher_id",
 }  # fmt: skip
 
 

@@ -283,6 +283,23 @@ def run_pypiserver_admin(block: Block, tmp: Path) -> None:
         assert (srv / "pypi" / "packages").is_dir()
 
 
+def run_publisher_admin(block: Block, tmp: Path) -> None:
+    """The publisher commands of the trusted-publishing example, on a store where alice
+    owns acme-utils; ``ID`` is a publisher of it, which the block removes."""
+    db = f"sqlite:///{tmp / 'pypitoken.sqlite3'}"
+    _admin(db, "user", "add", "alice")
+    _admin(db, "project", "add", "acme-utils", "--owner", "alice")
+    added = _admin(db, "publisher", "add", "github", "--project", "acme-utils",
+                   "--repository", "octo-org/old", "--workflow", "old.yml")  # fmt: skip
+    publisher_id = added.split()[1]
+    env = _client_env(tmp, PYPITOKEN_DB=db, ID=publisher_id)
+    out = _ok(subprocess.run(_bash(block.text), cwd=tmp, capture_output=True, text=True,
+                             timeout=120, env=env), block)  # fmt: skip
+    assert f"removed publisher {publisher_id}; its tokens are revoked" in out
+    listed = json.loads(_admin(db, "publisher", "list", "--json"))
+    assert sorted(p["kind"] for p in listed) == ["github", "gitlab", "oidc"]
+
+
 def _serves(cwd_kind: str) -> Callable[[Block, Path], None]:
     def scenario(block: Block, tmp: Path) -> None:
         """The block starts a server: it must answer on port 8080 of the sandbox; then
@@ -402,6 +419,7 @@ class Entry:
 
 PYPISERVER = "examples/pypiserver/README.md"
 DEVPI = "examples/devpi/README.md"
+TRUSTED = "examples/trusted-publishing/README.md"
 EXAMPLE_COM = (
     "talks to https://devpi.example.com, a host with TLS these commands assume; "
     "tests/e2e/devpi runs the same client commands and HTTP requests against a local "
@@ -512,6 +530,13 @@ ENTRIES = [
         'TWINE_USERNAME=__token__ TWINE_PASSWORD="$TOKEN" twine upload --repository-url ... dist/*',
         reason=EXAMPLE_COM,
         sha256="1e485c42e975c8eb",
+    ),
+    Entry(TRUSTED, "pypitoken publisher list", run_publisher_admin),
+    Entry(
+        TRUSTED,
+        "https://devpi.example.com/alice/+trusted-publishers",
+        reason=EXAMPLE_COM.replace("tests/e2e/devpi", "tests/e2e/trusted/test_devpi.py"),
+        sha256="77f870443b43fbf2",
     ),
 ]
 

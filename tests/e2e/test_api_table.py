@@ -56,8 +56,9 @@ def created(answer: Answer) -> None:
     assert result["token"].startswith("pypi-") and result["user"] == "alice"
     assert set(result) == {
         "id", "user", "user_id", "description", "projects", "indexes", "actions", "created",
-        "not_before", "expires", "last_used", "revoked", "token",
+        "not_before", "expires", "last_used", "revoked", "publisher_id", "token",
     }  # fmt: skip
+    assert result["publisher_id"] is None  # made through the API, not by trusted publishing
     # No expiry asked for: the longest a token may live on this server.
     assert result["expires"] == result["created"] + MAX_LIFETIME
 

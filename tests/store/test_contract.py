@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -36,6 +36,9 @@ from pypitoken_core.store import (
     PageSession,
     PageSessions,
     Project,
+    PublisherRecord,
+    Publishers,
+    SingleUse,
     TokenGrant,
     TokenRecord,
     TokenRecords,
@@ -82,6 +85,23 @@ def event(name: str = "minted", token_id: str | None = "tok-1", **changes: objec
     }
     fields.update(changes)
     return AuditEvent(**fields)  # type: ignore[arg-type]
+
+
+def publisher(added_by: str, publisher_id: str = "pub-1", /, **changes: object) -> PublisherRecord:
+    fields: dict[str, object] = {
+        "id": publisher_id,
+        "kind": "github",
+        "issuer": "https://token.actions.githubusercontent.com",
+        "config": '{"owner": "octo-org", "repository": "octo-repo", "workflow": "release.yml"}',
+        "lookup_key": "github\nhttps://token.actions.githubusercontent.com\nocto-org/octo-repo",
+        "projects": ("foo", "foo-bar"),
+        "index": None,
+        "pending": (),
+        "added_by": added_by,
+        "created": 1_700_000_000,
+    }
+    fields.update(changes)
+    return PublisherRecord(**fields)  # type: ignore[arg-type]
 
 
 def logged(e: AuditEvent) -> tuple[str | None, ...]:
@@ -714,6 +734,156 @@ class AuditTrailContract:
         assert sum(e.count for e in lines) == 100
 
 
+class PublishersContract:
+    """The trusted publishers: every store keeps them, the devpi keyfs store too.
+
+    Subclasses provide ``store``, ``make_owner`` and ``written`` (as for token records).
+    """
+
+    def test_implements_publishers(self, store: Publishers) -> None:
+        assert isinstance(store, Publishers)
+
+    def test_round_trip(self, store: Any, alice: User) -> None:
+        pub = publisher(alice.id, index="alice/dev", pending=("foo-bar",))
+        store.add_publisher(pub)
+        assert store.get_publisher("pub-1") == pub
+        assert store.get_publisher("pub-2") is None
+        assert store.list_publishers() == [pub]
+
+    def test_find_by_lookup_key_and_issuer(self, store: Any, alice: User) -> None:
+        a = publisher(alice.id, "pub-a", created=2)
+        b = publisher(alice.id, "pub-b", created=1)
+        c = publisher(alice.id, "pub-c", lookup_key="other", issuer="https://gitlab.com")
+        for p in (a, b, c):
+            store.add_publisher(p)
+        assert store.find_publishers(a.lookup_key) == [b, a]
+        assert store.find_publishers("other") == [c]
+        assert store.find_publishers("nothing") == []
+        assert store.has_issuer("https://gitlab.com")
+        assert not store.has_issuer("https://gitlab.co")
+        assert [p.id for p in store.list_publishers()] == ["pub-b", "pub-a", "pub-c"]
+
+    def test_duplicate_and_ownerless_publishers(
+        self, store: Any, alice: User, written: Written
+    ) -> None:
+        store.add_publisher(publisher(alice.id))
+        with pytest.raises(AlreadyExists, match=r"pub\-1"):
+            store.add_publisher(publisher(alice.id), event=event("publisher_added", None))
+        with pytest.raises(NotFound, match=UNKNOWN_ID):
+            store.add_publisher(publisher(UNKNOWN_ID, "pub-2"))
+        assert store.get_publisher("pub-2") is None
+        assert written() == []
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"projects": ()},
+            {"projects": ("a\nb",)},
+            {"id": ""},
+            {"config": "x\x00"},
+            {"index": ""},
+            {"pending": True},
+            {"pending": ("other",)},
+            {"created": 10**20},
+        ],
+        ids=repr,
+    )
+    def test_publishers_that_cannot_round_trip(
+        self, store: Any, alice: User, changes: dict[str, object]
+    ) -> None:
+        with pytest.raises(StoreError, match=r"publisher|projects|pending|time"):
+            store.add_publisher(publisher(alice.id, **changes))
+        assert store.list_publishers() == []
+
+    def test_add_publisher_needs_a_record(self, store: Any) -> None:
+        with pytest.raises(StoreError, match=r"^add_publisher needs a PublisherRecord$"):
+            store.add_publisher(object())
+
+    def test_set_projects(self, store: Any, alice: User) -> None:
+        store.add_publisher(publisher(alice.id, pending=("foo-bar",)))
+        assert store.set_publisher_projects("pub-1", ("foo", "foo-bar", "baz"), ("baz",))
+        assert store.get_publisher("pub-1") == publisher(
+            alice.id, projects=("foo", "foo-bar", "baz"), pending=("baz",)
+        )
+        assert store.find_publishers(publisher(alice.id).lookup_key)[0].pending == ("baz",)
+        assert store.set_publisher_projects("pub-x", ("foo",), ()) is False
+        assert store.set_publisher_projects("pub\x00", ("foo",), ()) is False
+        for projects, pending in ((), ()), (("a",), ("b",)), (("a\nb",), ()):
+            with pytest.raises(StoreError, match=r"project|pending"):
+                store.set_publisher_projects("pub-1", projects, pending)
+        assert store.get_publisher("pub-1").projects == ("foo", "foo-bar", "baz")
+
+    def test_remove_revokes_the_publishers_tokens(
+        self, store: Any, alice: User, written: Written
+    ) -> None:
+        store.add_publisher(publisher(alice.id))
+        store.add_token(record(alice.id, "tok-1", publisher_id="pub-1"))
+        store.add_token(record(alice.id, "tok-2"))
+        gone = event("publisher_removed", None, reason="pub-1")
+        assert store.remove_publisher("pub-1", event=gone) is True
+        assert store.get_publisher("pub-1") is None
+        assert store.get_token("tok-1") == record(
+            alice.id, "tok-1", publisher_id="pub-1", revoked=True
+        )
+        assert store.get_token("tok-2") == record(alice.id, "tok-2")
+        assert store.remove_publisher("pub-1", event=gone) is False
+        assert store.remove_publisher("pub\x00") is False
+        assert written()[-1] == logged(gone)
+        assert sum(1 for line in written() if line[0] == "publisher_removed") == 1
+
+    def test_token_records_keep_their_publisher(self, store: Any, alice: User) -> None:
+        store.add_token(record(alice.id, "tok-1", publisher_id="pub-9"))
+        assert store.get_token("tok-1").publisher_id == "pub-9"
+        grant = store.get_token_grant("tok-1", None)
+        assert grant is not None and grant.token.publisher_id == "pub-9"
+        assert [r.publisher_id for r in store.list_tokens()] == ["pub-9"]
+        for bad in ("", "p\x00", 5):
+            with pytest.raises(StoreError, match="publisher id"):
+                store.add_token(record(alice.id, "tok-2", publisher_id=bad))
+
+
+class SingleUseContract:
+    """Single-use marks: taken once, seen as taken by everyone until they expire.
+
+    Subclasses provide ``store``.
+    """
+
+    def test_implements_single_use(self, store: SingleUse) -> None:
+        assert isinstance(store, SingleUse)
+
+    def test_taken_once_until_it_expires(self, store: Any) -> None:
+        assert not store.is_taken("jti:a", 1000)
+        assert store.take_once("jti:a", 1100, 1000) is True
+        assert store.is_taken("jti:a", 1000) and store.is_taken("jti:a", 1100)
+        assert store.take_once("jti:a", 1200, 1050) is False
+        assert store.take_once("jti:b", 1100, 1050) is True
+        # past its expiry, the key is free again
+        assert not store.is_taken("jti:a", 1101)
+        assert store.take_once("jti:a", 1300, 1101) is True
+        assert store.take_once("jti:a", 1300, 1200) is False
+
+    def test_bad_marks_are_refused(self, store: Any) -> None:
+        for key, expires, now in (("", 1, 1), ("a\x00", 1, 1), (5, 1, 1), ("k", 10**20, 1)):
+            with pytest.raises(StoreError, match="single-use"):
+                store.take_once(key, expires, now)
+        assert store.take_once("k", 2, 1) is True
+
+    def test_threads_taking_one_key_get_one_yes(self, store: Any) -> None:
+        answers: list[bool] = []
+        barrier = threading.Barrier(8)
+
+        def take() -> None:
+            barrier.wait()
+            answers.append(store.take_once("jti:race", 2000, 1000))
+
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(answers) == [False] * 7 + [True]
+
+
 def session(key: str = "k1", user: str = "alice", /, **changes: object) -> PageSession:
     fields: dict[str, object] = {
         "key": key,
@@ -919,7 +1089,12 @@ class PageSessionsContract:
 
 
 class TokenStoreContract(
-    TokenRecordsContract, DirectoryContract, AuditTrailContract, PageSessionsContract
+    TokenRecordsContract,
+    DirectoryContract,
+    AuditTrailContract,
+    PageSessionsContract,
+    PublishersContract,
+    SingleUseContract,
 ):
     """A store that keeps it all, and what its parts promise together.
 

@@ -27,6 +27,8 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"_keys", "_ownership", "_checks", "_audit", "_identity", "display"},
     {"_claims", "_minting"},
+    {"oidc"},
+    {"_publishing"},
     {"service"},
     {"api"},
     {"cli"},
