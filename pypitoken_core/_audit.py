@@ -56,9 +56,10 @@ class Refusal:
         """The reasons, joined with ``", "``: a :class:`ValidationError`'s message."""
         return ", ".join(self.reasons)
 
-    def error(self) -> ValidationError:
-        """The exception that tells the holder, at the edge."""
-        return ValidationError(self.message, reasons=self.reasons)
+    def error(self, *, token_id: str | None = None, user: str | None = None) -> ValidationError:
+        """The exception that tells the holder, at the edge; ``token_id`` and ``user`` say
+        whose token (or password) was refused, for the index's log."""
+        return ValidationError(self.message, reasons=self.reasons, token_id=token_id, user=user)
 
 
 def event(

@@ -42,8 +42,11 @@ def checked_lifetime(value: object) -> int | None:
     return value
 
 
-def mint_actions(actions: Iterable[str] | None, *, allow_delete: bool) -> list[str]:
-    """The actions asked for (default :data:`DEFAULT_ACTIONS`), checked."""
+def mint_actions(
+    actions: Iterable[str] | None, *, allow_delete: bool, enable_with: str = ""
+) -> list[str]:
+    """The actions asked for (default :data:`DEFAULT_ACTIONS`), checked; a refused
+    ``delete`` says how to enable it (``enable_with``)."""
     action_list = list(DEFAULT_ACTIONS if actions is None else actions)
     if not action_list:
         raise InvalidRestriction("a token needs at least one action")
@@ -51,7 +54,8 @@ def mint_actions(actions: Iterable[str] | None, *, allow_delete: bool) -> list[s
         if action not in ACTIONS:
             raise InvalidRestriction(f"unknown action {action!r}; expected {', '.join(ACTIONS)}")
     if "delete" in action_list and not allow_delete:
-        raise InvalidRestriction("the delete action is not enabled on this server")
+        how = f" ({enable_with})" if enable_with else ""
+        raise InvalidRestriction(f"the delete action is not enabled on this server{how}")
     return action_list
 
 

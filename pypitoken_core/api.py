@@ -28,9 +28,10 @@ The schema, one for both servers (documented for users in ``docs/token-api.md``)
                                               (devpi), and the kind's fields}
     DELETE /+api-publishers/{id}[?user=NAME]  remove one (its tokens are revoked)
 
-Only administrators may name another user. ``expires`` is seconds from now or an ISO
-8601 datetime with an offset; the server's maximum token lifetime applies to everyone but
-administrators, and a token created without ``expires`` gets that maximum.
+Only administrators may name another user. ``expires`` is seconds from now (a number)
+or a string in one of :data:`times.FORMS`, as the CLI's ``--expires``; the server's
+maximum token lifetime applies to everyone but administrators, and a token created
+without ``expires`` gets that maximum.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import names
+from . import names, times
 from .display import publisher_json, token_json
 from .exceptions import (
     AlreadyExists,
@@ -85,8 +86,9 @@ MAX_NAMES = 100
 _TOKEN_FIELDS = frozenset({"projects", "indexes", "expires", "actions", "description"})
 _TOKEN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _EXPIRES_HINT = (
-    "'expires' must be seconds from now (a positive integer) or an ISO 8601 datetime with"
-    " an offset, such as 2030-01-31T12:00:00Z"
+    "'expires' must be seconds from now (a positive integer), or a string: a duration"
+    " (30s, 15m, 1h, 1d, 2w), an ISO 8601 datetime with an offset such as"
+    " 2030-01-31T12:00:00Z, or @<epoch seconds>"
 )
 _INDEX = re.compile(r"[^/\s]+/[^/\s]+")
 #: The fields a publisher of each kind is registered with (besides kind, projects, index);
@@ -724,22 +726,24 @@ def _user_field(body: object) -> str:
 
 
 def _expires(value: object) -> int | datetime.datetime | None:
-    """``expires`` as the service takes it: seconds from now, or a moment."""
+    """``expires`` as the service takes it: seconds from now, or a moment.
+
+    A JSON number is a lifetime in seconds; a string is read by :func:`times.parse_time`,
+    as the CLI reads ``--expires`` (so "30" as a string is refused, as it is there).
+    """
     if value is None:
         return None
     if type(value) is int:
         if value <= 0:
             raise _bad(_EXPIRES_HINT)
         return value  # the service refuses a moment past year 9999, and says so
-    if not isinstance(value, str) or len(value) > 64:
+    if not isinstance(value, str):
         raise _bad(_EXPIRES_HINT)
     try:
-        moment = datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise _bad(_EXPIRES_HINT) from None
-    if moment.tzinfo is None:
-        raise _bad(f"'expires' {_short(value)} has no offset: add Z (UTC) or +HH:MM")
-    return moment
+        when = times.parse_time(value)
+    except InvalidInput as exc:
+        raise _bad(f"'expires' {exc}") from None  # it names the forms, or the fix
+    return int(when.total_seconds()) if isinstance(when, datetime.timedelta) else when
 
 
 def _store_failed(exc: StoreError) -> Reply:

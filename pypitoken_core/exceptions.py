@@ -52,12 +52,24 @@ class ValidationError(PyPITokenException):
     """The token must be considered invalid for this use.
 
     ``reasons`` holds every individual failure (one per unmet restriction); the message is
-    those reasons joined with ``", "``.
+    those reasons joined with ``", "``. A server's refusal also says, where it knows,
+    whose: ``token_id`` (never the token itself) and ``user``, for log lines.
     """
 
-    def __init__(self, message: str = "", *, reasons: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        reasons: tuple[str, ...] = (),
+        token_id: str | None = None,
+        user: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.reasons: tuple[str, ...] = reasons or ((message,) if message else ())
+        #: The id of the refused token's record, when the server found one.
+        self.token_id = token_id
+        #: The user whose token or password was refused, when known.
+        self.user = user
 
 
 class MissingContextError(ValidationError):

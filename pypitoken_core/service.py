@@ -100,6 +100,7 @@ __all__ = [
     "DEFAULT_ACTIONS",
     "DEFAULT_AUDIT_MAX_EVENTS",
     "DEFAULT_AUDIT_WINDOW",
+    "DEFAULT_DB_URL",
     "INVALID_TOKEN",
     "OWNERSHIP_CHOICES",
     "OWNERSHIP_MODES",
@@ -108,6 +109,7 @@ __all__ = [
     "TokenService",
     "derive_key",
     "load_secret",
+    "wrong_password",
 ]
 
 #: The reason given for every token that is not provably genuine (unknown id, bad signature).
@@ -115,9 +117,14 @@ INVALID_TOKEN = "invalid or unknown token"  # noqa: S105 (a message, not a secre
 
 _log = logging.getLogger("pypitoken_core.service")
 _DB_ENV = "PYPITOKEN_DB"
-_DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
+#: The store of a command given no URL (and no ``$PYPITOKEN_DB``): in the current directory.
+DEFAULT_DB_URL = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
+_ALLOW_DELETE_SETTING = "allow_delete"
+#: Where to turn the delete action on; the one index whose switch it can be (devpi always
+#: allows it, and decides by its own ACLs).
+_DELETE_SWITCH = "start pypitoken-pypiserver with --allow-token-delete"
 _AUDIENCE_SETTING = "oidc_audience"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -210,18 +217,19 @@ class TokenService:
         domain: str | None = None,
         prefix: str = "pypi",
         ownership: str = "pypi",
-        allow_delete: bool = False,
+        allow_delete: bool | None = None,
         max_lifetime: int | None = None,
     ) -> TokenService:
         """Open the store at ``db_url`` (default ``$PYPITOKEN_DB``, else ./pypitoken.sqlite3).
 
         A given ``domain`` is saved as the store's; without one, the store's is used,
-        else ``localhost``. ``max_lifetime`` likewise (seconds; 0 saves "no limit"), so
-        that the admin CLI follows the limit an index was started with. Warns in the log
+        else ``localhost``. ``max_lifetime`` likewise (seconds; 0 saves "no limit"), and
+        ``allow_delete`` (None: the store's, else off), so that the admin CLI follows the
+        limit and the delete switch an index was started with. Warns in the log
         when the secret differs from the one tokens in this store were minted with.
         """
         lifetime = None if max_lifetime is None else checked_lifetime(max_lifetime) or 0
-        url = db_url or os.environ.get(_DB_ENV) or _DEFAULT_DB
+        url = db_url or os.environ.get(_DB_ENV) or DEFAULT_DB_URL
         store = open_store(url)
         try:
             secret = load_secret(url, secret_file)
@@ -236,6 +244,11 @@ class TokenService:
                 lifetime = _stored_lifetime(store)
             elif store.get_setting(_MAX_LIFETIME_SETTING) != str(lifetime):
                 store.set_setting(_MAX_LIFETIME_SETTING, str(lifetime))
+            saved_delete = store.get_setting(_ALLOW_DELETE_SETTING)
+            if allow_delete is None:
+                allow_delete = saved_delete == "1"
+            elif saved_delete != str(int(allow_delete)):
+                store.set_setting(_ALLOW_DELETE_SETTING, str(int(allow_delete)))
         except BaseException:
             store.close()
             raise
@@ -536,7 +549,9 @@ class TokenService:
             projects=project_list,
             project_ids=ids,
             indexes=list(indexes),
-            actions=mint_actions(actions, allow_delete=self.allow_delete),
+            actions=mint_actions(
+                actions, allow_delete=self.allow_delete, enable_with=_DELETE_SWITCH
+            ),
             not_before=not_before_ts,
             expires=expires_ts,
             description=description,
@@ -559,6 +574,30 @@ class TokenService:
     def list_tokens(self, user: str | None = None) -> list[TokenRecord]:
         """Records of all tokens, or of one user's tokens."""
         return self.store.list_tokens(None if user is None else self._user(user).id)
+
+    def find_token(self, prefix: str) -> TokenRecord:
+        """The one token whose id starts with ``prefix`` (a whole id, or any unique start).
+
+        Raises :class:`NotFound` when none does, and :class:`InvalidInput` naming the
+        candidates (by the start of their ids, long enough to tell them apart) when
+        several do. For people typing ids; servers look tokens up by whole ids only.
+        """
+        wanted = prefix.strip().lower()
+        if _UUID.fullmatch(wanted):
+            return self.get_token(wanted)
+        found = (
+            [r for r in self.store.list_tokens(None) if r.id.startswith(wanted)] if wanted else []
+        )
+        if not found:
+            raise NotFound(f"no token id starts with {prefix[:40]!r}")
+        if len(found) > 1:
+            ids = sorted(r.id for r in found)
+            shown = ", ".join(_unique_start(i, ids) for i in ids[:10])
+            shown += ", ..." if len(ids) > 10 else ""
+            raise InvalidInput(
+                f"{len(ids)} tokens start with {prefix[:40]!r}: {shown}; give more of the id"
+            )
+        return found[0]
 
     # -- trusted publishers -------------------------------------------------------------
 
@@ -671,9 +710,40 @@ class TokenService:
 
     # -- the audit trail ----------------------------------------------------------------
 
-    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
-        """Up to ``limit`` audit lines, newest first, optionally only one token's."""
-        return self._trail().list_events(limit=limit, token_id=token_id)
+    def list_events(
+        self,
+        limit: int = 100,
+        token_id: str | None = None,
+        *,
+        user: str | None = None,
+        project: str | None = None,
+        kind: str | None = None,
+        since: int | None = None,
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` audit lines, newest first, optionally only one token's.
+
+        The other filters keep the lines of ``user``, of ``project`` (any spelling of
+        its name), of one ``kind`` of event ("denied", "minted", "revoked", ...) and
+        those last seen at or after ``since`` (a timestamp). They are applied to the
+        newest :attr:`audit_max_events` lines, the most a trail keeps.
+        """
+        trail = self._trail()
+        if user is None and project is None and kind is None and since is None:
+            return trail.list_events(limit=limit, token_id=token_id)
+        wanted = None if project is None else names.normalize(project)
+        found: list[AuditEvent] = []
+        for entry in trail.list_events(limit=max(limit, self.audit_max_events), token_id=token_id):
+            if len(found) >= limit:
+                break
+            # Lines come newest-written first, but a folded line's time moves on: check each.
+            if (
+                (since is None or entry.time >= since)
+                and (user is None or entry.user == user)
+                and (wanted is None or entry.project == wanted)
+                and (kind is None or entry.event == kind)
+            ):
+                found.append(entry)
+        return found
 
     def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
         """Drop audit lines last seen before ``before``, then all but the newest ``keep``;
@@ -682,8 +752,17 @@ class TokenService:
 
     # -- authentication -----------------------------------------------------------------
 
-    def authenticate(self, raw_token: str, context: Context | Callable[[], Context]) -> Identity:
+    def authenticate(
+        self,
+        raw_token: str,
+        context: Context | Callable[[], Context],
+        *,
+        user: str | None = None,
+    ) -> Identity:
         """Check ``raw_token`` for the use ``context`` describes; return who acts.
+
+        ``user`` is the name the client logged in with when it was not ``__token__``
+        (``alice:<token>``): the token must be that user's.
 
         ``context`` may be a function that builds the :class:`Context`: it is called only
         once the token's signature is verified, so an adapter never parses a request body
@@ -697,10 +776,9 @@ class TokenService:
         # With the use known up front, one store read answers everything (token, owner,
         # project, role); a deferred context costs a second read for project and role.
         token, grant = self._find(raw_token, None if ready is None else self._project_key(ready))
-        genuine = self._verify(token, grant)
+        genuine = self._verify(token, grant, user)
         if isinstance(genuine, Refusal):
-            self._denied(genuine, grant, ready)
-            raise genuine.error()
+            raise self._denied(genuine, grant, ready)
         grant, owner = genuine
         if isinstance(context, Context):
             use, project, role = context, grant.project, grant.role
@@ -708,13 +786,11 @@ class TokenService:
             use = context()
             if (bad := _name_refusal(use)) is not None:
                 refused = _bad_name_refusal(grant.token, use, bad)
-                self._denied(refused, grant, use)
-                raise refused.error()
+                raise self._denied(refused, grant, use)
             project, role = self._project_and_role(use, owner)
         refusal = self._refusal(token, grant.token, owner, use, project, role)
         if refusal is not None:
-            self._denied(refusal, grant, use)
-            raise refusal.error()
+            raise self._denied(refusal, grant, use)
         self._touch(grant.token, use.now)
         return Identity(owner.name, owner.id, grant.token.id)
 
@@ -769,7 +845,9 @@ class TokenService:
             self._touch(grant.token, allowed.now)
         return answers
 
-    def identify(self, raw_token: str, *, now: int | None = None) -> Identity:
+    def identify(
+        self, raw_token: str, *, now: int | None = None, user: str | None = None
+    ) -> Identity:
         """Who a genuine, current token speaks for, before its use is known.
 
         Checks what :meth:`authenticate` checks except the use: format, lookup,
@@ -777,22 +855,20 @@ class TokenService:
         Project, index and action restrictions are not evaluated: call
         :meth:`authenticate` or :meth:`evaluate` for each use. For servers that learn the
         use only later (devpi resolves the stages a push touches after identifying the
-        caller).
+        caller). ``user``: as for :meth:`authenticate`.
         """
         context = Context(now=now)
         token, grant = self._find(raw_token, None)
-        genuine = self._verify(token, grant)
+        genuine = self._verify(token, grant, user)
         if isinstance(genuine, Refusal):
-            self._denied(genuine, grant, None)
-            raise genuine.error()
+            raise self._denied(genuine, grant, None)
         grant, owner = genuine
         context = context._evolve(user_id=owner.id, oidc_publisher_id=grant.token.publisher_id)
         window = window_reasons(grant.token, context.now)
         reasons = window or [f.reason for f in token._failures(context, partial=True)]
         if reasons:
             refusal = Refusal(tuple(reasons), "expired" if window else "restricted")
-            self._denied(refusal, grant, None)
-            raise refusal.error()
+            raise self._denied(refusal, grant, None)
         return Identity(owner.name, owner.id, grant.token.id)
 
     def recognizes(self, raw_token: str) -> bool:
@@ -827,7 +903,7 @@ class TokenService:
         )
         if refusal is not None:
             self._audit.denied(refusal, user=user.name, context=context)
-            raise refusal.error()
+            raise refusal.error(user=user.name)
         return Identity(user.name, user.id, None)
 
     # -- the steps of a check -----------------------------------------------------------
@@ -865,8 +941,11 @@ class TokenService:
             raise loaded.error() from None
         return loaded, self._grant(loaded, project_name)
 
-    def _verify(self, token: Token, grant: TokenGrant | None) -> tuple[TokenGrant, User] | Refusal:
-        """Verify the token: signature, then revocation and owner.
+    def _verify(
+        self, token: Token, grant: TokenGrant | None, user: str | None = None
+    ) -> tuple[TokenGrant, User] | Refusal:
+        """Verify the token: signature, then revocation and owner (who must be ``user``,
+        when the client named one).
 
         The signature comes first: before it is verified, nothing about the record (that
         it was revoked, or its owner removed) is the holder's business. An unknown id is
@@ -887,6 +966,16 @@ class TokenService:
             return Refusal(("token revoked",), "revoked")
         if owner is None:
             return Refusal(("the token's owner no longer exists",), "owner removed")
+        if user is not None and user != owner.name:
+            # The name came with the request: cut, as a reason phrase would be.
+            named = repr(user if len(user) <= 64 else user[:61] + "...")
+            return Refusal(
+                (
+                    f"this token does not belong to user {named}; log in as __token__"
+                    " (or as the token's owner)",
+                ),
+                "wrong user",
+            )
         return grant, owner
 
     def _project_key(self, context: Context) -> str | None:
@@ -941,20 +1030,21 @@ class TokenService:
         :meth:`claim_upload`, when a file of it is about to be stored.
         """
         if context.action == "delete" and not self.allow_delete:
-            return Refusal(("deleting is not enabled on this server",), kind)
+            return Refusal((f"deleting is not enabled on this server ({_DELETE_SWITCH})",), kind)
         refused = self._policy.use_refusal(
             user, context.action, context.project_name, project, role
         )
         return None if refused is None else Refusal((refused,), kind)
 
-    def _denied(self, refusal: Refusal, grant: TokenGrant | None, context: Context | None) -> None:
-        """Record the refusal of the token in ``grant`` (None: an unknown id)."""
-        self._audit.denied(
-            refusal,
-            token_id=None if grant is None else grant.token.id,
-            user=None if grant is None or grant.owner is None else grant.owner.name,
-            context=context,
-        )
+    def _denied(
+        self, refusal: Refusal, grant: TokenGrant | None, context: Context | None
+    ) -> ValidationError:
+        """Record the refusal of the token in ``grant`` (None: an unknown id); return the
+        error to raise, which names the token and its owner for the index's log."""
+        token_id = None if grant is None else grant.token.id
+        user = None if grant is None or grant.owner is None else grant.owner.name
+        self._audit.denied(refusal, token_id=token_id, user=user, context=context)
+        return refusal.error(token_id=token_id, user=user)
 
     def _touch(self, record: TokenRecord, now: int) -> None:
         # One write per token per interval, whatever the request rate.
@@ -1017,6 +1107,28 @@ class TokenService:
         if self._claims is None:
             raise StoreError(f"{self.store.url} keeps no projects to claim")
         return self._claims
+
+
+def wrong_password(user_name: str) -> str:
+    """The refusal of a password the index's own check did not accept (or a user it does
+    not know), for both index servers to give in the same words."""
+    named = repr(user_name if len(user_name) <= 64 else user_name[:61] + "...")
+    return (
+        f"wrong password for user {named}; use __token__ as the user name with an API"
+        " token, or check the password"
+    )
+
+
+def _unique_start(token_id: str, ids: Sequence[str]) -> str:
+    """The shortest start of ``token_id`` that no other of ``ids`` shares."""
+    shared = 0
+    for other in ids:
+        if other != token_id:
+            same = next(
+                (i for i, (a, b) in enumerate(zip(token_id, other, strict=False)) if a != b), 36
+            )
+            shared = max(shared, same)
+    return token_id[: shared + 1]
 
 
 def _role_event(name: str, user: str, project: str, by: str | None) -> AuditEvent:

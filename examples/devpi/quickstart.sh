@@ -26,7 +26,7 @@ $DEVPI login alice --password alicepw >/dev/null
 $DEVPI index -c dev bases= volatile=True >/dev/null
 
 TOKEN=$($DEVPI api-token-create --project hello-token --index alice/dev \
-    --expires 3600 --description quickstart | tail -n 1)
+    --expires 1h --description quickstart | tail -n 1)
 $DEVPI api-token-list
 
 # A tiny wheel for project hello-token, written with the standard library only.

@@ -7,12 +7,15 @@ devpi-tokens' ``token-*`` commands alone, so both plugins can be installed toget
 
 from __future__ import annotations
 
+import datetime
 import os
 from typing import Any
 
 from pluggy import HookimplMarker
 
 from pypitoken_core.display import iso
+from pypitoken_core.exceptions import InvalidInput
+from pypitoken_core.times import parse_time
 
 __all__ = ["devpiclient_subcommands"]
 
@@ -67,8 +70,9 @@ def create_arguments(parser: Any) -> None:
         "-e",
         "--expires",
         default=None,
-        metavar="SECONDS|DATETIME",
-        help="lifetime in seconds, or an ISO 8601 expiry time",
+        metavar="WHEN",
+        help="when the token expires: 30s, 15m, 1h, 1d, 2w from now, an ISO 8601 datetime"
+        " with an offset, or @EPOCH (seconds); a bare number is refused",
     )
     parser.add_argument("-d", "--description", default="", help="what the token is for")
     parser.add_argument(
@@ -116,7 +120,15 @@ def create(hub: Any, args: Any) -> None:
     if args.actions is not None:
         body["actions"] = args.actions
     if args.expires is not None:
-        body["expires"] = int(args.expires) if args.expires.isdigit() else args.expires
+        try:
+            when = parse_time(args.expires)
+        except InvalidInput as exc:
+            hub.fatal(f"--expires: {exc}")
+        body["expires"] = (
+            int(when.total_seconds())
+            if isinstance(when, datetime.timedelta)
+            else when.isoformat().replace("+00:00", "Z")
+        )
     if args.outfile and os.path.exists(args.outfile):
         hub.fatal(f"{args.outfile} exists; not overwriting it")
     reply = hub.http_api("post", _tokens_url(hub, args), kvdict=body, type="api-token")
@@ -132,7 +144,7 @@ def create(hub: Any, args: Any) -> None:
 
 
 def _when(timestamp: int | None) -> str:
-    return "never" if timestamp is None else iso(timestamp, spaced=True)
+    return "never" if timestamp is None else iso(timestamp)
 
 
 def list_tokens(hub: Any, args: Any) -> None:

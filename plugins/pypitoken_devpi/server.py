@@ -23,7 +23,9 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
 - Trusted publishing (``_oidc``): CI jobs exchange an OIDC token at ``/_/oidc/mint-token``
   for a short-lived upload token of the publisher's registrant, scoped to its index.
 - A response subscriber turns a refusal into ``403 Invalid API Token: <reason>``, the
-  reason phrase twine and devpi-client print. Nothing here ever answers 500.
+  reason phrase twine and devpi-client print, and devpi's bare ``401 Unauthorized`` for
+  credentials it did not accept into the reason pypiserver gives (a wrong password).
+  Nothing here ever answers 500.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from pyramid.httpexceptions import HTTPException, HTTPForbidden
 from pypitoken_core import Context, ValidationError
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.oidc import TrustedPublishingSettings
-from pypitoken_core.service import TokenService
+from pypitoken_core.service import TokenService, wrong_password
+from pypitoken_core.token import TOKEN_USERNAME
 
 from . import _oidc, views
 from ._files import foreign_file
@@ -121,16 +124,14 @@ class _Plugin:
         ours whose id is unknown is refused like one whose id exists, so the answer tells
         nothing about which ids exist. Raises ValidationError.
         """
-        if not self.service.recognizes(raw):
-            if not explicit:
-                return None
-            raise ValidationError("malformed token")
+        if not explicit and not self.service.recognizes(raw):
+            return None
         # The use is known only per stage (a push reads one index and writes another):
-        # here the service checks that the token is genuine and current, and
-        # devpiserver_auth_denials asks it about each stage devpi checks.
-        ident = self.service.identify(raw)
-        if claimed is not None and claimed != ident.user_name:
-            raise ValidationError(f"this token does not belong to user {claimed!r}")
+        # here the service checks that the token is genuine and current (and, for a token
+        # sent as <owner>:<token>, the owner's), and devpiserver_auth_denials asks it about
+        # each stage devpi checks. A token that is not one is refused by the service too,
+        # in the words pypiserver uses.
+        ident = self.service.identify(raw, user=claimed)
         return TokenIdentity(ident.user_name, ident.token_id or "", raw)
 
     def denials(self, request: Any, identity: TokenIdentity, stage: Any) -> set[str]:
@@ -379,6 +380,28 @@ def _unreadable_token_request(request: Any) -> HTTPForbidden | None:
     return _forbidden(reason)
 
 
+def _explain_unauthorized(request: Any, response: Any) -> None:
+    """Give devpi's bare ``401 Unauthorized`` for credentials it did not accept the reason
+    pypiserver gives: a wrong password, or a ``__token__`` password that is no token."""
+    plugin = _plugin(request)
+    if plugin is None or request.identity is not None:
+        return
+    credentials = plugin.xom.config.hook.devpiserver_get_credentials(request=request)
+    if not credentials or len(credentials) != 2 or not all(credentials):
+        return  # no credentials: devpi's 401 asks for them
+    user, password = credentials
+    if user == TOKEN_USERNAME:
+        try:
+            plugin.service.identify(password)
+        except ValidationError as exc:
+            reason = f"Invalid API Token: {exc}"
+        else:  # a token of ours that devpi did not take: leave devpi's answer
+            return
+    else:
+        reason = wrong_password(user)
+    response.status = f"401 {reason_phrase(reason)}"
+
+
 def _explain_refusal(event: Any) -> None:
     """Give a refused token request the reason: ``403 Invalid API Token: <reason>``.
 
@@ -388,6 +411,9 @@ def _explain_refusal(event: Any) -> None:
     try:
         request, response = event.request, event.response
         denial = request.environ.get(_DENIAL_KEY)
+        if denial is None and response.status_code == 401:
+            _explain_unauthorized(request, response)
+            return
         if denial is None or response.status_code not in (401, 403):
             return
         token_id, index, project, reasons = denial

@@ -23,7 +23,7 @@ from pypitoken_core.oidc import TrustedPublishingSettings
 from pypitoken_core.service import OWNERSHIP_CHOICES, TokenService
 from pypitoken_core.store import redact_url
 
-from ._auth import TokenAuther
+from ._auth import TokenAuther, refusals_logged
 from ._oidc import TrustedPublishingRoutes
 from ._redact import install_log_redaction
 from ._storage import OwnedStorage
@@ -168,6 +168,7 @@ def install_auther(config: RunConfig, settings: TokenSettings) -> RunConfig:
     user's now. Raises :class:`pypitoken_core.exceptions.PyPITokenException` if it cannot.
     """
     install_log_redaction()
+    refusals_logged()
     if not config.authenticate:  # `-a .`: pypiserver never calls an auther
         return config
     try:

@@ -23,7 +23,7 @@ from pypitoken_core import Context
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.exceptions import ValidationError
 from pypitoken_core.names import is_valid, normalize
-from pypitoken_core.service import Identity, TokenService
+from pypitoken_core.service import Identity, TokenService, wrong_password
 from pypitoken_core.token import TOKEN_USERNAME
 
 from ._redact import redact
@@ -39,6 +39,7 @@ __all__ = [
     "TokenAuther",
     "Uploader",
     "extract_token",
+    "refusals_logged",
 ]
 
 log = logging.getLogger("pypitoken_pypiserver")
@@ -145,20 +146,23 @@ def _where() -> str:
 
 
 def forbidden(label: str, reason: object) -> HTTPError:
-    """A 403 whose reason phrase is ``label: reason``, made safe for a status line."""
-    text = reason_phrase(f"{label}: {reason}")
+    """A 403 whose reason phrase is ``label: reason`` (``reason`` alone without a label),
+    made safe for a status line."""
+    text = reason_phrase(f"{label}: {reason}" if label else str(reason))
     return HTTPError(f"403 {text}", text)
 
 
 class TokenAuther:
     """pypiserver's ``auther(username, password) -> bool``, for tokens and password users.
 
-    Tokens go to ``service().authenticate``. Other credentials go to ``fallback`` (the
-    htpasswd check pypiserver built from ``-P``, or always-False), then to
-    ``service().authorize_user`` for the ownership rules. A refusal raises a 403 with the
-    reason; anything unexpected is logged without credentials and answered 403, never 500.
-    ``routes`` are the trusted-publishing routes built with the same service, for the app
-    to install.
+    Tokens go to ``service().authenticate``: as ``__token__`` (or no user name), or as
+    ``<owner>:<token>``, which the service refuses unless the token is the owner's. Other
+    credentials go to ``fallback`` (the htpasswd check pypiserver built from ``-P``, or
+    always-False), then to ``service().authorize_user`` for the ownership rules. A refusal
+    raises a 403 with the reason (a wrong password's too, never pypiserver's bare
+    "Forbidden"); anything unexpected is logged without credentials and answered 403,
+    never 500. ``routes`` are the trusted-publishing routes built with the same service,
+    for the app to install.
     """
 
     def __init__(
@@ -192,6 +196,7 @@ class TokenAuther:
         except HTTPError:
             raise
         except Refused as exc:
+            _log_refusal(username, None, None, exc)
             raise forbidden("Forbidden", exc) from None
         except Exception as exc:
             # Only the type, a masked message and the route: never the credentials.
@@ -205,13 +210,21 @@ class TokenAuther:
 
     def _check(self, username: str, password: str) -> bool:
         token = extract_token(username, password, self._prefix)
+        claimed = None
+        if token is None and password.startswith(self._prefix + "-"):
+            # <owner>:<token>, as devpi takes it: a token when it has our tokens' shape
+            # (nothing is looked up to decide), else a password that merely starts so.
+            if self._service().recognizes(password):
+                token, claimed = password, username
         if token is None:
             if not self._fallback(username, password):
-                return False
+                _log_refusal(username, None, None, "wrong password")
+                raise forbidden("", wrong_password(username))
             target = _request_target()
             try:
                 identity = self._service().authorize_user(username, _to_context(target))
             except ValidationError as exc:
+                _log_refusal(username, None, target, exc)
                 raise forbidden("Forbidden", exc) from None
             _remember(identity, target)
             return True
@@ -233,12 +246,42 @@ class TokenAuther:
             ready = target
         try:
             identity = self._service().authenticate(
-                token, context if ready is None else _to_context(ready)
+                token, context if ready is None else _to_context(ready), user=claimed
             )
         except ValidationError as exc:
+            _log_refusal(exc.user, exc.token_id, ready or (read[0] if read else None), exc)
             raise forbidden("Invalid API Token", exc) from None
         _remember(identity, read[0] if ready is None else ready)
         return True
+
+
+#: Refusals, one INFO line each: who, which token (its id, never the token), what, why.
+#: On by default (pypiserver's own logging starts at WARNING); an operator's logging
+#: configuration of this logger wins (see :func:`refusals_logged`).
+refusal_log = logging.getLogger("pypitoken_pypiserver.refusals")
+
+
+def refusals_logged() -> None:
+    """Let the refusal lines through at INFO, unless logging set this logger's level."""
+    if refusal_log.level == logging.NOTSET:
+        refusal_log.setLevel(logging.INFO)
+
+
+def _log_refusal(
+    user: str | None, token_id: str | None, target: Target | None, reason: object
+) -> None:
+    # Every value may come from the request: one line of printable ASCII, each cut short.
+    def shown(value: object) -> str:
+        return "-" if value is None else reason_phrase(str(value), 120)
+
+    refusal_log.info(
+        "pypitoken: refused user=%s token=%s project=%s action=%s: %s",
+        shown(user),
+        shown(token_id),
+        shown(target.project if target else None),
+        shown(target.action if target else None),
+        shown(reason),
+    )
 
 
 def _request_target() -> Target:

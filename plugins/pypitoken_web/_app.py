@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import hmac
+import importlib.metadata
 import logging
 import re
 import urllib.parse
@@ -168,6 +169,8 @@ class TokenPages:
         )
         self._templates.filters["when"] = _when
         self._templates.filters["duration"] = _duration
+        # Shown in every page's footer, so a user can tell an operator what runs.
+        self._version = importlib.metadata.version("pypitoken-core")
 
     def __repr__(self) -> str:
         return f"<TokenPages {self.site.name}>"
@@ -231,6 +234,7 @@ class TokenPages:
             csrf=None if session is None else session.csrf,
             sections=[(s.key, s.path, s.label(page)) for s in SECTIONS if s.shown(page)],
             section=context.pop("section", None),
+            version=self._version,
             **context,
         )
         return Response(status, html.encode(), [("Content-Type", "text/html; charset=utf-8")])

@@ -28,6 +28,7 @@ __all__ = ["cli", "main", "parse_duration", "parse_moment"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pypitoken-core", prog_name="pypitoken")
 @click.option(
     "--db",
     envvar="PYPITOKEN_DB",
@@ -52,7 +53,8 @@ __all__ = ["cli", "main", "parse_duration", "parse_moment"]
     "--allow-delete",
     is_flag=True,
     envvar="PYPITOKEN_ALLOW_DELETE",
-    help="Allow minting tokens with the delete action.",
+    help="Allow minting tokens with the delete action even where the store's server does"
+    " not (by default the CLI follows the server's --allow-token-delete, saved in the store).",
 )
 @click.pass_context
 def cli(

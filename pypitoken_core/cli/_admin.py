@@ -23,7 +23,9 @@ from ._common import (
     iso,
     parse_duration,
     parse_expiry,
+    parse_moment,
     pass_admin,
+    table,
 )
 
 __all__ = ["audit", "project", "token", "user"]
@@ -40,7 +42,7 @@ def user() -> None:
 @admin_errors
 def user_add(admin: Admin, name: str) -> None:
     """Register a user."""
-    record = admin.service().add_user(name)
+    record = admin.service(create=True).add_user(name)
     click.echo(f"added user {record.name} ({record.id})")
 
 
@@ -95,7 +97,7 @@ def project() -> None:
 @admin_errors
 def project_add(admin: Admin, name: str, owner: str) -> None:
     """Register a project with its owner."""
-    service = admin.service()
+    service = admin.service(create=True)
     try:
         record = service.add_project(name, owner)
     except AlreadyExists:
@@ -185,7 +187,11 @@ def _record_json(service: TokenService, rec: TokenRecord) -> dict[str, Any]:
     metavar="NAME",
     help="Scope to this project (repeatable).",
 )
-@click.option("--expires", metavar="DURATION|DATETIME", help="1h, 2w, ISO 8601 or epoch seconds.")
+@click.option(
+    "--expires",
+    metavar="WHEN",
+    help="1h, 30d, 2w, an ISO 8601 datetime with an offset, or @EPOCH (seconds).",
+)
 @click.option("--actions", metavar="LIST", help="Comma-separated: upload,download[,delete].")
 @click.option("--description", default="", help="What the token is for.")
 @click.option(
@@ -205,7 +211,7 @@ def token_create(
     """Mint a token and print it (only the token, on stdout: it is shown once)."""
     expiry = None if expires is None else parse_expiry(expires)
     action_list = None if actions is None else [a.strip() for a in actions.split(",") if a.strip()]
-    raw, _ = admin.service().mint(
+    raw, _ = admin.service(create=True).mint(
         user_name,
         projects=projects,
         expires=expiry,
@@ -222,19 +228,40 @@ def token_create(
 @pass_admin
 @admin_errors
 def token_list(admin: Admin, user_name: str | None, as_json: bool) -> None:
-    """List tokens (never their secrets)."""
+    """List tokens (never their secrets): one row each, under a header."""
     service = admin.service()
-    records = [_record_json(service, rec) for rec in service.list_tokens(user_name)]
+    stored = service.list_tokens(user_name)
+    records = [_record_json(service, rec) for rec in stored]
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
-    for rec in records:
-        state = "revoked" if rec["revoked"] else "active"
-        scope = ",".join(rec["projects"]) or "all projects"
-        click.echo(
-            f"{rec['id']}\t{rec['user']}\t{state}\t{scope}\texpires {rec['expires'] or 'never'}"
-            f"\tlast used {rec['last_used'] or 'never'}\t{rec['description']}"
+    if not records:
+        click.echo("no tokens", err=True)
+        return
+    now = int(time.time())
+    rows = [("ID", "USER", "STATUS", "EXPIRES", "LAST USED", "SCOPE", "ACTIONS", "DESCRIPTION")]
+    for rec, record in zip(records, stored, strict=True):
+        rows.append(
+            (
+                rec["id"],
+                rec["user"] or "(removed)",
+                _status(record, now),
+                rec["expires"] or "never",
+                rec["last_used"] or "never",
+                ",".join(rec["projects"]) or "all projects",
+                ",".join(rec["actions"]),
+                rec["description"],
+            )
         )
+    table(rows)
+
+
+def _status(record: TokenRecord, now: int) -> str:
+    if record.revoked:
+        return "revoked"
+    if record.expires is not None and record.expires <= now:
+        return "expired"
+    return "active"
 
 
 @token.command("show")
@@ -242,9 +269,9 @@ def token_list(admin: Admin, user_name: str | None, as_json: bool) -> None:
 @pass_admin
 @admin_errors
 def token_show(admin: Admin, token_id: str) -> None:
-    """Show one token's record (never its secret)."""
+    """Show one token's record (never its secret); ID may be any unique start of its id."""
     service = admin.service()
-    click.echo(json.dumps(_record_json(service, service.get_token(token_id)), indent=2))
+    click.echo(json.dumps(_record_json(service, service.find_token(token_id)), indent=2))
 
 
 @token.command("revoke")
@@ -252,9 +279,14 @@ def token_show(admin: Admin, token_id: str) -> None:
 @pass_admin
 @admin_errors
 def token_revoke(admin: Admin, token_id: str) -> None:
-    """Revoke a token: refused from the next request on, in every server process."""
-    admin.service().revoke(token_id)
-    click.echo(f"revoked {token_id}")
+    """Revoke a token: refused from the next request on, in every server process.
+
+    ID may be any unique start of the token's id (as `token list` shows it).
+    """
+    service = admin.service()
+    record = service.find_token(token_id)
+    service.revoke(record.id)
+    click.echo(f"revoked {record.id}")
 
 
 @click.group()
@@ -263,38 +295,79 @@ def audit() -> None:
 
 
 @audit.command("list")
-@click.option("--token", "token_id", metavar="ID", help="Only this token's events.")
+@click.option("--user", "user_name", metavar="NAME", help="Only this user's events.")
+@click.option("--token", "token_id", metavar="ID", help="Only this token's (any unique id start).")
+@click.option("--project", metavar="NAME", help="Only this project's events.")
+@click.option(
+    "--kind",
+    metavar="EVENT",
+    help="Only this kind of event: denied, minted, revoked, claimed, ...",
+)
+@click.option(
+    "--since", metavar="WHEN", help="Only events seen since then: 1d (ago), ISO 8601 or @EPOCH."
+)
 @click.option(
     "--limit", default=100, show_default=True, type=click.IntRange(min=0), help="Newest N."
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_admin
 @admin_errors
-def audit_list(admin: Admin, token_id: str | None, limit: int, as_json: bool) -> None:
+def audit_list(
+    admin: Admin,
+    user_name: str | None,
+    token_id: str | None,
+    project: str | None,
+    kind: str | None,
+    since: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Show the newest events, newest first; repeated refusals are one line with a count."""
-    events = [
-        {
-            "first": iso(e.first_time),
-            "last": iso(e.time),
-            "count": e.count,
-            "event": e.event,
-            "token_id": e.token_id,
-            "user": e.user,
-            "project": e.project,
-            "action": e.action,
-            "reason": e.reason,
-        }
-        for e in admin.service().list_events(limit=limit, token_id=token_id)
-    ]
+    after = None if since is None else parse_moment(since, ago=True)
+    service = admin.service()
+    whose = token_id
+    if token_id is not None and len(token_id) != 36:  # a whole id may outlive its record
+        whose = service.find_token(token_id).id
+    found = service.list_events(
+        limit=limit, token_id=whose, user=user_name, project=project, kind=kind, since=after
+    )
     if as_json:
+        events = [
+            {
+                "first": iso(e.first_time),
+                "last": iso(e.time),
+                "count": e.count,
+                "event": e.event,
+                "token_id": e.token_id,
+                "user": e.user,
+                "project": e.project,
+                "action": e.action,
+                "reason": e.reason,
+            }
+            for e in found
+        ]
         click.echo(json.dumps(events, indent=2))
         return
-    for e in events:
-        when = e["last"] if e["count"] == 1 else f"{e['first']}..{e['last']} x{e['count']}"
-        who = " ".join(
-            f"{key}={e[key]}" for key in ("token_id", "user", "project", "action") if e[key]
+    if not found:
+        click.echo("no audit events", err=True)
+        return
+    header = ("FIRST SEEN", "LAST SEEN", "COUNT", "EVENT", "USER", "TOKEN", "PROJECT", "ACTION")
+    rows: list[tuple[str, ...]] = [(*header, "REASON")]
+    for e in found:
+        rows.append(
+            (
+                iso(e.first_time) or "-",
+                iso(e.time) or "-",
+                str(e.count),
+                e.event,
+                e.user or "-",
+                e.token_id or "-",
+                e.project or "-",
+                e.action or "-",
+                e.reason,
+            )
         )
-        click.echo(f"{when}\t{e['event']}\t{who}\t{e['reason']}")
+    table(rows)
 
 
 @audit.command("prune")

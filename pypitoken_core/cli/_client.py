@@ -27,7 +27,7 @@ from typing import Any
 
 import click
 
-from ._common import fail, iso, parse_expiry
+from ._common import fail, iso, parse_expiry, table
 
 __all__ = ["remote"]
 
@@ -156,8 +156,9 @@ _OWNER = click.option(
 )
 @click.option(
     "--expires",
-    metavar="DURATION|DATETIME",
-    help="1h, 30d, 2w or an ISO 8601 datetime with an offset (default: the server's longest).",
+    metavar="WHEN",
+    help="1h, 30d, 2w, an ISO 8601 datetime with an offset, or @EPOCH"
+    " (default: the server's longest).",
 )
 @click.option("--description", default="", help="What the token is for.")
 @_OWNER
@@ -221,10 +222,7 @@ def list_tokens(remote: Remote, as_json: bool, owner: str | None) -> None:
                 t["description"],
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        click.echo("  ".join([*cells, row[-1]]).rstrip())
+    table(rows)
 
 
 @remote.command("revoke")

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import datetime
 import functools
-import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import click
 
-from .. import _time, display
-from ..exceptions import PyPITokenException
-from ..service import TokenService
+from .. import display, times
+from ..exceptions import InvalidInput, PyPITokenException
+from ..service import DEFAULT_DB_URL, TokenService
+from ..store.sqlite import parse_sqlite_url
 from ..token import Token
 
 __all__ = [
@@ -31,66 +31,53 @@ __all__ = [
     "parse_moment",
     "pass_admin",
     "read_token",
+    "table",
 ]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^([0-9]{1,15})([smhdw])$")
+
+def _usage(func: Callable[..., Any], text: str, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return func(text, *args, **kwargs)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def parse_duration(text: str) -> int:
-    """``30s``, ``15m``, ``1h``, ``1d``, ``2w`` -> seconds."""
-    match = _DURATION.match(text.strip())
-    if match is None:
-        raise click.BadParameter(f"{text!r} is not a duration like 30s, 15m, 1h, 1d or 2w")
-    return int(match.group(1)) * _UNITS[match.group(2)]
-
-
-def _in_range(stamp: int, text: str) -> int:
-    if not _time.in_range(stamp):
-        raise click.BadParameter(f"{text!r} is not a time between years 1 and 9999")
-    return stamp
+    """``30s``, ``15m``, ``1h``, ``1d``, ``2w`` -> seconds (:func:`times.parse_duration`)."""
+    seconds: int = _usage(times.parse_duration, text)
+    return seconds
 
 
 def parse_expiry(text: str) -> datetime.datetime | datetime.timedelta:
     """When a new token expires: a duration (counted from the mint) or a moment.
 
-    A duration is handed to the service as such: opening the store takes a moment (more
-    on a busy machine), and "1s" must not have run out before the token exists. Times
-    past year 9999 are refused either way (:func:`parse_moment`).
+    One of :data:`times.FORMS`, as everywhere; a usage error for anything else.
     """
-    moment = parse_moment(text, allow_duration=True)
-    if _DURATION.match(text.strip()):
-        return datetime.timedelta(seconds=parse_duration(text))
-    return datetime.datetime.fromtimestamp(moment, datetime.UTC)
+    when: datetime.datetime | datetime.timedelta = _usage(times.parse_time, text)
+    return when
 
 
-def parse_moment(text: str, *, allow_duration: bool = False) -> int:
-    """An ISO 8601 datetime with an offset, epoch seconds, or (if allowed) a duration from now.
-
-    Raises :class:`click.BadParameter` for anything else, and for a time outside the
-    years 1 to 9999 UTC.
-    """
-    text = text.strip()
-    if allow_duration and _DURATION.match(text):
-        return _in_range(int(time.time()) + parse_duration(text), text)
-    if text.isascii() and text.isdigit():
-        # Digits only up to what a time can be: int() of a million digits is slow.
-        return _in_range(int(text) if len(text) <= 15 else _time.MAX_TIMESTAMP + 1, text)
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        kinds = "a duration (1h, 2w), " if allow_duration else ""
-        raise click.BadParameter(
-            f"{text!r} is not {kinds}an ISO 8601 datetime with an offset, or epoch seconds"
-        ) from None
-    if moment.tzinfo is None:
-        raise click.BadParameter(f"{text!r} has no UTC offset (add Z or +00:00)")
-    return _in_range(int(moment.timestamp()), text)
+def parse_moment(text: str, *, ago: bool = False) -> int:
+    """One of :data:`times.FORMS` as a timestamp; a duration counts from now (or back
+    from now, with ``ago``). A usage error for anything else."""
+    stamp: int = _usage(times.resolve, text, int(time.time()), ago=ago)
+    return stamp
 
 
 def iso(timestamp: int | None) -> str | None:
     """A time for people (ISO 8601, UTC), or None for a time that is not set."""
     return None if timestamp is None else display.iso(timestamp)
+
+
+def table(rows: Sequence[Sequence[str]]) -> None:
+    """Print ``rows`` as columns aligned with spaces, the first row being the header.
+
+    The last column (a free-text description) is not padded, so lines end where text does.
+    """
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())
 
 
 def fail(message: str) -> NoReturn:
@@ -120,16 +107,38 @@ class Admin:
         self.ownership, self.allow_delete = ownership, allow_delete
         self._service: TokenService | None = None
 
-    def service(self) -> TokenService:
-        """The service over the store of ``--db``, closed when the command ends."""
+    def service(self, *, create: bool = False) -> TokenService:
+        """The service over the store of ``--db``, closed when the command ends.
+
+        Without ``--db`` (or ``$PYPITOKEN_DB``) the store is :data:`DEFAULT_DB_URL`, in the
+        current directory. Only a command that makes something (``create``) may create
+        that file, and says so: any other exits 1 naming the file, rather than answer from
+        a new, empty store (and leave it, with a new secret, wherever it ran).
+        """
         if self._service is None:
+            new = None
+            if self.db is None:
+                path = parse_sqlite_url(DEFAULT_DB_URL)
+                if not path.exists():
+                    if not create:
+                        fail(f"no token store at {path} (pass --db or set PYPITOKEN_DB)")
+                    new = path
             self._service = TokenService.from_url(
-                self.db,
+                self.db or DEFAULT_DB_URL,
                 secret_file=self.secret_file,
                 ownership=self.ownership,
-                allow_delete=self.allow_delete,
             )
+            if self.allow_delete:
+                # An override for this command only: the store keeps its server's choice.
+                self._service.allow_delete = True
             click.get_current_context().call_on_close(self._service.close)
+            if new is not None:
+                secret = "" if self.secret_file else f", its secret in {new}.secret"
+                click.echo(
+                    f"created a token store at {new}{secret} (pass --db or set PYPITOKEN_DB"
+                    " to use another)",
+                    err=True,
+                )
         return self._service
 
 

@@ -7,8 +7,10 @@ import time
 
 import click
 
+from .. import names
 from .. import restrictions as r
 from ..exceptions import PyPITokenException
+from ..token import Token
 from ._common import fail, parse_moment, read_token
 
 __all__ = ["inspect", "restrict"]
@@ -63,15 +65,13 @@ def inspect(token: str, as_json: bool) -> None:
 @click.option("--user-id", metavar="ID", help="Only this user id.")
 @click.option(
     "--expires",
-    metavar="DURATION|DATETIME",
-    help="Valid from now until then (1h, 2w, ISO 8601, epoch).",
+    metavar="WHEN",
+    help="Valid from now until then: 1h, 2w, an ISO 8601 datetime with an offset, or @EPOCH.",
 )
 @click.option(
-    "--not-before", metavar="DATETIME", help="Start of the validity window (with --not-after)."
+    "--not-before", metavar="WHEN", help="Start of the validity window (with --not-after)."
 )
-@click.option(
-    "--not-after", metavar="DATETIME", help="End of the validity window (with --not-before)."
-)
+@click.option("--not-after", metavar="WHEN", help="End of the validity window (with --not-before).")
 @click.option(
     "--action",
     "actions",
@@ -104,7 +104,7 @@ def restrict(
     nbf: int | None
     exp: int | None
     if expires is not None:
-        nbf, exp = int(time.time()), parse_moment(expires, allow_duration=True)
+        nbf, exp = int(time.time()), parse_moment(expires)
     elif not_before or not_after:
         if not (not_before and not_after):
             raise click.UsageError("--not-before and --not-after go together")
@@ -113,6 +113,9 @@ def restrict(
         nbf = exp = None
     if not (nbf is not None or projects or project_ids or user_id or actions or indexes):
         raise click.UsageError("give at least one restriction")
+    warnings = _outside(tok, "project", [names.normalize(p) for p in projects]) + _outside(
+        tok, "project id", list(project_ids)
+    )
     try:
         tok.restrict(
             not_before=nbf,
@@ -125,4 +128,39 @@ def restrict(
         )
     except PyPITokenException as exc:
         fail(str(exc))
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(tok.dump())
+
+
+_SCOPES: dict[str, tuple[tuple[type[r.Restriction], ...], str]] = {
+    "project": ((r.ProjectNamesRestriction, r.LegacyProjectNamesRestriction), "project_names"),
+    "project id": ((r.ProjectIDsRestriction, r.LegacyProjectIDsRestriction), "project_ids"),
+}
+
+
+def _outside(tok: Token, kind: str, asked: list[str]) -> list[str]:
+    """Why narrowing to ``asked`` makes a token that fails for some or all of them.
+
+    Caveats only narrow: a use must pass every one, so a project outside a scope the
+    token already has can never be used, whatever this restriction says.
+    """
+    classes, field = _SCOPES[kind]
+    try:
+        scopes = [set(getattr(x, field)) for x in tok.restrictions if isinstance(x, classes)]
+    except PyPITokenException:  # a caveat we cannot read: the token fails anyway
+        return []
+    if not asked or not scopes:
+        return []
+    allowed = set.intersection(*scopes)
+    outside = [a for a in asked if a not in allowed]
+    if not outside:
+        return []
+    limit = f"{kind} " + ", ".join(repr(a) for a in sorted(allowed)) if allowed else f"no {kind}"
+    listed = ", ".join(repr(o) for o in outside)
+    effect = (
+        "the new token can never be used"
+        if len(outside) == len(asked)
+        else f"the new token can never be used for {listed}"
+    )
+    return [f"the token is already limited to {limit}; {listed} is outside it, so {effect}"]

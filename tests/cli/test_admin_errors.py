@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from tests.cli.conftest import Invoke
+from tests.cli.conftest import Invoke, Run
+from tests.service.conftest import ENV_VARS
 
 
 def failed(result: Result, code: int = 1) -> str:
@@ -189,3 +194,151 @@ def test_token_list_text_has_no_secrets(populated: Invoke, db: str) -> None:
     for args in (("token", "list", "--json"), ("user", "list"), ("project", "list")):
         out = populated(*args)
         assert secret not in out.output and body[-40:] not in out.output
+
+
+# -- no store made by accident (issue 13 point 7) -------------------------------------------
+
+
+def test_without_db_only_commands_that_create_make_a_store(tmp_path: Path) -> None:
+    """The reproduction: ``pypitoken token list`` in a fresh directory created
+    ``pypitoken.sqlite3`` and its secret there, then answered from the empty store."""
+    script = str(Path(sys.executable).with_name("pypitoken"))
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    store = tmp_path / "pypitoken.sqlite3"
+    missing = f"Error: no token store at {store} (pass --db or set PYPITOKEN_DB)"
+    for args in (
+        ("token", "list"),
+        ("user", "list"),
+        ("token", "revoke", "0d6ee0b4"),
+        ("audit", "list"),
+        ("project", "add-maintainer", "foo", "alice"),
+    ):
+        proc = run(*args)
+        assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (1, "", missing), args
+        assert sorted(tmp_path.iterdir()) == []
+    # The positive control: a command that makes something makes the store, and says where.
+    added = run("user", "add", "alice")
+    assert added.returncode == 0, added.stderr
+    assert added.stderr.strip() == (
+        f"created a token store at {store}, its secret in {store}.secret"
+        " (pass --db or set PYPITOKEN_DB to use another)"
+    )
+    assert store.exists() and Path(f"{store}.secret").exists()
+    listed = run("user", "list")
+    assert listed.returncode == 0 and listed.stderr == ""
+    assert listed.stdout.startswith("alice")
+    again = run("user", "add", "bob")
+    assert again.returncode == 0 and again.stderr == ""  # said once, when it was created
+
+
+# -- token list, ids by their start, --version (issue 13 point 10) --------------------------
+
+
+def test_token_list_has_a_header_and_shows_the_actions(populated: Invoke) -> None:
+    """The reproduction: a download-only token read like a full one, under no header."""
+    full = populated("token", "create", "--user", "bob", "--description", "ci")
+    reader = populated(
+        "token", "create", "--user", "alice", "--project", "foo", "--actions", "download",
+        "--expires", "@4102444800", "--description", "mirror",
+    )  # fmt: skip
+    assert full.exit_code == 0 and reader.exit_code == 0, reader.stderr
+    records = {r["user"]: r for r in json.loads(populated("token", "list", "--json").stdout)}
+    assert populated("token", "revoke", records["bob"]["id"]).exit_code == 0
+    lines = populated("token", "list").stdout.splitlines()
+    assert lines[0].split() == [
+        "ID", "USER", "STATUS", "EXPIRES", "LAST", "USED", "SCOPE", "ACTIONS", "DESCRIPTION",
+    ]  # fmt: skip
+    rows = {line.split()[1]: line.split() for line in lines[1:]}
+    assert rows["bob"] == [
+        records["bob"]["id"], "bob", "revoked", "never", "never", "all", "projects",
+        "upload,download", "ci",
+    ]  # fmt: skip
+    assert rows["alice"] == [
+        records["alice"]["id"], "alice", "active", "2100-01-01T00:00:00Z", "never", "foo",
+        "download", "mirror",
+    ]  # fmt: skip
+    # Columns line up: each header starts where its values do.
+    assert {line.index(" never ") + 1 for line in lines[1:] if " bob " in line} | {
+        line.index("2100") for line in lines[1:] if " alice " in line
+    } == {lines[0].index("EXPIRES")}
+
+
+def test_an_empty_token_list_says_so_on_stderr(populated: Invoke) -> None:
+    result = populated("token", "list")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "no tokens\n")
+
+
+@pytest.fixture
+def three_ids(populated: Invoke, db: str) -> list[str]:
+    """Three tokens whose ids share starts of one, two and eight characters."""
+    from pypitoken_core.store import TokenRecord, open_store
+
+    store = open_store(db)
+    ids = [
+        "abc12345-0000-4000-8000-000000000001",
+        "abc12345-0000-4000-8000-000000000002",
+        "abd00000-0000-4000-8000-000000000003",
+    ]
+    try:
+        (alice,) = [u for u in store.list_users() if u.name == "alice"]
+        for token_id in ids:
+            store.add_token(
+                TokenRecord(
+                    id=token_id,
+                    user_id=alice.id,
+                    salt=b"s" * 32,
+                    description="",
+                    projects=(),
+                    project_ids=(),
+                    indexes=(),
+                    actions=("upload",),
+                    created=1,
+                    expires=None,
+                    not_before=None,
+                    last_used=None,
+                    revoked=False,
+                )
+            )
+    finally:
+        store.close()
+    return ids
+
+
+def test_revoke_takes_any_unique_start_of_an_id(populated: Invoke, three_ids: list[str]) -> None:
+    result = populated("token", "revoke", "abd")
+    assert (result.exit_code, result.stdout) == (0, f"revoked {three_ids[2]}\n")
+    shown = json.loads(populated("token", "show", "ABC12345-0000-4000-8000-000000000002").stdout)
+    assert shown["id"] == three_ids[1] and shown["revoked"] is False
+    assert json.loads(populated("token", "show", "abd0").stdout)["revoked"] is True
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ("ab", "3 tokens start with 'ab': abc12345-0000-4000-8000-000000000001,"
+               " abc12345-0000-4000-8000-000000000002, abd; give more of the id"),
+        ("abc12345", "2 tokens start with 'abc12345': abc12345-0000-4000-8000-000000000001,"
+                     " abc12345-0000-4000-8000-000000000002; give more of the id"),
+        ("ff", "no token id starts with 'ff'"),
+        ("", "no token id starts with ''"),
+    ],
+)  # fmt: skip
+def test_revoke_refuses_an_ambiguous_or_unknown_start(
+    populated: Invoke, three_ids: list[str], start: str, message: str
+) -> None:
+    stderr = failed(populated("token", "revoke", start))
+    assert stderr.strip() == f"Error: {message}"
+    listed = json.loads(populated("token", "list", "--json").stdout)
+    assert [r["revoked"] for r in listed] == [False, False, False]
+
+
+def test_version(pypitoken: Run) -> None:
+    proc = pypitoken("--version", db_url=None)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"pypitoken, version {importlib.metadata.version('pypitoken-core')}\n"

@@ -9,8 +9,8 @@ import time
 import pytest
 from click.testing import Result
 
-from pypitoken_core import Token
-from tests.cli.conftest import Invoke
+from pypitoken_core import Token, names
+from tests.cli.conftest import Invoke, Run
 
 USER_ID = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 PROJECT_ID = "0b1f7f0e-4c9e-4a53-9a53-1f2b4f0c9d11"
@@ -103,7 +103,7 @@ def test_restrict_durations(invoke: Invoke, raw: str, duration: str, seconds: in
 @pytest.mark.parametrize(
     "moment",
     ["2031-02-03T04:05:06+00:00", "2031-02-03T04:05:06Z", "2031-02-03T06:05:06+02:00",
-     "1927857906"],
+     "@1927857906"],
 )  # fmt: skip
 def test_restrict_expires_at_a_moment(invoke: Invoke, raw: str, moment: str) -> None:
     expected = int(datetime.datetime(2031, 2, 3, 4, 5, 6, tzinfo=datetime.UTC).timestamp())
@@ -114,7 +114,7 @@ def test_restrict_expires_at_a_moment(invoke: Invoke, raw: str, moment: str) -> 
 
 def test_restrict_window(invoke: Invoke, raw: str) -> None:
     token = narrowed(invoke, raw, "--not-before", "2030-01-01T00:00:00Z",
-                     "--not-after", "1900000000")  # fmt: skip
+                     "--not-after", "@1900000000")  # fmt: skip
     ((_, not_after, not_before),) = restrictions(invoke, token)
     assert (not_before, not_after) == (1893456000, 1900000000)
 
@@ -139,7 +139,9 @@ def test_restrict_keeps_the_signature_chain(invoke: Invoke, raw: str) -> None:
     Token.load(token).check(b"k" * 32, project_name="foo")
 
 
-NOT_ISO = "is not an ISO 8601 datetime with an offset, or epoch seconds"
+NOT_ISO = (
+    "is not a duration (30s, 15m, 1h, 1d, 2w), an ISO 8601 datetime with an offset, or @<epoch>"
+)
 
 
 @pytest.mark.parametrize(
@@ -149,8 +151,13 @@ NOT_ISO = "is not an ISO 8601 datetime with an offset, or epoch seconds"
         (
             ("--expires", "5x"),
             2,
-            "Invalid value: '5x' is not a duration (1h, 2w), an ISO 8601 datetime with an"
-            " offset, or epoch seconds",
+            f"Invalid value: '5x' {NOT_ISO}",
+        ),
+        (
+            ("--expires", "30"),
+            2,
+            "Invalid value: '30' is a bare number: say 30s for a duration from now, or @30 for"
+            " seconds since the epoch",
         ),
         (
             ("--expires", "2030-01-01T00:00:00"),
@@ -158,19 +165,19 @@ NOT_ISO = "is not an ISO 8601 datetime with an offset, or epoch seconds"
             "Invalid value: '2030-01-01T00:00:00' has no UTC offset (add Z or +00:00)",
         ),
         (
-            ("--expires", "1h", "--not-before", "1900000000", "--not-after", "1900000001"),
+            ("--expires", "1h", "--not-before", "@1900000000", "--not-after", "@1900000001"),
             2,
             "use --expires, or --not-before with --not-after, not both",
         ),
-        (("--not-before", "1900000000"), 2, "--not-before and --not-after go together"),
-        (("--not-after", "1900000000"), 2, "--not-before and --not-after go together"),
+        (("--not-before", "@1900000000"), 2, "--not-before and --not-after go together"),
+        (("--not-after", "@1900000000"), 2, "--not-before and --not-after go together"),
         (
-            ("--not-before", "yesterday", "--not-after", "1900000000"),
+            ("--not-before", "yesterday", "--not-after", "@1900000000"),
             2,
             f"Invalid value: 'yesterday' {NOT_ISO}",
         ),
         (
-            ("--not-before", "1900000001", "--not-after", "1900000000"),
+            ("--not-before", "@1900000001", "--not-after", "@1900000000"),
             1,
             "`not_before` (1900000001) must not be later than `not_after` (1900000000)",
         ),
@@ -196,7 +203,7 @@ def test_restrict_succeeds_where_its_errors_are_corrected(invoke: Invoke, raw: s
     for args in (
         ("--expires", "5h"),
         ("--expires", "2030-01-01T00:00:00Z"),
-        ("--not-before", "1900000000", "--not-after", "1900000001"),
+        ("--not-before", "@1900000000", "--not-after", "@1900000001"),
         ("--project", "a-name"),
         ("--user-id", "someone"),
     ):
@@ -256,3 +263,30 @@ def test_offline_commands_need_no_store(invoke: Invoke, raw: str, tmp_path: obje
     assert result.exit_code == 0, result.stderr
     result = invoke("restrict", raw, "--project", "x", db_url="mysql://not-even-supported")
     assert result.exit_code == 0, result.stderr
+
+
+# -- a restriction that can never work is pointed out (issue 13 point 12) ---------------------
+
+
+def test_restrict_outside_the_project_caveat_warns(pypitoken: Run, raw: str) -> None:
+    """The reproduction: narrowing a token for 'foo' to 'bar' succeeded silently, and the
+    new token could never be used."""
+    scoped = pypitoken("restrict", "-", "--project", "Foo", input=raw, db_url=None)
+    assert scoped.returncode == 0 and scoped.stderr == ""  # the first scope: no warning
+    for projects, effect in (
+        (["bar"], "'bar' is outside it, so the new token can never be used"),
+        (["foo", "Bar_2"], "'bar-2' is outside it, so the new token can never be used for 'bar-2'"),
+    ):
+        args = [a for p in projects for a in ("--project", p)]
+        proc = pypitoken("restrict", "-", *args, input=scoped.stdout, db_url=None)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == f"Warning: the token is already limited to project 'foo'; {effect}\n"
+        (line,) = proc.stdout.splitlines()  # stdout stays the one token line
+        assert Token.load(line).restrictions[-1].project_names == [  # type: ignore[attr-defined]
+            names.normalize(p) for p in projects
+        ]
+    # The positive control: narrowing within the scope says nothing.
+    within = pypitoken("restrict", "-", "--project", "foo", "--expires", "1h", input=scoped.stdout,
+                       db_url=None)  # fmt: skip
+    assert within.returncode == 0 and within.stderr == ""
+    assert len(within.stdout.splitlines()) == 1

@@ -3,6 +3,7 @@ token lifetime, and the audit trail's ``list`` and ``prune`` (part 2)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import threading
@@ -79,9 +80,9 @@ def test_inspect_via_the_console_script(pypitoken: Run, huge_times: str) -> None
 @pytest.mark.parametrize(
     "expires",
     [
-        str(10**30),
-        "253402300800",  # 10000-01-01T00:00:00Z
-        "9" * 100_000,
+        f"@{10**30}",
+        "@253402300800",  # 10000-01-01T00:00:00Z
+        "@" + "9" * 100_000,
         "999999999999999w",
         "9999-12-31T23:00:00-02:00",
     ],
@@ -96,7 +97,7 @@ def test_token_create_refuses_times_beyond_year_9999(
 
 
 def test_token_create_takes_the_last_second_of_year_9999(populated: Invoke) -> None:
-    raw = ok(populated("token", "create", "--user", "alice", "--expires", "253402300799")).strip()
+    raw = ok(populated("token", "create", "--user", "alice", "--expires", "@253402300799")).strip()
     assert Token.load(raw).restrictions[0].not_after == 253402300799  # type: ignore[attr-defined]
 
 
@@ -136,9 +137,9 @@ def test_token_create_counts_a_duration_from_the_mint(tmp_path: Path, invoke: In
 @pytest.mark.parametrize(
     "args",
     [
-        ("--expires", str(10**30)),
-        ("--not-before", "1", "--not-after", str(10**30)),
-        ("--not-before", "0001-01-01T00:00:00+01:00", "--not-after", "1"),
+        ("--expires", f"@{10**30}"),
+        ("--not-before", "@1", "--not-after", f"@{10**30}"),
+        ("--not-before", "0001-01-01T00:00:00+01:00", "--not-after", "@1"),
     ],
     ids=["expires", "not-after", "not-before-before-year-1"],
 )
@@ -194,11 +195,12 @@ def test_audit_list_shows_folded_refusals(populated: Invoke, db: str) -> None:
     assert events[0]["reason"] == "unknown token id"
     assert events[1]["reason"].startswith("bad signature")
     assert events[1]["first"] <= events[1]["last"]
-    text = ok(populated("audit", "list", "--token", token["id"]))
-    first, second = text.splitlines()
-    assert "x5\tdenied\t" in first and f"token_id={token['id']}" in first
-    assert "bad signature" in first
-    assert "\tminted\t" in second
+    text = ok(populated("audit", "list", "--token", token["id"][:8]))
+    header, first, second = text.splitlines()
+    assert header.split()[:5] == ["FIRST", "SEEN", "LAST", "SEEN", "COUNT"]
+    assert first.split()[2:6] == ["5", "denied", "alice", token["id"]]
+    assert first.endswith("bad signature (a forged or altered token, or the server secret changed)")
+    assert second.split()[2:6] == ["1", "minted", "alice", token["id"]]
 
 
 def test_audit_prune(populated: Invoke, db: str) -> None:
@@ -228,3 +230,81 @@ def test_audit_prune(populated: Invoke, db: str) -> None:
 )
 def test_audit_prune_usage_errors(populated: Invoke, args: tuple[str, ...], message: str) -> None:
     assert message in usage_error(populated("audit", "prune", *args))
+
+
+# -- one meaning of --expires in every command (issue 13 point 4) ------------------------------
+
+
+BARE = "'30' is a bare number: say 30s for a duration from now, or @30 for seconds since the epoch"
+
+
+def test_a_bare_number_is_refused_alike_by_every_command(pypitoken: Run) -> None:
+    raw = Token.create("pkgs.example", TOKEN_ID, b"k" * 32).dump()
+    assert pypitoken("user", "add", "alice").returncode == 0
+    for args in (
+        ("token", "create", "--user", "alice", "--expires", "30"),
+        ("restrict", raw, "--expires", "30"),
+        ("remote", "--url", "http://127.0.0.1:9", "--user", "alice", "create", "--expires", "30"),
+    ):
+        proc = pypitoken(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stdout == ""
+        assert proc.stderr.splitlines()[-1] == f"Error: Invalid value: {BARE}", args
+    listed = pypitoken("token", "list", "--json")
+    assert json.loads(listed.stdout) == []
+    # The positive control: each explicit form, in the commands that mint and narrow.
+    before = int(time.time())
+    for expires in ("30s", "@4102444800", "2100-01-01T00:00:00Z"):
+        minted = pypitoken("token", "create", "--user", "alice", "--expires", expires)
+        assert minted.returncode == 0, minted.stderr
+        narrowed = pypitoken("restrict", "-", "--expires", expires, input=minted.stdout)
+        assert narrowed.returncode == 0, narrowed.stderr
+        shown = json.loads(pypitoken("inspect", "--json", narrowed.stdout.strip()).stdout)
+        (_, not_after, _) = shown["restrictions"][-1]  # the date caveat restrict added
+        if expires == "30s":
+            assert before + 30 <= not_after <= int(time.time()) + 30
+        else:
+            assert not_after == 4102444800
+
+
+def test_audit_list_filters(populated: Invoke, db: str) -> None:
+    """Issue 13 point 8: the trail read by user, token, project, kind and age."""
+    ok(populated("user", "add", "bob"))
+    store = open_store(db)
+    now = int(time.time())
+    bob_token = "0d6ee0b4-1b49-4c41-9d8a-8f3f36c5a7a3"
+    try:
+        for age, name, user, token_id, project in (
+            (3 * 86400, "denied", "alice", None, "foo"),
+            (2 * 86400, "minted", "bob", bob_token, None),
+            (3600, "denied", "bob", bob_token, "bar"),
+            (60, "revoked", None, bob_token, None),
+        ):
+            store.add_event(AuditEvent(now - age, name, token_id, user, project, "upload", name))
+    finally:
+        store.close()
+
+    def listed(*args: str) -> list[str]:
+        return [e["reason"] for e in json.loads(ok(populated("audit", "list", "--json", *args)))]
+
+    assert listed() == ["revoked", "denied", "minted", "denied"]
+    assert listed("--user", "bob") == ["denied", "minted"]
+    assert listed("--token", bob_token) == ["revoked", "denied", "minted"]
+    assert listed("--project", "BAR") == ["denied"]
+    assert listed("--kind", "denied") == ["denied", "denied"]
+    assert listed("--kind", "denied", "--user", "alice") == ["denied"]
+    assert listed("--since", "1d") == ["revoked", "denied"]
+    assert listed("--since", f"@{now - 2 * 86400 - 5}", "--limit", "2") == ["revoked", "denied"]
+    assert listed("--since", iso_z(now - 120)) == ["revoked"]
+    assert listed("--kind", "claimed") == []
+    refused = populated("audit", "list", "--since", "30")
+    assert refused.exit_code == 2 and "'30' is a bare number" in refused.stderr
+    table = ok(populated("audit", "list", "--user", "bob")).splitlines()
+    assert table[0].split()[-5:] == ["EVENT", "USER", "TOKEN", "PROJECT", "ACTION", "REASON"][1:]
+    assert [row.split()[3:5] for row in table[1:]] == [["denied", "bob"], ["minted", "bob"]]
+    empty = populated("audit", "list", "--kind", "claimed")
+    assert (empty.stdout, empty.stderr) == ("", "no audit events\n")
+
+
+def iso_z(stamp: int) -> str:
+    return datetime.datetime.fromtimestamp(stamp, datetime.UTC).isoformat().replace("+00:00", "Z")

@@ -103,9 +103,13 @@ def test_credentials_that_are_not_ours_are_left_to_devpi(app: App) -> None:
     not_ours = ["pypi-notatoken", Token.create("devpi", "alice-x", b"k" * 32, "pypi").dump()]
     for password in not_ours:
         assert app.authstatus(auth=("alice", password)) == NOAUTH
-    # An upload with such a password is devpi's to refuse, in devpi's words.
+    # An upload with such a password is devpi's to refuse (401), with the reason
+    # pypiserver gives for a wrong password (issue 13 point 5).
     response = app.upload("alice/dev", "tinypkg", "1.0", auth=("alice", "pypi-notatoken"))
-    assert response.status == "401 Unauthorized"
+    assert response.status == (
+        "401 wrong password for user 'alice'; use __token__ as the user name with an API"
+        " token, or check the password"
+    )
     assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
 
 

@@ -21,9 +21,11 @@ pytestmark = pytest.mark.e2e
 LOG_IN = "log in with your password to manage API tokens"
 NO_TOKENS = "API tokens cannot manage API tokens; use your password"
 HINT = (
-    "'expires' must be seconds from now (a positive integer) or an ISO 8601 datetime with"
-    " an offset, such as 2030-01-31T12:00:00Z"
+    "'expires' must be seconds from now (a positive integer), or a string: a duration"
+    " (30s, 15m, 1h, 1d, 2w), an ISO 8601 datetime with an offset such as"
+    " 2030-01-31T12:00:00Z, or @<epoch seconds>"
 )
+FORMS = "a duration (30s, 15m, 1h, 1d, 2w), an ISO 8601 datetime with an offset, or @<epoch>"
 NOT_JSON = "the body must be a JSON object (UTF-8, no repeated keys)"
 
 
@@ -107,9 +109,13 @@ TABLE = [
         "unknown field(s): 'owner'; expected actions, description, expires, indexes,"
         " projects", data={"owner": "bob"}),
     Row("expires naive", "POST", "/+api-tokens", "alice", 400,
-        "'expires' '2030-01-01T00:00:00' has no offset: add Z (UTC) or +HH:MM",
+        "'expires' '2030-01-01T00:00:00' has no UTC offset (add Z or +00:00)",
         data={"expires": "2030-01-01T00:00:00"}),
-    Row("expires words", "POST", "/+api-tokens", "alice", 400, HINT, data={"expires": "soon"}),
+    Row("expires words", "POST", "/+api-tokens", "alice", 400,
+        f"'expires' 'soon' is not {FORMS}", data={"expires": "soon"}),
+    Row("expires digits", "POST", "/+api-tokens", "alice", 400,
+        "'expires' '3600' is a bare number: say 3600s for a duration from now, or @3600 for"
+        " seconds since the epoch", data={"expires": "3600"}),
     Row("expires bool", "POST", "/+api-tokens", "alice", 400, HINT, data={"expires": True}),
     Row("expires past", "POST", "/+api-tokens", "alice", 400, "expires must be in the future",
         data={"expires": "2001-01-01T00:00:00Z"}),

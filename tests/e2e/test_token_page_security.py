@@ -5,6 +5,7 @@ tokens as a login, a maintainer's limits, throttling, and no secret in a URL or 
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +136,13 @@ def test_nothing_secret_in_a_url_or_the_log(served: Served, tmp_path: Path) -> N
                    cookies["pypitoken_session"]):  # fmt: skip
         assert all(secret not in url for url in urls)
         assert secret not in log
+
+
+def test_the_footer_shows_the_version(served: Served) -> None:
+    """Issue 13 (17, "the token page's footer later"): a user can tell which release runs."""
+    version = importlib.metadata.version("pypitoken-core")
+    page = call(served.url, "GET", "/+tokens/login", {})
+    assert page.status == 200
+    footer = re.search(r"<footer>(.*?)</footer>", page.body, re.S)
+    assert footer is not None, page.body
+    assert f"with pypitoken-core {version}." in footer.group(1)

@@ -150,7 +150,10 @@ def test_delete_refused_unless_enabled(make_service: MakeService) -> None:
     raw, _ = enabled.mint("alice", actions=["upload", "download", "delete"])
     assert enabled.authenticate(raw, delete("foo")).user_name == "alice"
     disabled = make_service()
-    assert refused(disabled, raw, delete("foo")) == "deleting is not enabled on this server"
+    assert refused(disabled, raw, delete("foo")) == (
+        "deleting is not enabled on this server (start pypitoken-pypiserver with"
+        " --allow-token-delete)"
+    )
     with pytest.raises(ValidationError, match="deleting is not enabled"):
         disabled.authorize_user("alice", delete("foo"))
 

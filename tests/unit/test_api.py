@@ -48,8 +48,9 @@ def answer(reply: Reply) -> tuple[int, str | None]:
 
 
 HINT = (
-    "'expires' must be seconds from now (a positive integer) or an ISO 8601 datetime with"
-    " an offset, such as 2030-01-31T12:00:00Z"
+    "'expires' must be seconds from now (a positive integer), or a string: a duration"
+    " (30s, 15m, 1h, 1d, 2w), an ISO 8601 datetime with an offset such as"
+    " 2030-01-31T12:00:00Z, or @<epoch seconds>"
 )
 
 
@@ -108,11 +109,12 @@ HINT = (
         (b'{"expires": 1.5}', "application/json", 400, HINT),
         (b'{"expires": 0}', "application/json", 400, HINT),
         (b'{"expires": -5}', "application/json", 400, HINT),
-        (b'{"expires": "soon"}', "application/json", 400, HINT),
-        (b'{"expires": "1d"}', "application/json", 400, HINT),
+        (b'{"expires": "soon"}', "application/json", 400, "'expires' 'soon' is not a duration"),
+        (b'{"expires": "3600"}', "application/json", 400,
+         "'expires' '3600' is a bare number: say 3600s for a duration from now, or @3600"),
         (b'{"expires": ["2030-01-01T00:00:00Z"]}', "application/json", 400, HINT),
         (b'{"expires": "2030-01-01T00:00:00"}', "application/json", 400,
-         "'expires' '2030-01-01T00:00:00' has no offset: add Z (UTC) or +HH:MM"),
+         "'expires' '2030-01-01T00:00:00' has no UTC offset (add Z or +00:00)"),
         (b'{"expires": "2001-01-01T00:00:00Z"}', "application/json", 400,
          "expires must be in the future"),
         (b'{"expires": 100000000000000}', "application/json", 400,
@@ -144,6 +146,10 @@ def test_a_good_body_is_read() -> None:
     assert Token.load(result["token"]).identifier == result["id"]
     iso = post(api, ALICE, {"expires": "2099-01-01T01:00:00+01:00"})
     assert iso.status == 201 and iso.result["expires"] == 4070908800
+    epoch = post(api, ALICE, {"expires": "@4070908800"})
+    assert epoch.status == 201 and epoch.result["expires"] == 4070908800
+    duration = post(api, ALICE, {"expires": "2h"}).result
+    assert duration["expires"] == duration["created"] + 7200
 
 
 JSON_VALUES = st.recursive(

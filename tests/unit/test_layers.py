@@ -20,6 +20,7 @@ PLUGINS = CORE.parent / "plugins"
 LAYERS: list[set[str]] = [
     {"names", "_text", "exceptions"},
     {"_time", "_macaroon"},
+    {"times"},
     {"restrictions"},
     {"_parameters"},
     {"token"},

@@ -197,13 +197,16 @@ class FakeService:
         self.error = error
         self.contexts: list[Any] = []
 
-    def authenticate(self, raw: str, context: Any) -> None:
+    def authenticate(self, raw: str, context: Any, *, user: str | None = None) -> None:
         self.contexts.append(context if isinstance(context, Context) else context())
         if self.error:
             raise self.error
 
     def authorize_user(self, user: str, context: Any) -> None:
         self.authenticate(user, context)
+
+    def recognizes(self, raw: str) -> bool:
+        return raw.startswith("pypi-Ag")
 
 
 def bound(method: str = "GET", path: str = "/simple/Foo/", **url_args: str) -> None:
@@ -238,7 +241,12 @@ def test_auther_turns_a_validation_error_into_the_reason_phrase() -> None:
 def test_auther_password_users_go_to_the_fallback_then_the_ownership_rules() -> None:
     bound()
     service = FakeService()
-    assert auther(service, lambda u, p: False)("alice", "pw") is False
+    with pytest.raises(HTTPError) as wrong:
+        auther(service, lambda u, p: False)("alice", "pw")
+    assert wrong.value.status_line == (
+        "403 wrong password for user 'alice'; use __token__ as the user name with an API"
+        " token, or check the password"
+    )
     assert service.contexts == []  # a wrong password never reaches the service
     assert auther(service, lambda u, p: (u, p) == ("alice", "pw"))("alice", "pw") is True
 

@@ -41,8 +41,12 @@ def test_wrong_password_is_refused(mixed: Index, dists) -> None:
     auth = basic("carol", "nope")
     resp = request(mixed.url, "POST", "/", auth=auth, body=body, content_type=ctype)
 
-    # pypiserver's own refusal of a wrong password: no reason to give.
-    assert (resp.status, resp.reason) == (403, "Forbidden")
+    # pypiserver's own refusal was a bare "Forbidden"; now it says what to do.
+    assert (resp.status, resp.reason) == (
+        403,
+        "wrong password for user 'carol'; use __token__ as the user name with an API token,"
+        " or check the password",
+    )
     right = request(mixed.url, "POST", "/", auth=basic("carol", PASSWORD), body=body,
                     content_type=ctype)  # fmt: skip
     assert right.status == 200, right

@@ -176,7 +176,11 @@ def test_credentials_missing_wrong_or_not_a_token(index: Index, dists) -> None:
     assert anonymous.headers["www-authenticate"].startswith("Basic")
     # No -P: a username other than __token__ has nothing to check against.
     someone = request(index.url, "POST", "/", auth=basic("someone", "pw"), **post)
-    assert (someone.status, someone.reason) == (403, "Forbidden")
+    assert (someone.status, someone.reason) == (
+        403,
+        "wrong password for user 'someone'; use __token__ as the user name with an API token,"
+        " or check the password",
+    )
     garbage = request(index.url, "POST", "/", auth=basic(TOKEN_USER, "pypi-garbage"), **post)
     unreadable = "Invalid API Token: malformed token (Deserialization error: "
     assert (garbage.status, garbage.reason) == (
