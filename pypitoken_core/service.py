@@ -22,6 +22,7 @@ methods raise.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
@@ -101,6 +102,8 @@ _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
+#: Tokens whose last touch this process remembers (see ``_touch``).
+_TOUCHED_MAX = 10_000
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -157,6 +160,7 @@ class TokenService:
         self.ownership = ownership
         self.allow_delete = allow_delete
         self.last_used_interval = last_used_interval
+        self._touched: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"<TokenService store={self.store.url!r} ownership={self.ownership!r}>"
@@ -414,7 +418,7 @@ class TokenService:
                 refused = Refusal((bad,), "request")
                 self._denied(refused, grant, use)
                 raise refused.error()
-            project, role = self._project_and_role(use, owner)
+            project, role = self._project_and_role(use, owner, token.identifier)
         refusal = self._refusal(token, grant.token, owner, use, project, role)
         if refusal is not None:
             self._denied(refusal, grant, use)
@@ -593,13 +597,22 @@ class TokenService:
         """
         return context.project_name if self._policy.keeps_projects else None
 
-    def _project_and_role(self, context: Context, user: User) -> tuple[Project | None, str | None]:
+    def _project_and_role(
+        self, context: Context, user: User, token_id: str | None = None
+    ) -> tuple[Project | None, str | None]:
         """The project the context names and ``user``'s role on it, in reads of their own.
 
+        With the id of a token of ``user``'s, in one read (its grant for that project).
         The name must have passed :func:`_name_refusal`.
         """
         name = self._project_key(context)
-        project = None if name is None else self._directory().get_project(name)
+        if name is None:
+            return None, None
+        if token_id is not None:
+            grant = self.store.get_token_grant(token_id, name)
+            if grant is not None and grant.token.user_id == user.id:
+                return grant.project, grant.role
+        project = self._directory().get_project(name)
         return project, None if project is None else self._directory().get_role(project.id, user.id)
 
     def _refusal(
@@ -653,9 +666,21 @@ class TokenService:
         )
 
     def _touch(self, record: TokenRecord, now: int) -> None:
-        # One write per token per interval, whatever the request rate.
-        if record.last_used is None or now - record.last_used >= self.last_used_interval:
+        # One write per token per interval (and process), whatever the request rate. A
+        # record read from the store's memory keeps the last_used it was read with (a
+        # touch is not a change worth forgetting reads for), so this process remembers
+        # its own touches.
+        last = record.last_used
+        mine = self._touched.get(record.id)
+        if mine is not None and (last is None or mine > last):
+            last = mine
+        if last is None or now - last >= self.last_used_interval:
             self.store.touch_token(record.id, now)
+            touched = self._touched
+            if len(touched) >= _TOUCHED_MAX and record.id not in touched:
+                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                    del touched[next(iter(touched))]  # the oldest: at worst one more touch
+            touched[record.id] = now
 
     # -- claiming projects ---------------------------------------------------------------
 

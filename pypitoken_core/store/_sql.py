@@ -14,6 +14,10 @@ requests. So every backend behaves alike: a key with a NUL matches nothing (look
 "not found"), a value with a NUL is refused on writes, and audit events, which must never
 be lost to a crafted name, get U+FFFD in its place.
 
+The reads a request makes (its grant, users, projects, roles) are kept in memory and
+answered from there while the database's change counter has not moved (``_cache``, which
+says why that is exact); a backend's migrations create the counter and its triggers.
+
 Audit events are bounded here for every backend (``clean_event``): text fields are cut to
 ``MAX_EVENT_TEXT`` characters and times must be what a datetime holds, so one line has a
 size limit whatever a request carries. Folding (``merge_key``) and ``keep`` bound the
@@ -26,12 +30,13 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
+from ._cache import ReadCache
 from .base import (
     MAX_EVENT_TEXT,
     ROLES,
@@ -50,6 +55,8 @@ from .base import (
 
 _SEP = "\n"
 _NUL = "\x00"
+
+T = TypeVar("T")
 
 
 class Cursor(Protocol):
@@ -79,8 +86,16 @@ class Statements:
     insert_user: str = (
         "INSERT INTO users (id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
     )
-    user_by_name: str = "SELECT id, name, created FROM users WHERE name = ?"
-    user_by_id: str = "SELECT id, name, created FROM users WHERE id = ?"
+    # The kept reads (store._cache): each also reads the change counter in the same
+    # statement, and gives exactly one row, from ``changes``, whether or not it finds
+    # anything.
+    version: str = "SELECT version FROM changes"
+    user_by_name: str = (
+        "SELECT ch.version, u.id, u.name, u.created FROM changes ch LEFT JOIN users u ON u.name = ?"
+    )
+    user_by_id: str = (
+        "SELECT ch.version, u.id, u.name, u.created FROM changes ch LEFT JOIN users u ON u.id = ?"
+    )
     users: str = "SELECT id, name, created FROM users"
     user_lock_share: str = "SELECT id FROM users WHERE id = ?"
     user_lock_update: str = "SELECT id FROM users WHERE name = ?"
@@ -90,7 +105,10 @@ class Statements:
     insert_project: str = (
         "INSERT INTO projects (id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
     )
-    project_by_name: str = "SELECT id, name, created FROM projects WHERE name = ?"
+    project_by_name: str = (
+        "SELECT ch.version, p.id, p.name, p.created FROM changes ch"
+        " LEFT JOIN projects p ON p.name = ?"
+    )
     project_exists: str = "SELECT id FROM projects WHERE id = ?"
     delete_roles_of_project: str = "DELETE FROM roles WHERE project_id = ?"
     delete_project: str = "DELETE FROM projects WHERE id = ?"
@@ -99,7 +117,10 @@ class Statements:
         "INSERT INTO roles (project_id, user_id, role) VALUES (?, ?, ?)"
         " ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role"
     )
-    role: str = "SELECT role FROM roles WHERE project_id = ? AND user_id = ?"
+    role: str = (
+        "SELECT ch.version, r.role FROM changes ch"
+        " LEFT JOIN roles r ON r.project_id = ? AND r.user_id = ?"
+    )
     roles: str = (
         "SELECT users.name, roles.role FROM roles JOIN users ON users.id = roles.user_id"
         " WHERE roles.project_id = ?"
@@ -114,16 +135,17 @@ class Statements:
         " created, expires, not_before, last_used, revoked FROM tokens WHERE id = ?"
     )
     # The hot path: the token, its owner, the named project and the owner's role on it,
-    # in one statement (one implicit read transaction). Parameters: project name, token id.
+    # in one statement (one implicit read transaction), with the change counter.
+    # Parameters: token id, project name.
     token_grant: str = (
-        "SELECT t.id, t.user_id, t.salt, t.description, t.projects, t.project_ids,"
-        " t.indexes, t.actions, t.created, t.expires, t.not_before, t.last_used, t.revoked,"
-        " u.name, u.created, p.id, p.name, p.created, r.role"
-        " FROM tokens t"
+        "SELECT ch.version, t.id, t.user_id, t.salt, t.description, t.projects,"
+        " t.project_ids, t.indexes, t.actions, t.created, t.expires, t.not_before,"
+        " t.last_used, t.revoked, u.name, u.created, p.id, p.name, p.created, r.role"
+        " FROM changes ch"
+        " LEFT JOIN tokens t ON t.id = ?"
         " LEFT JOIN users u ON u.id = t.user_id"
         " LEFT JOIN projects p ON p.name = ?"
         " LEFT JOIN roles r ON r.project_id = p.id AND r.user_id = t.user_id"
-        " WHERE t.id = ?"
     )
     tokens: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
@@ -311,14 +333,68 @@ def check_merge(merge_key: str | None, merge_window: int, keep: int | None) -> s
     return None if merge_key is None else _clean_text(merge_key)
 
 
+def _user(row: Sequence[Any]) -> User | None:
+    return None if row[0] is None else User(*row)
+
+
+def _project(row: Sequence[Any]) -> Project | None:
+    return None if row[0] is None else Project(*row)
+
+
+def _role(row: Sequence[Any]) -> str | None:
+    role: str | None = row[0]
+    return role
+
+
+def _grant(row: Sequence[Any]) -> TokenGrant | None:
+    if row[0] is None:
+        return None
+    token = token_from_row(row[:13])
+    user_name, user_created, project_id, name, project_created, role = row[13:]
+    return TokenGrant(
+        token,
+        None if user_name is None else User(token.user_id, user_name, user_created),
+        None if project_id is None else Project(project_id, name, project_created),
+        role,
+    )
+
+
 class SQLStore:
-    """The TokenStore methods, on top of a backend's ``_read`` / ``_tx`` / ``_sql``."""
+    """The TokenStore methods, on top of a backend's ``_read`` / ``_tx`` / ``_sql``.
+
+    A backend also creates ``_cache`` (a :class:`~pypitoken_core.store._cache.ReadCache`)
+    and the ``changes`` table with its triggers in its migrations.
+    """
 
     _sql: Statements
     _url: str
+    _cache: ReadCache
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
+
+    def _kept(
+        self,
+        key: Hashable,
+        sql: str,
+        params: Sequence[Any],
+        build: Callable[[Sequence[Any]], T | None],
+    ) -> T | None:
+        """``build`` of what ``sql`` reads, from memory while the change counter stays.
+
+        ``sql`` reads the counter, then the columns ``build`` takes, in one row.
+        """
+        kept = self._cache.get(key)
+        if kept is not None and kept[0] == self._read(self._sql.version, ())[0][0]:
+            value: T | None = kept[1]
+            return value
+        rows = self._read(sql, params)
+        if not rows:  # a key that no stored value can hold (PostgreSQL and NUL)
+            return None
+        version, *row = rows[0]
+        value = build(row)
+        self._cache.put(key, version, value)
+        return value
 
     def _tx(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -341,12 +417,10 @@ class SQLStore:
         return user
 
     def get_user(self, name: str) -> User | None:
-        rows = self._read(self._sql.user_by_name, (name,))
-        return User(*rows[0]) if rows else None
+        return self._kept(("user", name), self._sql.user_by_name, (name,), _user)
 
     def get_user_by_id(self, user_id: str) -> User | None:
-        rows = self._read(self._sql.user_by_id, (user_id,))
-        return User(*rows[0]) if rows else None
+        return self._kept(("user_id", user_id), self._sql.user_by_id, (user_id,), _user)
 
     def list_users(self) -> list[User]:
         return sorted((User(*r) for r in self._read(self._sql.users, ())), key=_by_name)
@@ -398,8 +472,7 @@ class SQLStore:
         return True
 
     def get_project(self, name: str) -> Project | None:
-        rows = self._read(self._sql.project_by_name, (name,))
-        return Project(*rows[0]) if rows else None
+        return self._kept(("project", name), self._sql.project_by_name, (name,), _project)
 
     def list_projects(self) -> list[Project]:
         return sorted((Project(*r) for r in self._read(self._sql.projects, ())), key=_by_name)
@@ -418,8 +491,8 @@ class SQLStore:
             conn.execute(sql.upsert_role, (project_id, user_id, role))
 
     def get_role(self, project_id: str, user_id: str) -> str | None:
-        rows = self._read(self._sql.role, (project_id, user_id))
-        return rows[0][0] if rows else None
+        key = ("role", project_id, user_id)
+        return self._kept(key, self._sql.role, (project_id, user_id), _role)
 
     def list_roles(self, project_id: str) -> list[tuple[str, str]]:
         return sorted((name, role) for name, role in self._read(self._sql.roles, (project_id,)))
@@ -443,18 +516,8 @@ class SQLStore:
         return token_from_row(rows[0]) if rows else None
 
     def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
-        rows = self._read(self._sql.token_grant, (project_name, token_id))
-        if not rows:
-            return None
-        row = rows[0]
-        token = token_from_row(row[:13])
-        user_name, user_created, project_id, name, project_created, role = row[13:]
-        return TokenGrant(
-            token,
-            None if user_name is None else User(token.user_id, user_name, user_created),
-            None if project_id is None else Project(project_id, name, project_created),
-            role,
-        )
+        key = ("grant", token_id, project_name)
+        return self._kept(key, self._sql.token_grant, (token_id, project_name), _grant)
 
     def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
         if user_id is None:
@@ -545,8 +608,10 @@ def _by_created(record: TokenRecord) -> tuple[int, str]:
     return (record.created, record.id)
 
 
-def iter_statements(script: str) -> Iterator[str]:
-    """Split a migration script on ``;`` (the scripts contain no literal semicolons)."""
-    for statement in script.split(";"):
+def iter_statements(migration: str | tuple[str, ...]) -> Iterator[str]:
+    """The statements of a migration: a script split on ``;`` (such scripts contain no
+    literal semicolons), or a tuple of statements (for those that do: trigger bodies)."""
+    parts = migration.split(";") if isinstance(migration, str) else migration
+    for statement in parts:
         if statement.strip():
             yield statement.strip()

@@ -23,7 +23,8 @@ What holds for every method of every protocol here: it raises only
 :class:`~pypitoken_core.exceptions.StoreError` and its subclasses (``NotFound``,
 ``AlreadyExists``), whatever the backend, so the service never sees a driver exception.
 Writes are atomic; reads see every write that returned before them, in any thread or
-process, which is what makes revocation immediate. Strings with a NUL character (which
+process, which is what makes revocation immediate (the SQL stores keep reads in memory
+and ask the database, on every read, only whether anything changed: ``store._cache``). Strings with a NUL character (which
 PostgreSQL cannot store, and which a crafted request can carry) behave the same
 everywhere: as a key they match nothing, as a value to write they are refused with
 StoreError (:func:`check_text`), and in an audit event the NUL is replaced by U+FFFD so
@@ -219,7 +220,9 @@ class TokenRecords(UserLookup, Protocol):
         the same answers as ``get_token`` and ``get_user_by_id``, and, from a store that is
         also a :class:`Directory`, ``get_project`` and ``get_role``. A store without a
         directory knows no projects: its grants have no project and no role. None if the
-        token id is unknown.
+        token id is unknown. The record's ``last_used`` may be older than ``get_token``'s:
+        a store may keep grants in memory until something that can change a decision is
+        written, and a touch is not such a write (``store._cache``).
         """
         ...
 

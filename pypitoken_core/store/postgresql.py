@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
+from ._cache import ReadCache
 from ._connections import ThreadConnections
 from ._sql import SQLStore, Statements, iter_statements
 from .base import has_nul
@@ -44,9 +45,11 @@ _STATEMENTS = Statements().in_style(
     user_lock_update="SELECT id FROM users WHERE name = %s FOR UPDATE",
 )
 
+_COUNT = "FOR EACH STATEMENT EXECUTE FUNCTION pypitoken_count_change()"
+
 #: Schema migrations, applied in order; ``pypitoken_schema.version`` counts the applied
 #: ones. Never edit a released entry: append a new one.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     CREATE TABLE users (
         id text PRIMARY KEY,
@@ -108,6 +111,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE events ALTER COLUMN first_time SET NOT NULL;
     CREATE INDEX events_merge ON events (merge_key, seq)
     """,
+    # 3: the change counter (store._cache): moved in the same transaction by every write
+    # that can change a decision, whoever makes it; of tokens, every column but last_used.
+    # Statement triggers: one count per statement, however many rows it changes.
+    (
+        "CREATE TABLE changes (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
+        "INSERT INTO changes (id, version) VALUES (1, 0)",
+        "CREATE FUNCTION pypitoken_count_change() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN UPDATE changes SET version = version + 1; RETURN NULL; END $$",
+        *(
+            f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+            f" ON {table} {_COUNT}"
+            for table in ("users", "projects", "roles", "settings")
+        ),
+        "CREATE TRIGGER tokens_changed AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF id,"
+        " user_id, salt, description, projects, project_ids, indexes, actions, created,"
+        f" expires, not_before, revoked ON tokens {_COUNT}",
+    ),
 )
 
 
@@ -127,6 +147,7 @@ class PostgreSQLStore(SQLStore):
         """
         self._url = url
         self._sql = _STATEMENTS
+        self._cache = ReadCache()
         self._secrets = _url_passwords(url)
         if psycopg is None:
             raise StoreError(
@@ -169,8 +190,8 @@ class PostgreSQLStore(SQLStore):
                     f"PostgreSQL store {self.url} has schema version {version}, newer than"
                     f" this pypitoken-core supports ({target}); upgrade pypitoken-core"
                 )
-            for script in MIGRATIONS[version:]:
-                for statement in iter_statements(script):
+            for migration in MIGRATIONS[version:]:
+                for statement in iter_statements(migration):
                     conn.execute(statement)
             if version != target:
                 conn.execute("UPDATE pypitoken_schema SET version = %s", (target,))
@@ -248,6 +269,7 @@ class PostgreSQLStore(SQLStore):
 
     def close(self) -> None:
         self._conns.close()
+        self._cache.clear()
 
 
 def _url_passwords(url: str) -> set[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
+from ._cache import ReadCache
 from ._connections import ThreadConnections
 from ._sql import SQLStore, Statements, iter_statements
 
@@ -32,9 +33,11 @@ _WAL_RETRY_SECONDS = 0.01
 
 _STATEMENTS = Statements()
 
+_COUNT = "BEGIN UPDATE changes SET version = version + 1; END"
+
 #: Schema migrations, applied in order; ``PRAGMA user_version`` counts the applied ones.
 #: Never edit a released entry: append a new one.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     CREATE TABLE users (
         id TEXT PRIMARY KEY,
@@ -96,6 +99,22 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE events SET first_time = time;
     CREATE INDEX events_merge ON events (merge_key, seq)
     """,
+    # 3: the change counter (store._cache): moved in the same transaction by every write
+    # that can change a decision, whoever makes it; of tokens, every column but last_used.
+    (
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+        "INSERT INTO changes (id, version) VALUES (1, 0)",
+        *(
+            f"CREATE TRIGGER {table}_{event.lower()} AFTER {event} ON {table} {_COUNT}"
+            for table in ("users", "projects", "roles", "settings")
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
+        f"CREATE TRIGGER tokens_insert AFTER INSERT ON tokens {_COUNT}",
+        f"CREATE TRIGGER tokens_delete AFTER DELETE ON tokens {_COUNT}",
+        "CREATE TRIGGER tokens_update AFTER UPDATE OF id, user_id, salt, description,"
+        " projects, project_ids, indexes, actions, created, expires, not_before, revoked"
+        f" ON tokens {_COUNT}",
+    ),
 )
 
 
@@ -160,6 +179,7 @@ class SQLiteStore(SQLStore):
         """
         self._url = url
         self._sql = _STATEMENTS
+        self._cache = ReadCache()
         self._path = parse_sqlite_url(url)
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,8 +240,8 @@ class SQLiteStore(SQLStore):
                     f"SQLite store {self._path} has schema version {version}, newer than"
                     f" this pypitoken-core supports ({target}); upgrade pypitoken-core"
                 )
-            for script in MIGRATIONS[version:]:
-                for statement in iter_statements(script):
+            for migration in MIGRATIONS[version:]:
+                for statement in iter_statements(migration):
                     conn.execute(statement)
             # PRAGMA takes no parameters; target is our own integer.
             conn.execute(f"PRAGMA user_version = {target:d}")
@@ -269,3 +289,4 @@ class SQLiteStore(SQLStore):
 
     def close(self) -> None:
         self._conns.close()
+        self._cache.clear()

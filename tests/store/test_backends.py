@@ -354,7 +354,7 @@ def test_postgres_whole_database_in_public_schema(pg_database_url: str) -> None:
             " GROUP BY table_schema",
             (),
         )
-        assert tables == [("public", 7)]
+        assert tables == [("public", 8)]
         assert store.list_roles(foo.id) == [("alice", "Owner")]
     finally:
         store.close()
