@@ -24,8 +24,9 @@ What holds for every method of every protocol here: it raises only
 ``AlreadyExists``), whatever the backend, so the service never sees a driver exception.
 Writes are atomic; reads see every write that returned before them, in any thread or
 process, which is what makes revocation immediate (the SQL stores keep reads in memory
-and ask the database, on every read, only whether anything changed: ``store._cache``). Strings with a NUL character (which
-PostgreSQL cannot store, and which a crafted request can carry) behave the same
+and ask the database, on every read, only whether anything changed: ``store._cache``).
+Strings with a NUL character (which PostgreSQL cannot store, and which a crafted request
+can carry) behave the same
 everywhere: as a key they match nothing, as a value to write they are refused with
 StoreError (:func:`check_text`), and in an audit event the NUL is replaced by U+FFFD so
 the event is still recorded. Times are integers between years 1 and 9999 UTC
