@@ -384,17 +384,33 @@ class SQLStore:
 
         ``sql`` reads the counter, then the columns ``build`` takes, in one row.
         """
+        marker = self._commit_marker()  # before any read: see _counter
         kept = self._cache.get(key)
-        if kept is not None and kept[0] == self._read(self._sql.version, ())[0][0]:
+        if kept is not None and kept[0] == self._counter(marker):
             value: T | None = kept[1]
             return value
         rows = self._read(sql, params)
         if not rows:  # a key that no stored value can hold (PostgreSQL and NUL)
             return None
         version, *row = rows[0]
+        self._counted(marker, version)
         value = build(row)
         self._cache.put(key, version, value)
         return value
+
+    def _commit_marker(self) -> object:
+        """Something that changes whenever any transaction commits, read without a query;
+        None where the backend has no such thing (then every check is a query)."""
+        return None
+
+    def _counter(self, marker: object) -> int:
+        """The change counter now; ``marker`` was taken just before (None: none)."""
+        version: int = self._read(self._sql.version, ())[0][0]
+        self._counted(marker, version)
+        return version
+
+    def _counted(self, marker: object, version: int) -> None:
+        """The counter was ``version`` in a read that began after ``marker`` was taken."""
 
     def _tx(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import importlib
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -216,6 +217,85 @@ def test_sqlite_new_file_opened_while_another_opener_holds_its_lock(sqlite_url: 
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+def statements_run(store: SQLiteStore, read: Any) -> list[str]:
+    """The SQL statements a read makes this thread's connection run (read through it)."""
+    seen: list[str] = []
+    conn = store._conns.get()
+    conn.set_trace_callback(seen.append)
+    try:
+        read()
+    finally:
+        conn.set_trace_callback(None)
+    return seen
+
+
+def test_sqlite_kept_reads_of_an_unchanged_store_run_no_statement(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    assert isinstance(store, SQLiteStore)
+    other = open_store(sqlite_url)
+    try:
+        alice = store.add_user("alice")
+        store.add_token(record(alice.id))
+        grant = store.get_token_grant("tok-1", None)
+        assert grant is not None and not grant.token.revoked
+        # Nothing committed since: the wal-index header says so, without a query.
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == []
+        assert other.revoke_token("tok-1")  # another connection, as another process
+        seen: list[Any] = []
+        ran = statements_run(store, lambda: seen.append(store.get_token_grant("tok-1", None)))
+        assert ran and seen[0] is not None and seen[0].token.revoked
+        # An audit line is a commit too: the counter is read, the kept read stays.
+        other.add_event(AuditEvent(1, "denied", "tok-1", "alice", None, None, "x"))
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == [
+            "SELECT version FROM changes"
+        ]
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == []
+    finally:
+        other.close()
+        store.close()
+
+
+def test_sqlite_store_without_a_commit_watch_asks_the_counter(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    assert isinstance(store, SQLiteStore)
+    try:
+        alice = store.add_user("alice")
+        store.add_token(record(alice.id))
+        store._watch.close()  # type: ignore[union-attr]
+        store._watch = None  # as when the -shm file cannot be mapped
+        store.get_token_grant("tok-1", None)
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == [
+            "SELECT version FROM changes"
+        ]
+        assert store.revoke_token("tok-1")
+        grant = store.get_token_grant("tok-1", None)
+        assert grant is not None and grant.token.revoked
+    finally:
+        store.close()
+
+
+def test_sqlite_closing_one_store_keeps_the_others_watch(sqlite_url: str) -> None:
+    """The shared mapping (and its descriptor, whose closing would drop SQLite's locks)
+    goes with the last store of a database, not the first."""
+    first = open_store(sqlite_url)
+    second = open_store(sqlite_url)
+    try:
+        alice = second.add_user("alice")
+        second.add_token(record(alice.id))
+        first.close()
+        second.get_token_grant("tok-1", None)
+        assert statements_run(second, lambda: second.get_token_grant("tok-1", None)) == []  # type: ignore[arg-type]
+        writer = open_store(sqlite_url)
+        try:
+            writer.revoke_token("tok-1")
+        finally:
+            writer.close()
+        grant = second.get_token_grant("tok-1", None)
+        assert grant is not None and grant.token.revoked
+    finally:
+        second.close()
+
+
 # -- migrations (both SQL backends) ------------------------------------------------------
 
 
@@ -252,9 +332,7 @@ def test_new_migrations_apply_once_in_order(sql_url: str, monkeypatch: pytest.Mo
             store.close()
 
 
-def test_audit_trail_of_schema_1_is_migrated(
-    sql_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_audit_trail_of_schema_1_is_migrated(sql_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store written by the previous release: its events read as single occurrences."""
     name = "sqlite" if sql_url.startswith("sqlite") else "postgresql"
     backend: Any = importlib.import_module(f"pypitoken_core.store.{name}")
@@ -308,10 +386,12 @@ def test_postgres_unreachable_is_a_store_error() -> None:
 def test_postgres_bad_url(url: str) -> None:
     with pytest.raises(StoreError) as info:
         open_store(url)
-    assert str(info.value).startswith((
-        f"cannot use PostgreSQL store {url}: connection is bad: invalid integer value",
-        f"bad PostgreSQL URL {url}: invalid URI query parameter",
-    ))
+    assert str(info.value).startswith(
+        (
+            f"cannot use PostgreSQL store {url}: connection is bad: invalid integer value",
+            f"bad PostgreSQL URL {url}: invalid URI query parameter",
+        )
+    )
 
 
 @pytest.mark.postgres
@@ -455,3 +535,32 @@ def test_forked_child_gets_its_own_connection(forked_store: TokenStore) -> None:
         assert parent_conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
     got = store.get_token("from-child")
     assert got is not None and got.user_id == alice.id
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_forked_child_sees_revocations_in_its_kept_reads(forked_store: TokenStore) -> None:
+    store = forked_store
+    alice = store.add_user("alice")
+    store.add_token(record(alice.id))
+    grant = store.get_token_grant("tok-1", None)  # kept in the parent, inherited
+    assert grant is not None and not grant.token.revoked
+    parent_end, child_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            kept = store.get_token_grant("tok-1", None)
+            if kept is not None and not kept.token.revoked:
+                child_end.sendall(b"read")
+                child_end.recv(1)  # the parent has revoked the token
+                later = store.get_token_grant("tok-1", None)
+                code = 0 if later is not None and later.token.revoked else 2
+        finally:
+            os._exit(code)
+    child_end.close()
+    with parent_end:
+        assert parent_end.recv(4) == b"read"
+        assert store.revoke_token("tok-1")
+        parent_end.sendall(b"r")
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
