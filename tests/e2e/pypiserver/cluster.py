@@ -137,7 +137,7 @@ def running_cluster(workdir: Path, db: str, *, workers: int = WORKERS) -> Iterat
                         base_url=url,
                         log=workdir / f"{name}.log",
                         cwd=workdir,
-                    )  # fmt: skip
+                    )
                 )
             )
         processes = {
