@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._cache import ReadCache
+from ._cache import Counters, ReadCache, still_valid
 from .base import (
     MAX_EVENT_TEXT,
     ROLES,
@@ -86,15 +86,17 @@ class Statements:
     insert_user: str = (
         "INSERT INTO users (id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
     )
-    # The kept reads (store._cache): each also reads the change counter in the same
+    # The kept reads (store._cache): each also reads the change counters in the same
     # statement, and gives exactly one row, from ``changes``, whether or not it finds
     # anything.
-    version: str = "SELECT version FROM changes"
+    counters: str = "SELECT changed, added FROM changes"
     user_by_name: str = (
-        "SELECT ch.version, u.id, u.name, u.created FROM changes ch LEFT JOIN users u ON u.name = ?"
+        "SELECT ch.changed, ch.added, u.id, u.name, u.created FROM changes ch"
+        " LEFT JOIN users u ON u.name = ?"
     )
     user_by_id: str = (
-        "SELECT ch.version, u.id, u.name, u.created FROM changes ch LEFT JOIN users u ON u.id = ?"
+        "SELECT ch.changed, ch.added, u.id, u.name, u.created FROM changes ch"
+        " LEFT JOIN users u ON u.id = ?"
     )
     users: str = "SELECT id, name, created FROM users"
     user_lock_share: str = "SELECT id FROM users WHERE id = ?"
@@ -106,7 +108,7 @@ class Statements:
         "INSERT INTO projects (id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
     )
     project_by_name: str = (
-        "SELECT ch.version, p.id, p.name, p.created FROM changes ch"
+        "SELECT ch.changed, ch.added, p.id, p.name, p.created FROM changes ch"
         " LEFT JOIN projects p ON p.name = ?"
     )
     project_exists: str = "SELECT id FROM projects WHERE id = ?"
@@ -118,7 +120,7 @@ class Statements:
         " ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role"
     )
     role: str = (
-        "SELECT ch.version, r.role FROM changes ch"
+        "SELECT ch.changed, ch.added, r.role FROM changes ch"
         " LEFT JOIN roles r ON r.project_id = ? AND r.user_id = ?"
     )
     roles: str = (
@@ -135,10 +137,10 @@ class Statements:
         " created, expires, not_before, last_used, revoked FROM tokens WHERE id = ?"
     )
     # The hot path: the token, its owner, the named project and the owner's role on it,
-    # in one statement (one implicit read transaction), with the change counter.
+    # in one statement (one implicit read transaction), with the change counters.
     # Parameters: token id, project name.
     token_grant: str = (
-        "SELECT ch.version, t.id, t.user_id, t.salt, t.description, t.projects,"
+        "SELECT ch.changed, ch.added, t.id, t.user_id, t.salt, t.description, t.projects,"
         " t.project_ids, t.indexes, t.actions, t.created, t.expires, t.not_before,"
         " t.last_used, t.revoked, u.name, u.created, p.id, p.name, p.created, r.role"
         " FROM changes ch"
@@ -380,22 +382,22 @@ class SQLStore:
         params: Sequence[Any],
         build: Callable[[Sequence[Any]], T | None],
     ) -> T | None:
-        """``build`` of what ``sql`` reads, from memory while the change counter stays.
+        """``build`` of what ``sql`` reads, from memory while the change counters allow.
 
-        ``sql`` reads the counter, then the columns ``build`` takes, in one row.
+        ``sql`` reads the two counters, then the columns ``build`` takes, in one row.
         """
-        marker = self._commit_marker()  # before any read: see _counter
+        marker = self._commit_marker()  # before any read: see _counters
         kept = self._cache.get(key)
-        if kept is not None and kept[0] == self._counter(marker):
+        if kept is not None and still_valid(kept[0], kept[1] is None, self._counters(marker)):
             value: T | None = kept[1]
             return value
         rows = self._read(sql, params)
         if not rows:  # a key that no stored value can hold (PostgreSQL and NUL)
             return None
-        version, *row = rows[0]
-        self._counted(marker, version)
+        changed, added, *row = rows[0]
+        self._counted(marker, (changed, added))
         value = build(row)
-        self._cache.put(key, version, value)
+        self._cache.put(key, (changed, added), value)
         return value
 
     def _commit_marker(self) -> object:
@@ -403,14 +405,14 @@ class SQLStore:
         None where the backend has no such thing (then every check is a query)."""
         return None
 
-    def _counter(self, marker: object) -> int:
-        """The change counter now; ``marker`` was taken just before (None: none)."""
-        version: int = self._read(self._sql.version, ())[0][0]
-        self._counted(marker, version)
-        return version
+    def _counters(self, marker: object) -> Counters:
+        """The change counters now; ``marker`` was taken just before (None: none)."""
+        changed, added = self._read(self._sql.counters, ())[0]
+        self._counted(marker, (changed, added))
+        return changed, added
 
-    def _counted(self, marker: object, version: int) -> None:
-        """The counter was ``version`` in a read that began after ``marker`` was taken."""
+    def _counted(self, marker: object, counters: Counters) -> None:
+        """The counters were ``counters`` in a read that began after ``marker`` was taken."""
 
     def _tx(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError

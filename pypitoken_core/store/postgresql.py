@@ -45,7 +45,7 @@ _STATEMENTS = Statements().in_style(
     user_lock_update="SELECT id FROM users WHERE name = %s FOR UPDATE",
 )
 
-_COUNT = "FOR EACH STATEMENT EXECUTE FUNCTION pypitoken_count_change()"
+_COUNT = "FOR EACH STATEMENT EXECUTE FUNCTION"
 
 #: Schema migrations, applied in order; ``pypitoken_schema.version`` counts the applied
 #: ones. Never edit a released entry: append a new one.
@@ -111,22 +111,27 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     ALTER TABLE events ALTER COLUMN first_time SET NOT NULL;
     CREATE INDEX events_merge ON events (merge_key, seq)
     """,
-    # 3: the change counter (store._cache): moved in the same transaction by every write
-    # that can change a decision, whoever makes it; of tokens, every column but last_used.
-    # Statement triggers: one count per statement, however many rows it changes.
+    # 3: the change counters (store._cache), moved in the same transaction by every write
+    # that can change a decision, whoever makes it: "added" by a new token, "changed" by
+    # anything else (of tokens, every column but last_used). Statement triggers: one
+    # count per statement, however many rows it changes.
     (
-        "CREATE TABLE changes (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
-        "INSERT INTO changes (id, version) VALUES (1, 0)",
+        "CREATE TABLE changes (id integer PRIMARY KEY CHECK (id = 1),"
+        " changed bigint NOT NULL, added bigint NOT NULL)",
+        "INSERT INTO changes (id, changed, added) VALUES (1, 0, 0)",
         "CREATE FUNCTION pypitoken_count_change() RETURNS trigger LANGUAGE plpgsql AS"
-        " $$ BEGIN UPDATE changes SET version = version + 1; RETURN NULL; END $$",
+        " $$ BEGIN UPDATE changes SET changed = changed + 1; RETURN NULL; END $$",
+        "CREATE FUNCTION pypitoken_count_addition() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN UPDATE changes SET added = added + 1; RETURN NULL; END $$",
         *(
             f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
-            f" ON {table} {_COUNT}"
+            f" ON {table} {_COUNT} pypitoken_count_change()"
             for table in ("users", "projects", "roles", "settings")
         ),
-        "CREATE TRIGGER tokens_changed AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF id,"
-        " user_id, salt, description, projects, project_ids, indexes, actions, created,"
-        f" expires, not_before, revoked ON tokens {_COUNT}",
+        f"CREATE TRIGGER tokens_added AFTER INSERT ON tokens {_COUNT} pypitoken_count_addition()",
+        "CREATE TRIGGER tokens_changed AFTER DELETE OR TRUNCATE OR UPDATE OF id, user_id,"
+        " salt, description, projects, project_ids, indexes, actions, created, expires,"
+        f" not_before, revoked ON tokens {_COUNT} pypitoken_count_change()",
     ),
 )
 

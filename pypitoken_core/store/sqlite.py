@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._cache import ReadCache
+from ._cache import Counters, ReadCache
 from ._connections import ThreadConnections
 from ._sql import SQLStore, Statements, iter_statements
 
@@ -42,7 +42,8 @@ _WAL_INDEX_VERSION = 3007000
 
 _STATEMENTS = Statements()
 
-_COUNT = "BEGIN UPDATE changes SET version = version + 1; END"
+_CHANGED = "BEGIN UPDATE changes SET changed = changed + 1; END"
+_ADDED = "BEGIN UPDATE changes SET added = added + 1; END"
 
 #: Schema migrations, applied in order; ``PRAGMA user_version`` counts the applied ones.
 #: Never edit a released entry: append a new one.
@@ -108,21 +109,23 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     UPDATE events SET first_time = time;
     CREATE INDEX events_merge ON events (merge_key, seq)
     """,
-    # 3: the change counter (store._cache): moved in the same transaction by every write
-    # that can change a decision, whoever makes it; of tokens, every column but last_used.
+    # 3: the change counters (store._cache), moved in the same transaction by every write
+    # that can change a decision, whoever makes it: "added" by a new token, "changed" by
+    # anything else (of tokens, every column but last_used).
     (
-        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
-        "INSERT INTO changes (id, version) VALUES (1, 0)",
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " changed INTEGER NOT NULL, added INTEGER NOT NULL)",
+        "INSERT INTO changes (id, changed, added) VALUES (1, 0, 0)",
         *(
-            f"CREATE TRIGGER {table}_{event.lower()} AFTER {event} ON {table} {_COUNT}"
+            f"CREATE TRIGGER {table}_{event.lower()} AFTER {event} ON {table} {_CHANGED}"
             for table in ("users", "projects", "roles", "settings")
             for event in ("INSERT", "UPDATE", "DELETE")
         ),
-        f"CREATE TRIGGER tokens_insert AFTER INSERT ON tokens {_COUNT}",
-        f"CREATE TRIGGER tokens_delete AFTER DELETE ON tokens {_COUNT}",
+        f"CREATE TRIGGER tokens_insert AFTER INSERT ON tokens {_ADDED}",
+        f"CREATE TRIGGER tokens_delete AFTER DELETE ON tokens {_CHANGED}",
         "CREATE TRIGGER tokens_update AFTER UPDATE OF id, user_id, salt, description,"
         " projects, project_ids, indexes, actions, created, expires, not_before, revoked"
-        f" ON tokens {_COUNT}",
+        f" ON tokens {_CHANGED}",
     ),
 )
 
@@ -313,7 +316,7 @@ class SQLiteStore(SQLStore):
             raise
         self._watch: _CommitWatch | None = None
         self._watch_pending = False
-        self._seen: tuple[bytes, int] | None = None
+        self._seen: tuple[bytes, Counters] | None = None
         try:
             self._file = _FILES.opened(self._path)
         except OSError as e:
@@ -329,7 +332,7 @@ class SQLiteStore(SQLStore):
         except StoreError:
             return None
         try:
-            keeper.execute(self._sql.version).fetchall()  # opens and maps the wal-index
+            keeper.execute(self._sql.counters).fetchall()  # opens and maps the wal-index
             shm = self._path.with_name(self._path.name + "-shm")
             return _CommitWatch(_FILES.mapping(self._file, shm), keeper)
         except (OSError, ValueError, sqlite3.Error):
@@ -348,15 +351,15 @@ class SQLiteStore(SQLStore):
                 return None
         return watch.marker()
 
-    def _counter(self, marker: object) -> int:
+    def _counters(self, marker: object) -> Counters:
         seen = self._seen
         if marker is not None and seen is not None and seen[0] == marker:
-            return seen[1]  # nothing committed since the counter was read
-        return super()._counter(marker)
+            return seen[1]  # nothing committed since the counters were read
+        return super()._counters(marker)
 
-    def _counted(self, marker: object, version: int) -> None:
+    def _counted(self, marker: object, counters: Counters) -> None:
         if isinstance(marker, bytes):
-            self._seen = (marker, version)
+            self._seen = (marker, counters)
 
     def _after_fork_in_child(self) -> None:
         # The parent's keeper connection must not be used (nor closed) here, and its

@@ -244,10 +244,16 @@ def test_sqlite_kept_reads_of_an_unchanged_store_run_no_statement(sqlite_url: st
         seen: list[Any] = []
         ran = statements_run(store, lambda: seen.append(store.get_token_grant("tok-1", None)))
         assert ran and seen[0] is not None and seen[0].token.revoked
-        # An audit line is a commit too: the counter is read, the kept read stays.
+        # A new token changes only reads that found nothing: the counters are read, and
+        # the grant stays kept.
+        other.add_token(record(alice.id, "tok-2"))
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == [
+            "SELECT changed, added FROM changes"
+        ]
+        # An audit line is a commit too: the counters are read, the kept read stays.
         other.add_event(AuditEvent(1, "denied", "tok-1", "alice", None, None, "x"))
         assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == [
-            "SELECT version FROM changes"
+            "SELECT changed, added FROM changes"
         ]
         assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == []
     finally:
@@ -265,7 +271,7 @@ def test_sqlite_store_without_a_commit_watch_asks_the_counter(sqlite_url: str) -
         store._watch = None  # as when the -shm file cannot be mapped
         store.get_token_grant("tok-1", None)
         assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == [
-            "SELECT version FROM changes"
+            "SELECT changed, added FROM changes"
         ]
         assert store.revoke_token("tok-1")
         grant = store.get_token_grant("tok-1", None)

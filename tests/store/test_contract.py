@@ -982,20 +982,38 @@ class PersistentContract(TokenStoreContract):
         finally:
             fresh.close()
 
+    def test_a_new_token_keeps_every_read_but_those_that_found_nothing(
+        self, store: TokenStore, store_url: str
+    ) -> None:
+        ids = decision_fixture(store)
+        before = decision_reads(store, ids)
+        ((changed, added),) = store._read("SELECT changed, added FROM changes", ())  # type: ignore[attr-defined]
+        other = open_store(store_url)
+        try:
+            other.add_token(record(ids["alice"], "tok-2"))
+        finally:
+            other.close()
+        assert store._read("SELECT changed, added FROM changes", ()) == [(changed, added + 1)]  # type: ignore[attr-defined]
+        kept = store._cache._found  # type: ignore[attr-defined]
+        assert all(key in kept for key in [("grant", "tok-1", "foo"), ("user", "alice")])
+        grant = store.get_token_grant("tok-2", "foo")
+        assert grant is not None and grant.token.id == "tok-2"
+        assert decision_reads(store, ids) == {**before, "grant, new token": grant}
+
     def test_settings_count_as_changes(self, store: TokenStore) -> None:
-        counter = store._read("SELECT version FROM changes", ())  # type: ignore[attr-defined]
+        counter = store._read("SELECT changed, added FROM changes", ())  # type: ignore[attr-defined]
         store.set_setting("max_lifetime", "60")
-        assert store._read("SELECT version FROM changes", ()) != counter  # type: ignore[attr-defined]
+        assert store._read("SELECT changed, added FROM changes", ()) != counter  # type: ignore[attr-defined]
 
     @pytest.mark.parametrize("write", sorted(UNCOUNTED))
     def test_writes_that_change_no_decision_keep_the_kept_reads(
         self, store: TokenStore, write: str
     ) -> None:
         ids = decision_fixture(store)
-        counter = store._read("SELECT version FROM changes", ())  # type: ignore[attr-defined]
+        counter = store._read("SELECT changed, added FROM changes", ())  # type: ignore[attr-defined]
         before = decision_reads(store, ids)
         UNCOUNTED[write](store)
-        assert store._read("SELECT version FROM changes", ()) == counter  # type: ignore[attr-defined]
+        assert store._read("SELECT changed, added FROM changes", ()) == counter  # type: ignore[attr-defined]
         assert decision_reads(store, ids) == before
         if write == "touch":  # the one such write a read shows: kept grants lag behind it
             touched = store.get_token("tok-1")
