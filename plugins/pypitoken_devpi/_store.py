@@ -19,9 +19,25 @@ export/import, and let pypitoken write ``[2, [ids]]`` / ``[3, id]`` caveats offl
 
 Every method needs the keyfs transaction devpi opens around each request; writes need a
 write transaction (POST/PUT/PATCH/DELETE on the primary) and fail with ``StoreError``
-elsewhere. Users, projects and roles belong to devpi, so the store is
-:class:`~pypitoken_core.store.TokenRecords` only (no ``Directory``): it reads devpi's
-users to name a token's owner, and the service runs with ``ownership="external"``.
+elsewhere. Users, projects and roles belong to devpi, so the store keeps
+:class:`~pypitoken_core.store.TokenRecords` (no ``Directory``): it reads devpi's users to
+name a token's owner, and the service runs with ``ownership="external"``.
+
+Two things cannot wait for a write request:
+
+- ``last_used``: a token's use in a write transaction is stamped in it; a use in a read
+  transaction (most of them: downloads) is kept in memory, and :meth:`KeyfsStore.write_last_uses`
+  writes what is pending in one write transaction of its own, which a background thread
+  of devpi's (:class:`LastUseWriter`) runs every second or so. The service asks for a
+  stamp at most once a minute per token. A replica cannot write its keyfs: it stamps
+  nothing, and its records show the primary's stamps as they replicate.
+- the audit trail (:class:`~pypitoken_core.store.AuditTrail`): refusals happen mostly in
+  read requests, and keyfs keeps every version of every value forever, so the trail is
+  an SQLite file of the server's own (``pypitoken-audit.sqlite3`` in the server
+  directory), folded and bounded as every store's trail is, and readable with
+  ``pypitoken --db sqlite:///<serverdir>/pypitoken-audit.sqlite3 audit list``. Each
+  server keeps its own (a replica records what it refused). Events also go to devpi's
+  log, one line each.
 """
 
 from __future__ import annotations
@@ -35,7 +51,7 @@ from typing import Any
 
 from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
 from pypitoken_core.names import normalize
-from pypitoken_core.store import AuditEvent, TokenGrant, TokenRecord, User
+from pypitoken_core.store import AuditEvent, TokenGrant, TokenRecord, TokenStore, User
 from pypitoken_core.store.base import check_record, check_setting, check_time
 
 __all__ = [
@@ -43,6 +59,7 @@ __all__ = [
     "TOKENS_KEY",
     "USER_NAMESPACE",
     "KeyfsStore",
+    "LastUseWriter",
     "project_id",
     "user_id",
 ]
@@ -52,6 +69,11 @@ TOKENS_KEY = "pypitoken_tokens"
 #: Namespaces of the derived ids; changing them would invalidate every id caveat.
 USER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:user")
 PROJECT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:project")
+#: Tokens whose last use waits for the writer at most; a use beyond waits for the next one
+#: (the service asks again a minute later).
+MAX_PENDING_USES = 10_000
+#: Seconds between two looks of :class:`LastUseWriter` at the pending uses.
+WRITE_INTERVAL = 1.0
 
 
 def user_id(username: str) -> str:
@@ -108,17 +130,21 @@ class KeyfsStore:
     ``xom`` is devpi-server's application object; the store reads ``xom.model`` (bound to
     the current thread's keyfs transaction) on every call and keeps no copy of the data,
     only a process-local map from token id to owner name that is rebuilt when a lookup
-    misses and keyfs has changed since the last build.
+    misses and keyfs has changed since the last build. ``log`` gets one line per event;
+    ``trail`` (a store of its own, see the module docstring) keeps them to be read back,
+    and without one the store has none (its :meth:`list_events` refuses).
     """
 
-    def __init__(self, xom: Any, log: Any = None) -> None:
+    def __init__(self, xom: Any, log: Any = None, trail: TokenStore | None = None) -> None:
         self._xom = xom
         self._log = log
+        self._trail = trail
         self._lock = threading.Lock()
         self._owner_of: dict[str, str] = {}
         self._name_of: dict[str, str] = {}
         self._built_at: int | None = None
         self._settings: dict[str, str] = {}
+        self._pending: dict[str, int] = {}  # token id -> last use not written yet
 
     def __repr__(self) -> str:
         return f"<KeyfsStore {self.url}>"
@@ -265,10 +291,47 @@ class KeyfsStore:
         return True
 
     def touch_token(self, token_id: str, when: int) -> None:
-        # Not recorded: keyfs writes need a write transaction, and most token uses are
-        # read requests (and every request on a replica is). A bad time is still refused,
-        # as by every store.
         check_time("a last-used time", when)
+        if self._xom.is_replica():
+            return  # a replica's keyfs is the primary's: it stamps nothing (module docstring)
+        if self._keyfs_tx().write:
+            self._stamp(token_id, when)
+            return
+        with self._lock:
+            if token_id in self._pending or len(self._pending) < MAX_PENDING_USES:
+                self._pending[token_id] = max(when, self._pending.get(token_id, when))
+
+    def write_last_uses(self) -> int:
+        """Write the last uses pending since the last call, in one keyfs write transaction.
+
+        Call it with no transaction open (devpi's background thread does). Returns how
+        many tokens were stamped; a token gone meanwhile is skipped.
+        """
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        stamped = 0
+        with self._xom.keyfs.write_transaction():
+            for token_id, when in pending.items():
+                stamped += self._stamp(token_id, when)
+        return stamped
+
+    def _stamp(self, token_id: str, when: int) -> bool:
+        """Move the token's ``last_used`` forward to ``when`` (in a write transaction)."""
+        owner = self._owner(token_id)
+        devpi_user = None if owner is None else self._model().get_user(owner)
+        if devpi_user is None or token_id not in self._tokens_of(devpi_user):
+            return False
+        with devpi_user.key.update() as config:
+            tokens = dict(config.get(TOKENS_KEY) or {})
+            data = dict(tokens[token_id])
+            if data.get("last_used") is not None and int(data["last_used"]) >= when:
+                return False
+            data["last_used"] = when
+            tokens[token_id] = data
+            config[TOKENS_KEY] = tokens
+        return True
 
     # -- audit and settings ------------------------------------------------------------
 
@@ -280,7 +343,9 @@ class KeyfsStore:
         merge_window: int = 0,
         keep: int | None = None,
     ) -> None:
-        # Every event is one log line: folding and trimming are the log's rotation's job.
+        # Kept (folded and bounded) by the trail, and one log line each.
+        if self._trail is not None:
+            self._trail.add_event(event, merge_key=merge_key, merge_window=merge_window, keep=keep)
         if self._log is None:
             return
         # Every stage check asks about every action, so most denials are about actions
@@ -297,6 +362,17 @@ class KeyfsStore:
             event.reason,
         )
 
+    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
+        return self._kept_trail().list_events(limit=limit, token_id=token_id)
+
+    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
+        return self._kept_trail().prune_events(before=before, keep=keep)
+
+    def _kept_trail(self) -> TokenStore:
+        if self._trail is None:
+            raise StoreError("this devpi keyfs store keeps no audit trail: see devpi's log")
+        return self._trail
+
     def get_setting(self, key: str) -> str | None:
         return self._settings.get(key)
 
@@ -305,5 +381,30 @@ class KeyfsStore:
         self._settings[key] = value
 
     def close(self) -> None:
-        # devpi owns the keyfs and its transactions: there is nothing here to release.
-        return None
+        # devpi owns the keyfs and its transactions: only the trail is ours to close.
+        if self._trail is not None:
+            self._trail.close()
+
+
+class LastUseWriter:
+    """A devpi background thread (``xom.thread_pool.register``) that writes the last uses
+    the store has pending, every :data:`WRITE_INTERVAL` seconds, until devpi shuts down."""
+
+    thread: Any  # set by devpi's thread pool on registration
+
+    def __init__(self, store: KeyfsStore, log: Any) -> None:
+        self._store = store
+        self._log = log
+
+    def __repr__(self) -> str:
+        return f"<LastUseWriter of {self._store!r}>"
+
+    def thread_run(self) -> None:
+        while True:
+            self.thread.sleep(WRITE_INTERVAL)  # raises devpi's Shutdown when it stops
+            try:
+                self._store.write_last_uses()
+            except Exception as exc:  # a stamp is not worth a thread: log and go on
+                self._log.error(
+                    "pypitoken: could not record last uses: %s: %s", type(exc).__name__, exc
+                )

@@ -36,6 +36,7 @@ from pyramid.httpexceptions import HTTPException, HTTPForbidden
 from pypitoken_core import Context, LoaderError, Token, ValidationError
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.service import TokenService
+from pypitoken_core.store import open_store
 
 from . import views
 from ._identity import REGISTRY_KEY, TokenIdentity
@@ -50,15 +51,17 @@ from ._request import (
     read_index_write,
     request_project,
 )
-from ._store import KeyfsStore, project_id
+from ._store import KeyfsStore, LastUseWriter, project_id
 
-__all__ = ["TokenIdentity"]
+__all__ = ["AUDIT_FILE", "TokenIdentity"]
 
 hookimpl = HookimplMarker("devpiserver")
 
 #: request.environ key of the last stage evaluation that denied something:
 #: (token id, index, project, {action: reason}).
 _DENIAL_KEY = "pypitoken_devpi.denial"
+#: The audit trail's file in devpi's server directory (see pypitoken_devpi._store).
+AUDIT_FILE = "pypitoken-audit.sqlite3"
 #: Label of the service secret, derived from devpi's argon2-stretched auth secret.
 _SECRET_LABEL = b"pypitoken-core devpi token secret v1"
 _ALL_STAGE_PERMISSIONS = frozenset(p for perms in PERMISSIONS.values() for p in perms)
@@ -77,7 +80,10 @@ class _Plugin:
         # restart is as fast as any other.
         secret = hmac.digest(xom.config.get_auth_secret(), _SECRET_LABEL, "sha256")
         self.xom = xom
-        self.store = KeyfsStore(xom, log=threadlog)
+        trail = open_store(f"sqlite:///{xom.config.server_path.absolute() / AUDIT_FILE}")
+        self.store = KeyfsStore(xom, log=threadlog, trail=trail)
+        if not xom.is_replica():
+            xom.thread_pool.register(LastUseWriter(self.store, threadlog))
         self.service = TokenService(
             self.store,
             secret,

@@ -13,6 +13,11 @@
 Only the user's own login (password or devpi login) or an administrator (``root``, or a
 ``--restrict-modify`` principal) may call them; a token never can. On a replica devpi
 forwards the POST and DELETE requests to the primary.
+
+- ``GET /+pypitoken/audit?limit=100&token=<id>``: this server's audit trail (mints,
+  revocations, refusals folded with a count), newest first, as ``pypitoken audit list
+  --json`` shows one: ``{"type": "pypitoken-audit", "result": {"events": [...]}}``. For
+  ``root`` only (with its password or devpi login); each server answers with its own.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 from devpi_server.views import apiresult
 
-from pypitoken_core.display import token_json
+from pypitoken_core.display import event_json, token_json
 from pypitoken_core.exceptions import NotFound, PyPITokenException, StoreError
 
 from ._identity import REGISTRY_KEY, TokenIdentity
@@ -46,6 +51,8 @@ def includeme(config: Any) -> None:
     config.add_view(create_token, route_name="pypitoken-api-tokens", request_method="POST")
     config.add_view(list_tokens, route_name="pypitoken-api-tokens", request_method="GET")
     config.add_view(revoke_token, route_name="pypitoken-api-token", request_method="DELETE")
+    config.add_route("pypitoken-audit", "/+pypitoken/audit")
+    config.add_view(audit_events, route_name="pypitoken-audit", request_method="GET")
 
 
 def _refusal(request: Any, username: str) -> Any:
@@ -176,3 +183,28 @@ def revoke_token(context: Any, request: Any) -> Any:
     except StoreError as exc:
         return apiresult(503, f"the token could not be revoked: {exc}")
     return apiresult(200, f"API token {token_id} revoked")
+
+
+def audit_events(request: Any) -> Any:
+    """``GET /+pypitoken/audit``: the newest lines of this server's audit trail, for root."""
+    if isinstance(request.identity, TokenIdentity):
+        return apiresult(403, "API tokens cannot read the audit trail; log in with a password")
+    if request.authenticated_userid != "root":
+        response = apiresult(401 if request.authenticated_userid is None else 403,
+                             "only root reads the audit trail")  # fmt: skip
+        if request.authenticated_userid is None:
+            response.headers["WWW-Authenticate"] = 'Basic realm="pypi"'
+        return response
+    limit_text = request.params.get("limit", "100")
+    if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 6):
+        return apiresult(400, "'limit' must be a number of lines (at most 999999)")
+    token_id = request.params.get("token") or None
+    try:
+        events = request.registry[REGISTRY_KEY].service.list_events(
+            limit=int(limit_text), token_id=token_id
+        )
+    except StoreError as exc:
+        return apiresult(503, f"the audit trail could not be read: {exc}")
+    return apiresult(
+        200, type="pypitoken-audit", result={"events": [event_json(e) for e in events]}
+    )

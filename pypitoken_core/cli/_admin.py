@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .. import _time
-from ..display import token_json
+from ..display import event_json, token_json
 from ..service import TokenService
 from ..store import TokenRecord
 from ._common import Admin, admin_errors, iso, parse_duration, parse_expiry, pass_admin
@@ -197,20 +197,7 @@ def audit() -> None:
 @admin_errors
 def audit_list(admin: Admin, token_id: str | None, limit: int, as_json: bool) -> None:
     """Show the newest events, newest first; repeated refusals are one line with a count."""
-    events = [
-        {
-            "first": iso(e.first_time),
-            "last": iso(e.time),
-            "count": e.count,
-            "event": e.event,
-            "token_id": e.token_id,
-            "user": e.user,
-            "project": e.project,
-            "action": e.action,
-            "reason": e.reason,
-        }
-        for e in admin.service().list_events(limit=limit, token_id=token_id)
-    ]
+    events = [event_json(e) for e in admin.service().list_events(limit=limit, token_id=token_id)]
     if as_json:
         click.echo(json.dumps(events, indent=2))
         return

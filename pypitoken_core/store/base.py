@@ -240,9 +240,9 @@ class TokenRecords(UserLookup, Protocol):
 
         The service throttles calls, so this is not a write per request. Unknown ids are
         ignored: a last-used stamp is not worth an error. A store that cannot write
-        during the requests that use tokens may keep no stamp at all (devpi's keyfs:
-        most such requests are read transactions, and all are on a replica); its records
-        keep ``last_used`` None.
+        during the requests that use tokens may write the stamp a moment later, or not
+        at all where it cannot write (devpi's keyfs: a use in a read request is stamped
+        by a write of its own shortly after, and a replica stamps nothing).
         """
         ...
 
