@@ -27,6 +27,7 @@ import datetime
 import os
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 from . import names
@@ -102,6 +103,9 @@ _DB_ENV = "PYPITOKEN_DB"
 _DEFAULT_DB = "sqlite:///pypitoken.sqlite3"
 _DOMAIN_SETTING = "domain"
 _MAX_LIFETIME_SETTING = "max_lifetime"
+#: Keys the store's memory of grants by the presented token's signature (see ``_grant``):
+#: random per process, as the memory is.
+_SEAL_KEY = os.urandom(32)
 #: Tokens whose last touch this process remembers (see ``_touch``).
 _TOUCHED_MAX = 10_000
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -160,7 +164,7 @@ class TokenService:
         self.ownership = ownership
         self.allow_delete = allow_delete
         self.last_used_interval = last_used_interval
-        self._touched: dict[str, int] = {}
+        self._touched: OrderedDict[str, int] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"<TokenService store={self.store.url!r} ownership={self.ownership!r}>"
@@ -418,7 +422,7 @@ class TokenService:
                 refused = Refusal((bad,), "request")
                 self._denied(refused, grant, use)
                 raise refused.error()
-            project, role = self._project_and_role(use, owner, token.identifier)
+            project, role = self._project_and_role(use, owner, token)
         refusal = self._refusal(token, grant.token, owner, use, project, role)
         if refusal is not None:
             self._denied(refusal, grant, use)
@@ -553,11 +557,13 @@ class TokenService:
 
         None for an identifier that is not in the store. Our identifiers are lowercase
         UUID4s; anything else cannot be in the store, and crafted bytes (NUL, megabytes)
-        never reach a database query.
+        never reach a database query. The store may answer from memory only a token with
+        this very signature (the seal), so a forged token's refusal costs a read whether
+        or not its id is in use: the time it takes tells nothing about the id.
         """
         if not _UUID.fullmatch(token.identifier):
             return None
-        return self.store.get_token_grant(token.identifier, project_name)
+        return self.store.get_token_grant(token.identifier, project_name, token._seal(_SEAL_KEY))
 
     def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant | None]:
         """Find the token: :meth:`_load` and :meth:`_grant`, raising for a malformed one."""
@@ -598,18 +604,18 @@ class TokenService:
         return context.project_name if self._policy.keeps_projects else None
 
     def _project_and_role(
-        self, context: Context, user: User, token_id: str | None = None
+        self, context: Context, user: User, token: Token | None = None
     ) -> tuple[Project | None, str | None]:
         """The project the context names and ``user``'s role on it, in reads of their own.
 
-        With the id of a token of ``user``'s, in one read (its grant for that project).
+        With a (verified) token of ``user``'s, in one read: its grant for that project.
         The name must have passed :func:`_name_refusal`.
         """
         name = self._project_key(context)
         if name is None:
             return None, None
-        if token_id is not None:
-            grant = self.store.get_token_grant(token_id, name)
+        if token is not None:
+            grant = self._grant(token, name)
             if grant is not None and grant.token.user_id == user.id:
                 return grant.project, grant.role
         project = self._directory().get_project(name)
@@ -678,8 +684,8 @@ class TokenService:
             self.store.touch_token(record.id, now)
             touched = self._touched
             if len(touched) >= _TOUCHED_MAX and record.id not in touched:
-                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                    del touched[next(iter(touched))]  # the oldest: at worst one more touch
+                with contextlib.suppress(KeyError):
+                    touched.popitem(last=False)  # the oldest: at worst one more touch
             touched[record.id] = now
 
     # -- claiming projects ---------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hashlib
 from typing import Any
 
 import pymacaroons
@@ -394,6 +395,10 @@ class Token:
         return _macaroon.signatures_match(
             _macaroon.sign(_key_bytes(key), raw.identifier, raw.caveats), raw.signature
         )
+
+    def _seal(self, key: bytes) -> bytes:
+        """A keyed digest of the signature: names this very token without holding it."""
+        return hashlib.blake2b(self._raw.signature, key=key, digest_size=16).digest()
 
     def _failures(self, context: Context, *, partial: bool = False) -> list[Failure]:
         """Every unmet restriction, in caveat order; an unreadable caveat is one too.

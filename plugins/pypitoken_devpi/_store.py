@@ -251,8 +251,11 @@ class KeyfsStore:
             return None
         return _record_from_dict(token_id, data)
 
-    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+    def get_token_grant(
+        self, token_id: str, project_name: str | None, seal: bytes | None = None
+    ) -> TokenGrant | None:
         # devpi has no project registry here (its ACLs decide): project and role are None.
+        # Nothing is kept in memory here (devpi's keyfs caches), so the seal plays no part.
         token = self.get_token(token_id)
         if token is None:
             return None

@@ -26,6 +26,7 @@ their own, so that a flood of them cannot push out the records of tokens in use.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
@@ -63,8 +64,10 @@ class ReadCache:
     def __init__(self, found: int = FOUND_ENTRIES, unknown: int = UNKNOWN_ENTRIES) -> None:
         self._found_size = found
         self._unknown_size = unknown
-        self._found: dict[Hashable, tuple[Counters, Any]] = {}
-        self._unknown: dict[Hashable, tuple[Counters, Any]] = {}
+        # OrderedDict, not dict: dropping the oldest entry of a dict again and again makes
+        # finding the next oldest a scan over the holes left behind.
+        self._found: OrderedDict[Hashable, tuple[Counters, Any]] = OrderedDict()
+        self._unknown: OrderedDict[Hashable, tuple[Counters, Any]] = OrderedDict()
         self._newest: Counters = (-1, -1)
 
     def __repr__(self) -> str:
@@ -80,13 +83,13 @@ class ReadCache:
         if counters[0] > newest[0]:
             # Everything kept so far was read before a change: none of it is valid now.
             self._newest = counters
-            self._found = {}
-            self._unknown = {}
+            self._found = OrderedDict()
+            self._unknown = OrderedDict()
         elif counters[0] < newest[0]:
             return  # read before a change that another thread has already seen
         elif counters[1] > newest[1]:
             self._newest = counters
-            self._unknown = {}  # read before a token was added: the unknown may exist now
+            self._unknown = OrderedDict()  # read before a token was added: it may exist now
         if value is None:
             if counters[1] < self._newest[1]:
                 return
@@ -97,12 +100,12 @@ class ReadCache:
             return
         if len(entries) >= size and key not in entries:
             try:
-                del entries[next(iter(entries))]
-            except (KeyError, RuntimeError, StopIteration):
-                pass  # another thread changed the map meanwhile: it is bounded either way
+                entries.popitem(last=False)
+            except KeyError:
+                pass  # another thread emptied it meanwhile: it is bounded either way
         entries[key] = (counters, value)
 
     def clear(self) -> None:
         """Forget everything."""
-        self._found = {}
-        self._unknown = {}
+        self._found = OrderedDict()
+        self._unknown = OrderedDict()

@@ -533,8 +533,10 @@ class SQLStore:
         rows = self._read(self._sql.token, (token_id,))
         return token_from_row(rows[0]) if rows else None
 
-    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
-        key = ("grant", token_id, project_name)
+    def get_token_grant(
+        self, token_id: str, project_name: str | None, seal: bytes | None = None
+    ) -> TokenGrant | None:
+        key = ("grant", token_id, project_name, seal)
         return self._kept(key, self._sql.token_grant, (token_id, project_name), _grant)
 
     def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:

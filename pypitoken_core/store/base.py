@@ -214,7 +214,9 @@ class TokenRecords(UserLookup, Protocol):
         """Return the record for a token id, or None. The hot path: one indexed read."""
         ...
 
-    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+    def get_token_grant(
+        self, token_id: str, project_name: str | None, seal: bytes | None = None
+    ) -> TokenGrant | None:
         """Return the token, its owner, and ``project_name``'s project with the owner's role.
 
         The hot path of an index request, in one read (one statement on SQL backends):
@@ -223,7 +225,10 @@ class TokenRecords(UserLookup, Protocol):
         directory knows no projects: its grants have no project and no role. None if the
         token id is unknown. The record's ``last_used`` may be older than ``get_token``'s:
         a store may keep grants in memory until something that can change a decision is
-        written, and a touch is not such a write (``store._cache``).
+        written, and a touch is not such a write (``store._cache``). ``seal``, a digest of
+        the presented token's signature, is part of what a store keeps a grant under: a
+        token with another signature (a forged one) is never answered from memory, so its
+        refusal costs a read whatever its id points at, and its time tells nothing.
         """
         ...
 

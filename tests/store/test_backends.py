@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 import pypitoken_core.store
-from pypitoken_core.exceptions import StoreError
+from pypitoken_core import Context, Token
+from pypitoken_core.exceptions import StoreError, ValidationError
+from pypitoken_core.service import TokenService
 from pypitoken_core.store import AuditEvent, TokenStore, open_store
 from pypitoken_core.store.base import redact_url
 from pypitoken_core.store.sqlite import SQLiteStore
@@ -259,6 +261,38 @@ def test_sqlite_kept_reads_of_an_unchanged_store_run_no_statement(sqlite_url: st
     finally:
         other.close()
         store.close()
+
+
+def test_sqlite_a_forged_token_is_never_answered_from_memory(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The grant a genuine token's requests keep is not the forged twin's: its refusal
+    reads the store, as an unknown id's does, so its time says nothing about the id."""
+    service = TokenService.from_url(sqlite_url, secret_file=tmp_path / "secret")
+    try:
+        service.add_user("alice")
+        raw, _record = service.mint("alice")
+        forged = Token.load(raw)
+        forged._raw = forged._raw._replace(signature=bytes(32))
+        store = service.store
+        assert isinstance(store, SQLiteStore)
+        use = Context(action="download")
+        service.authenticate(raw, use)  # read, kept, and last_used written (a commit)
+        service.authenticate(raw, use)  # the counters are read again after that commit
+        assert statements_run(store, lambda: service.authenticate(raw, use)) == []
+        for attempt in range(2):
+            ran = statements_run(store, lambda: _refused(service, forged.dump(), use))
+            joined = [sql for sql in ran if sql.startswith("SELECT ch.changed, ch.added, t.id")]
+            # The first attempt reads the grant; a repeat of the same forgery is kept,
+            # as a repeated unknown id is: either way only what the sender knows.
+            assert len(joined) == (1 if attempt == 0 else 0), ran
+    finally:
+        service.close()
+
+
+def _refused(service: TokenService, raw: str, use: Context) -> None:
+    with pytest.raises(ValidationError, match=r"^invalid or unknown token$"):
+        service.authenticate(raw, use)
 
 
 def test_sqlite_store_without_a_commit_watch_asks_the_counter(sqlite_url: str) -> None:

@@ -995,7 +995,7 @@ class PersistentContract(TokenStoreContract):
             other.close()
         assert store._read("SELECT changed, added FROM changes", ()) == [(changed, added + 1)]  # type: ignore[attr-defined]
         kept = store._cache._found  # type: ignore[attr-defined]
-        assert all(key in kept for key in [("grant", "tok-1", "foo"), ("user", "alice")])
+        assert all(key in kept for key in [("grant", "tok-1", "foo", None), ("user", "alice")])
         grant = store.get_token_grant("tok-2", "foo")
         assert grant is not None and grant.token.id == "tok-2"
         assert decision_reads(store, ids) == {**before, "grant, new token": grant}
