@@ -28,9 +28,9 @@ Two things cannot wait for a write request:
 - ``last_used``: a token's use in a write transaction is stamped in it; a use in a read
   transaction (most of them: downloads) is kept in memory, and :meth:`KeyfsStore.write_last_uses`
   writes what is pending in one write transaction of its own, which a background thread
-  of devpi's (:class:`LastUseWriter`) runs every second or so. The service asks for a
-  stamp at most once a minute per token. A replica cannot write its keyfs: it stamps
-  nothing, and its records show the primary's stamps as they replicate.
+  of devpi's (:class:`LastUseWriter`) runs every :data:`WRITE_INTERVAL` seconds. The
+  service asks for a stamp at most once a minute per token. A replica cannot write its
+  keyfs: it stamps nothing, and its records show the primary's stamps as they replicate.
 - the audit trail (:class:`~pypitoken_core.store.AuditTrail`): refusals happen mostly in
   read requests, and keyfs keeps every version of every value forever, so the trail is
   an SQLite file of the server's own (``pypitoken-audit.sqlite3`` in the server
@@ -72,8 +72,10 @@ PROJECT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:project
 #: Tokens whose last use waits for the writer at most; a use beyond waits for the next one
 #: (the service asks again a minute later).
 MAX_PENDING_USES = 10_000
-#: Seconds between two looks of :class:`LastUseWriter` at the pending uses.
-WRITE_INTERVAL = 1.0
+#: Seconds between two rounds of :class:`LastUseWriter`. Each round that stamps a last
+#: use rewrites the owner's user record (devpi keeps every version of it), so rounds are
+#: spaced out: a use in a read request is recorded within this many seconds.
+WRITE_INTERVAL = 10.0
 
 
 def user_id(username: str) -> str:
