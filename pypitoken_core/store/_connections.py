@@ -70,11 +70,6 @@ class ThreadConnections(Generic[C]):
         self._pid = os.getpid()
         _LIVE.add(self)
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
     def get(self) -> C:
         """Return this thread's connection, opening it if needed."""
         try:
