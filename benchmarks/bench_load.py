@@ -9,10 +9,9 @@ SQLite, pypiserver on PostgreSQL (a throwaway cluster, or ``--pg URL``) and devp
   four: its pages are protected too), as pip does, with a token of that project or, one
   time in twenty, of another one;
 - upload a new version of a project, as twine does (a multipart ``file_upload``);
-- mint tokens (half of them expiring a few seconds later) and revoke some: on devpi
-  through its token API (``POST``/``DELETE /{user}/+api-tokens``); on pypiserver through
-  the admin service, from this process (pypiserver's own token API is issue 9: minting
-  through it is :meth:`Pypiserver.mint` and :meth:`Pypiserver.revoke`, nothing else);
+- mint tokens (half of them expiring a few seconds later) and revoke some, through the
+  server's token API (devpi ``POST``/``DELETE /{user}/+api-tokens``, pypiserver
+  ``/+api-tokens``);
 - send forged tokens (a real one with its signature altered, and unknown ids);
 - and two of them run the real tools in a loop: ``pip download`` and ``twine upload``.
 
@@ -65,6 +64,8 @@ from tests.e2e.pypiserver import client  # noqa: E402
 BIN = Path(sys.executable).parent
 PROJECTS = ("load-a", "load-b", "load-c", "load-d")
 TOKEN_USER = "__token__"
+#: The token owner's htpasswd password on pypiserver (its token API logs her in with it).
+LARA_PASSWORD = "lara-load-password"
 #: Tokens in play at most; the oldest revoked or expired ones leave first.
 POOL = 120
 #: Seconds to expiry of the tokens minted to expire during the run (half of them).
@@ -176,22 +177,27 @@ def _expiry(raw: str) -> int | None:
 
 
 class Pypiserver:
-    """``pypitoken-pypiserver run`` (waitress) on one store; tokens through the admin
-    service in this process, as another host's admin command would."""
+    """``pypitoken-pypiserver run`` (waitress) on one store; tokens minted and revoked
+    through its token API (``/+api-tokens``) by their owner, lara, with her password."""
 
     domain = "localhost"
     public_pages = False  # -a update,download,list
 
-    def __init__(self, name: str, server: Server, service: TokenService) -> None:
+    def __init__(self, name: str, server: Server) -> None:
         self.name = name
         self.server = server
-        self._service = service
+        self._auth = client.basic("lara", LARA_PASSWORD)
 
     @classmethod
     @contextlib.contextmanager
     def running(cls, name: str, work: Path, db: str) -> Iterator[Pypiserver]:
+        from passlib.apache import HtpasswdFile
+
         secret = work / "server.secret"
         secret.write_text("a-load-test-secret-of-enough-bytes\n")
+        htpasswd = HtpasswdFile(str(work / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
+        htpasswd.set_password("lara", LARA_PASSWORD)
+        htpasswd.save()
         service = TokenService.from_url(db, secret_file=secret)
         packages = work / "packages"
         packages.mkdir()
@@ -200,25 +206,40 @@ class Pypiserver:
             for project in PROJECTS:
                 service.add_project(project, "lara")
                 make_wheel(packages, project, "0.0")
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            argv = [
-                str(BIN / "pypitoken-pypiserver"), "run", "-i", "127.0.0.1", "-p", str(port),
-                "-a", "update,download,list", "--disable-fallback", "--token-db", db,
-                "--token-secret-file", str(secret), str(packages),
-            ]  # fmt: skip
-            with run_server(argv, ready_url=url + "/health", base_url=url, log=work / "log") as s:
-                yield cls(name, s, service)
         finally:
             service.close()
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        argv = [
+            str(BIN / "pypitoken-pypiserver"), "run", "-i", "127.0.0.1", "-p", str(port),
+            "-a", "update,download,list", "--disable-fallback", "--token-db", db,
+            "--token-secret-file", str(secret), "-P", str(work / "htpasswd"), str(packages),
+        ]  # fmt: skip
+        with run_server(argv, ready_url=url + "/health", base_url=url, log=work / "log") as s:
+            yield cls(name, s)
+
+    def _api(self, method: str, path: str, body: bytes | None = None) -> client.Response:
+        return client.request(
+            self.server.url, method, path, auth=self._auth, body=body,
+            content_type=None if body is None else "application/json",
+        )  # fmt: skip
 
     def mint(self, project: str, expires: int | None) -> Held:
-        # Issue 9 adds pypiserver's token API; until then the admin service mints.
-        raw, record = self._service.mint("lara", projects=[project], expires=expires)
-        return Held(record.id, raw, project, record.expires)
+        import json
+
+        body: dict[str, object] = {"projects": [project]}
+        if expires is not None:
+            body["expires"] = expires
+        reply = self._api("POST", "/+api-tokens", json.dumps(body).encode())
+        if reply.status != 201:
+            raise RuntimeError(f"minting through pypiserver's API failed: {reply}")
+        result = json.loads(reply.body)["result"]
+        return Held(result["id"], result["token"], project, _expiry(result["token"]))
 
     def revoke(self, held: Held) -> None:
-        self._service.revoke(held.id)
+        reply = self._api("DELETE", f"/+api-tokens/{held.id}")
+        if reply.status != 200:
+            raise RuntimeError(f"revoking through pypiserver's API failed: {reply}")
 
     def simple(self, project: str) -> str:
         return f"/simple/{project}/"

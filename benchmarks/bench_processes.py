@@ -11,8 +11,8 @@ send the next request of every process again (all must be 403 "token revoked").
 It prints per store: the rounds, the stale answers (a new token refused, or a revoked
 one let in: must be 0), how long the five answers took after the change returned, and
 the background throughput; then the PostgreSQL / SQLite throughput ratio. Target: no
-stale answer. A ``jti`` taken on one process (trusted publishing, issue 10) is one more
-kind of round once that exists.
+stale answer. The e2e test also checks a token minted and revoked through one process's
+token API, and a trusted-publishing ``jti`` taken on one process and refused by the others.
 
     python benchmarks/bench_processes.py [--rounds 50] [--clients 6] [--short]
 """

@@ -106,12 +106,15 @@ def issue(
     not_before: int | None,
     expires: int | None,
     description: str,
+    publisher_id: str | None = None,
 ) -> tuple[str, TokenRecord]:
     """Make a token for ``owner`` from checked values, store its record; return both.
 
     A project-scoped token carries the project-name and project-id caveats, as on pypi.org;
-    a user-wide one the user-id caveat. The record (and its "minted" audit line) is written
-    in one store transaction; the raw token exists only in the return value.
+    a user-wide one the user-id caveat; one minted for a trusted publisher (``publisher_id``)
+    also pypi.org's trusted-publisher caveat, ``[4, "<publisher id>", null]``. The record
+    (and its "minted" audit line) is written in one store transaction; the raw token exists
+    only in the return value.
     """
     token_id = str(uuid.uuid4())
     salt = new_salt()
@@ -127,6 +130,7 @@ def issue(
         # A caveat only when narrowed: default tokens stay readable by pypitoken.
         actions=None if set(actions) == set(DEFAULT_ACTIONS) else actions,
         indexes=indexes or None,
+        oidc_publisher_id=publisher_id,
     )
     record = TokenRecord(
         id=token_id,
@@ -142,6 +146,7 @@ def issue(
         not_before=not_before,
         last_used=None,
         revoked=False,
+        publisher_id=publisher_id,
     )
     # Tokens minted from now on belong to this secret: warn about the others only.
     note_fingerprint(store, secret, warn=False)

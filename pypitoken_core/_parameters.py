@@ -20,6 +20,7 @@ from .restrictions import (
     LegacyDateRestriction,
     LegacyNoopRestriction,
     LegacyProjectNamesRestriction,
+    OIDCPublisherRestriction,
     ProjectIDsRestriction,
     ProjectNamesRestriction,
     Restriction,
@@ -82,11 +83,13 @@ def from_parameters(
     legacy_noop: object = None,
     actions: object = None,
     indexes: object = None,
+    oidc_publisher_id: object = None,
 ) -> list[Restriction]:
     """Build the restrictions for ``Token.restrict``, in the fixed caveat order.
 
     The order (date, names, ids, user, legacy noop, legacy names, legacy date, then the
-    extensions) is pypitoken's, so that the same call writes the same bytes.
+    extensions) is pypitoken's, so that the same call writes the same bytes; pypi.org's
+    trusted-publisher caveat (tag 4, which pypitoken cannot write) follows the user's.
     """
     result: list[Restriction] = []
     dates = _date_params(not_before, not_after)
@@ -104,6 +107,10 @@ def from_parameters(
         if type(user_id) is not str or not user_id:
             raise InvalidRestriction("user_id should be a non-empty string.")
         result.append(UserIDRestriction(user_id))
+    if oidc_publisher_id is not None:
+        if type(oidc_publisher_id) is not str or not oidc_publisher_id:
+            raise InvalidRestriction("oidc_publisher_id should be a non-empty string.")
+        result.append(OIDCPublisherRestriction(oidc_publisher_id))
     if legacy_noop is True:
         result.append(LegacyNoopRestriction())
     if legacy_project_names is not None:

@@ -6,13 +6,21 @@ client, so that a record, a time or a reason reads the same wherever it appears.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from ._time import iso as iso
-from .store import AuditEvent, TokenRecord
+from .store import AuditEvent, PublisherRecord, TokenRecord
 
-__all__ = ["MAX_REASON_PHRASE", "event_json", "iso", "reason_phrase", "token_json"]
+__all__ = [
+    "MAX_REASON_PHRASE",
+    "event_json",
+    "iso",
+    "publisher_json",
+    "reason_phrase",
+    "token_json",
+]
 
 #: Longest HTTP reason phrase :func:`reason_phrase` makes. twine and pip print it whole;
 #: servers and proxies accept far longer status lines.
@@ -59,6 +67,32 @@ def token_json(record: TokenRecord, *, owner: str | None, epoch: bool = False) -
         "expires": when(record.expires),
         "last_used": when(record.last_used),
         "revoked": record.revoked,
+        "publisher_id": record.publisher_id,
+    }
+
+
+def publisher_json(
+    record: PublisherRecord, *, added_by: str | None, epoch: bool = False
+) -> dict[str, Any]:
+    """A trusted publisher as a JSON object: its kind's fields next to the common ones.
+
+    ``added_by`` is the registrant's name (None once the user is removed); times as in
+    :func:`token_json`.
+    """
+    try:
+        fields = json.loads(record.config)
+    except ValueError:
+        fields = {}
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "issuer": record.issuer,
+        **(fields if isinstance(fields, dict) else {}),
+        "projects": list(record.projects),
+        "index": record.index,
+        "pending": list(record.pending),
+        "added_by": added_by,
+        "created": record.created if epoch else iso(record.created),
     }
 
 

@@ -244,13 +244,15 @@ class Token:
         *,
         actions: Any = None,
         indexes: Any = None,
+        oidc_publisher_id: str | None = None,
     ) -> Token:
         """Add restrictions (in place) and return the token, to ease chaining.
 
         Anyone holding the token may call this: restrictions only narrow. Caveats are
-        appended in a fixed order (date, project names, project ids, user, legacy noop,
-        legacy names, legacy date, then this project's ``actions`` and ``indexes``), the
-        same as pypitoken. Project names are PEP 503-normalised.
+        appended in a fixed order (date, project names, project ids, user, pypi.org's
+        trusted publisher, legacy noop, legacy names, legacy date, then this project's
+        ``actions`` and ``indexes``), the same as pypitoken for what pypitoken writes.
+        Project names are PEP 503-normalised.
 
         Raises :class:`InvalidRestriction` if the parameters cannot describe a restriction.
         """
@@ -266,6 +268,7 @@ class Token:
             legacy_noop=legacy_noop,
             actions=actions,
             indexes=indexes,
+            oidc_publisher_id=oidc_publisher_id,
         )
         if not new:
             return self

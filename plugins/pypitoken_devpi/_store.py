@@ -17,13 +17,29 @@ Ids: devpi has no user or project ids, so this module defines stable ones (docum
 They need no storage, are the same on the primary, every replica and after an
 export/import, and let pypitoken write ``[2, [ids]]`` / ``[3, id]`` caveats offline.
 
+Trusted publishers live in their registrant's user record too (hidden key
+``"pypitoken_publishers"``), and the single-use marks (the ``jti`` of every OIDC token
+exchanged, until it expires) in root's (``"pypitoken_single_use"``): devpi serialises its
+write transactions, so taking a mark inside the mint request's transaction is atomic, and
+the marks replicate like everything else.
+
 Every method needs the keyfs transaction devpi opens around each request; writes need a
 write transaction (POST/PUT/PATCH/DELETE on the primary) and fail with ``StoreError``
-elsewhere. Users, projects and roles belong to devpi, so the store keeps
-:class:`~pypitoken_core.store.TokenRecords` (no ``Directory``): it reads devpi's users to
-name a token's owner, and the service runs with ``ownership="external"``.
+elsewhere. Users, projects and roles belong to devpi, so the store is
+:class:`~pypitoken_core.store.TokenRecords`, :class:`~pypitoken_core.store.Publishers`
+and :class:`~pypitoken_core.store.SingleUse` (no ``Directory``): it reads devpi's users
+to name a token's owner, and the service runs with ``ownership="external"``.
 
-Two things cannot wait for a write request:
+It also keeps the token page's sessions (:class:`~pypitoken_core.store.PageSessions`):
+each in its user's record under the hidden key ``"pypitoken_sessions"``, by the hash of
+the cookie's id, written at log-in and log-out (POSTs, so write transactions), gone with
+the user. Two things stay in this process instead, because devpi-server is one process
+and keyfs keeps every write in its changelog for ever: a session's last use (written on
+every page view, most of them read transactions; after a restart a session counts as
+last used when it was last written), and the failed log-ins of the throttle (an attacker
+must not be able to grow the changelog).
+
+Two things of the tokens cannot wait for a write request:
 
 - ``last_used``: a token's use in a write transaction is stamped in it; a use in a read
   transaction (most of them: downloads) is kept in memory, and :meth:`KeyfsStore.write_last_uses`
@@ -46,16 +62,40 @@ import base64
 import binascii
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from devpi_server.readonly import ensure_deeply_readonly
 
 from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
 from pypitoken_core.names import normalize
-from pypitoken_core.store import AuditEvent, TokenGrant, TokenRecord, TokenStore, User
-from pypitoken_core.store.base import check_record, check_setting, check_time
+from pypitoken_core.store import (
+    AuditEvent,
+    LoginFailures,
+    PageSession,
+    PublisherRecord,
+    TokenGrant,
+    TokenRecord,
+    TokenStore,
+    User,
+)
+from pypitoken_core.store.base import (
+    check_keep,
+    check_publisher,
+    check_publisher_projects,
+    check_record,
+    check_session,
+    check_setting,
+    check_single_use,
+    check_time,
+    count_login_failure,
+)
 
 __all__ = [
+    "MARKS_KEY",
     "PROJECT_NAMESPACE",
+    "PUBLISHERS_KEY",
+    "SESSIONS_KEY",
     "TOKENS_KEY",
     "USER_NAMESPACE",
     "KeyfsStore",
@@ -66,6 +106,13 @@ __all__ = [
 
 #: The hidden key of a devpi user record that holds that user's token records.
 TOKENS_KEY = "pypitoken_tokens"
+#: The hidden key of a devpi user record that holds the publishers that user registered.
+PUBLISHERS_KEY = "pypitoken_publishers"
+#: The hidden key of root's user record that holds the single-use marks.
+MARKS_KEY = "pypitoken_single_use"
+_MARKS_USER = "root"
+#: The hidden key of a devpi user record that holds that user's token-page sessions.
+SESSIONS_KEY = "pypitoken_sessions"
 #: Namespaces of the derived ids; changing them would invalidate every id caveat.
 USER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:user")
 PROJECT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:project")
@@ -102,7 +149,40 @@ def _record_to_dict(record: TokenRecord) -> dict[str, Any]:
         "not_before": record.not_before,
         "last_used": record.last_used,
         "revoked": record.revoked,
+        "publisher_id": record.publisher_id,
     }
+
+
+def _publisher_to_dict(record: PublisherRecord) -> dict[str, Any]:
+    return {
+        "kind": record.kind,
+        "issuer": record.issuer,
+        "config": record.config,
+        "lookup_key": record.lookup_key,
+        "projects": list(record.projects),
+        "index": record.index,
+        "pending": list(record.pending),
+        "added_by": record.added_by,
+        "created": record.created,
+    }
+
+
+def _publisher_from_dict(publisher_id: str, data: Mapping[str, Any]) -> PublisherRecord:
+    try:
+        return PublisherRecord(
+            id=publisher_id,
+            kind=str(data["kind"]),
+            issuer=str(data["issuer"]),
+            config=str(data["config"]),
+            lookup_key=str(data["lookup_key"]),
+            projects=tuple(data["projects"]),
+            index=None if data.get("index") is None else str(data["index"]),
+            pending=tuple(data.get("pending", ())),
+            added_by=str(data["added_by"]),
+            created=int(data["created"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"publisher {publisher_id} in devpi's keyfs is damaged") from exc
 
 
 def _record_from_dict(token_id: str, data: Mapping[str, Any]) -> TokenRecord:
@@ -121,9 +201,33 @@ def _record_from_dict(token_id: str, data: Mapping[str, Any]) -> TokenRecord:
             not_before=None if data.get("not_before") is None else int(data["not_before"]),
             last_used=None if data.get("last_used") is None else int(data["last_used"]),
             revoked=bool(data.get("revoked", False)),
+            publisher_id=None if data.get("publisher_id") is None else str(data["publisher_id"]),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise StoreError(f"token record {token_id} in devpi's keyfs is damaged") from exc
+
+
+#: A record as devpi hands one out (a read-only view), for the work an unknown id is
+#: made to cost in ``get_token_grant``.
+_STAND_IN = ensure_deeply_readonly(
+    _record_to_dict(
+        TokenRecord(
+            id=str(uuid.UUID(int=0)),
+            user_id=user_id("root"),
+            salt=bytes(32),
+            description="",
+            projects=(),
+            project_ids=(),
+            indexes=(),
+            actions=("upload", "download"),
+            created=0,
+            expires=None,
+            not_before=None,
+            last_used=None,
+            revoked=False,
+        )
+    )
+)
 
 
 class KeyfsStore:
@@ -147,6 +251,10 @@ class KeyfsStore:
         self._built_at: int | None = None
         self._settings: dict[str, str] = {}
         self._pending: dict[str, int] = {}  # token id -> last use not written yet
+        self._session_owner: dict[str, str] = {}
+        self._sessions_built_at: int | None = None
+        self._seen: dict[str, int] = {}
+        self._failures: dict[str, LoginFailures] = {}
 
     def __repr__(self) -> str:
         return f"<KeyfsStore {self.url}>"
@@ -260,6 +368,16 @@ class KeyfsStore:
         # Nothing is kept in memory here (devpi's keyfs caches), so the seal plays no part.
         token = self.get_token(token_id)
         if token is None:
+            # What a found id costs (its owner's record read, a record parsed, the owner
+            # looked up), paid on root's record (devpi-init always creates root), so that
+            # the time of a refusal says next to nothing about whether the id exists. The
+            # rest is devpi reading a bigger user record for a real owner; measured in
+            # benchmarks/bench_forged_ids.py.
+            root = self._model().get_user("root")
+            if root is not None:
+                self._tokens_of(root).get(token_id)
+            _record_from_dict(token_id, _STAND_IN)
+            self.get_user_by_id(_STAND_IN["user_id"])
             return None
         return TokenGrant(token, self.get_user_by_id(token.user_id), None, None)
 
@@ -337,6 +455,223 @@ class KeyfsStore:
             tokens[token_id] = data
             config[TOKENS_KEY] = tokens
         return True
+
+    # -- trusted publishers and single-use marks ---------------------------------------
+
+    def _all_publishers(self) -> dict[str, tuple[str, PublisherRecord]]:
+        # Read from the user records each time (keyfs caches them): the exchange runs in
+        # write transactions, which must see their own writes. It costs one pass over the
+        # users per exchange, on an index whose users are people.
+        found: dict[str, tuple[str, PublisherRecord]] = {}
+        for devpi_user in self._model().get_userlist():
+            config = devpi_user.key.get() or {}
+            entries = config.get(PUBLISHERS_KEY)
+            if isinstance(entries, Mapping):
+                for pid, data in entries.items():
+                    found[pid] = (devpi_user.name, _publisher_from_dict(pid, data))
+        return found
+
+    def add_publisher(self, record: PublisherRecord, *, event: AuditEvent | None = None) -> None:
+        check_publisher(record)
+        name = self._user_name_for_id(record.added_by)
+        if name is None:
+            raise NotFound(f"no devpi user with id {record.added_by}")
+        devpi_user = self._writable_user(name)
+        if record.id in self._all_publishers():
+            raise AlreadyExists(f"publisher {record.id} already exists")
+        with devpi_user.key.update() as config:
+            entries = dict(config.get(PUBLISHERS_KEY) or {})
+            entries[record.id] = _publisher_to_dict(record)
+            config[PUBLISHERS_KEY] = entries
+        if event is not None:
+            self.add_event(event)
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord | None:
+        found = self._all_publishers().get(publisher_id)
+        return None if found is None else found[1]
+
+    def list_publishers(self) -> list[PublisherRecord]:
+        records = [record for _, record in self._all_publishers().values()]
+        return sorted(records, key=lambda r: (r.created, r.id))
+
+    def find_publishers(self, lookup_key: str) -> list[PublisherRecord]:
+        return [r for r in self.list_publishers() if r.lookup_key == lookup_key]
+
+    def has_issuer(self, issuer: str) -> bool:
+        return any(r.issuer == issuer for _, r in self._all_publishers().values())
+
+    def _change_publisher(
+        self, publisher_id: str, remove: bool, projects: tuple[tuple[str, ...], ...] = ()
+    ) -> bool:
+        found = self._all_publishers().get(publisher_id)
+        if found is None:
+            return False
+        devpi_user = self._writable_user(found[0])
+        with devpi_user.key.update() as config:
+            entries = dict(config.get(PUBLISHERS_KEY) or {})
+            if remove:
+                entries.pop(publisher_id, None)
+                # Its tokens are this user's (the registrant's): revoke them in the same write.
+                tokens = {
+                    tid: dict(data, revoked=True)
+                    if data.get("publisher_id") == publisher_id
+                    else data
+                    for tid, data in (config.get(TOKENS_KEY) or {}).items()
+                }
+                config[TOKENS_KEY] = tokens
+            else:
+                names, pending = projects
+                entries[publisher_id] = dict(
+                    entries[publisher_id], projects=list(names), pending=list(pending)
+                )
+            config[PUBLISHERS_KEY] = entries
+        return True
+
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        check_publisher_projects(projects, pending)
+        return self._change_publisher(publisher_id, remove=False, projects=(projects, pending))
+
+    def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
+        removed = self._change_publisher(publisher_id, remove=True)
+        if removed and event is not None:
+            self.add_event(event)
+        return removed
+
+    def _marks(self) -> Mapping[str, Any]:
+        root = self._model().get_user(_MARKS_USER)
+        marks = None if root is None else (root.key.get() or {}).get(MARKS_KEY)
+        return marks if isinstance(marks, Mapping) else {}
+
+    def take_once(self, key: str, expires: int, now: int) -> bool:
+        check_single_use(key, expires, now)
+        root = self._writable_user(_MARKS_USER)
+        with root.key.update() as config:
+            marks = {k: e for k, e in (config.get(MARKS_KEY) or {}).items() if e >= now}
+            if key in marks:
+                return False
+            marks[key] = expires
+            config[MARKS_KEY] = marks
+        return True
+
+    def is_taken(self, key: str, now: int) -> bool:
+        check_time("a single-use check's time", now)
+        expires = self._marks().get(key)
+        return isinstance(expires, int) and expires >= now
+
+    # -- page sessions -----------------------------------------------------------------
+
+    def _sessions_of(self, devpi_user: Any) -> Mapping[str, Any]:
+        config = devpi_user.key.get() or {}
+        sessions = config.get(SESSIONS_KEY)
+        return sessions if isinstance(sessions, Mapping) else {}
+
+    def _session_user(self, key: str) -> str | None:
+        owner = self._session_owner.get(key)
+        if owner is not None:
+            return owner
+        serial = self._keyfs_tx().at_serial
+        with self._lock:
+            if self._sessions_built_at == serial:
+                return None
+            # As for tokens: rebuilt from the user records when a lookup misses after a
+            # keyfs change (a session written by another thread, or before a restart).
+            owners: dict[str, str] = {}
+            for devpi_user in self._model().get_userlist():
+                for session_key in self._sessions_of(devpi_user):
+                    owners[session_key] = devpi_user.name
+            self._session_owner = owners
+            self._sessions_built_at = serial
+        return self._session_owner.get(key)
+
+    def add_session(self, session: PageSession, *, keep: int) -> None:
+        check_session(session)
+        check_keep(keep)
+        devpi_user = self._writable_user(session.user)
+        if self._session_user(session.key) is not None:
+            raise AlreadyExists("a session with this key already exists")
+        with devpi_user.key.update() as config:
+            sessions = dict(config.get(SESSIONS_KEY) or {})
+            live = {k: v for k, v in sessions.items() if int(v["expires"]) > session.created}
+            live[session.key] = {
+                "groups": list(session.groups),
+                "csrf": session.csrf,
+                "created": session.created,
+                "last_seen": session.last_seen,
+                "expires": session.expires,
+            }
+            newest = sorted(live, key=lambda k: (int(live[k]["created"]), k), reverse=True)
+            config[SESSIONS_KEY] = {k: live[k] for k in newest[:keep]}
+        self._session_owner[session.key] = session.user
+
+    def get_session(self, key: str) -> PageSession | None:
+        owner = self._session_user(key)
+        devpi_user = None if owner is None else self._model().get_user(owner)
+        data = None if devpi_user is None else self._sessions_of(devpi_user).get(key)
+        if owner is None or data is None:
+            self._session_owner.pop(key, None)
+            return None
+        try:
+            stored = int(data["last_seen"])
+            return PageSession(
+                key=key,
+                user=owner,
+                groups=tuple(str(g) for g in data.get("groups", ())),
+                csrf=str(data["csrf"]),
+                created=int(data["created"]),
+                last_seen=max(stored, self._seen.get(key, stored)),
+                expires=int(data["expires"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"a token page session of {owner} in devpi's keyfs is damaged"
+            ) from exc
+
+    def touch_session(self, key: str, when: int) -> None:
+        check_time("a session's last use", when)
+        if self._session_user(key) is None:
+            return
+        with self._lock:
+            if self._seen.get(key, -1) < when:
+                self._seen[key] = when
+
+    def _drop_sessions(self, name: str, doomed: Any) -> int:
+        devpi_user = self._writable_user(name)
+        with devpi_user.key.update() as config:
+            sessions = dict(config.get(SESSIONS_KEY) or {})
+            gone = [k for k in sessions if doomed(k)]
+            for k in gone:
+                del sessions[k]
+                self._session_owner.pop(k, None)
+                self._seen.pop(k, None)
+            config[SESSIONS_KEY] = sessions
+        return len(gone)
+
+    def remove_session(self, key: str) -> bool:
+        owner = self._session_user(key)
+        if owner is None or self._model().get_user(owner) is None:
+            return False
+        return self._drop_sessions(owner, lambda k: k == key) == 1
+
+    def remove_user_sessions(self, user: str) -> int:
+        devpi_user = self._model().get_user(user)
+        if devpi_user is None or not self._sessions_of(devpi_user):
+            return 0
+        return self._drop_sessions(user, lambda k: True)
+
+    # -- the log-in throttle: in this process (see the module docstring) ----------------
+
+    def note_login_failure(self, keys: Sequence[str], when: int, window: int, keep: int) -> None:
+        with self._lock:
+            self._failures = count_login_failure(self._failures, keys, when, window, keep)
+
+    def login_failures(self, key: str) -> LoginFailures | None:
+        return self._failures.get(key)
+
+    def clear_login_failures(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
 
     # -- audit and settings ------------------------------------------------------------
 

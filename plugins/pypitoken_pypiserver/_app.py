@@ -12,7 +12,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pypiserver
@@ -20,21 +20,27 @@ from pypiserver.bottle_wrapper import Bottle
 from pypiserver.config import RunConfig
 
 from pypitoken_core.exceptions import PyPITokenException, StoreError
+from pypitoken_core.oidc import TrustedPublishingSettings
 from pypitoken_core.service import OWNERSHIP_CHOICES, TokenService
 from pypitoken_core.store import redact_url
 
 from ._auth import TokenAuther
+from ._oidc import TrustedPublishingRoutes
 from ._redact import install_log_redaction
 from ._storage import OwnedStorage
+from ._web import WebSettings, token_front
 
 __all__ = [
     "PackageDirectoryError",
     "TokenSettings",
+    "admin_names",
     "check_package_dirs",
     "default_token_db",
     "install_auther",
+    "install_routes",
     "make_app",
     "paste_app_factory",
+    "with_token_pages",
 ]
 
 
@@ -98,6 +104,13 @@ class TokenSettings:
     max_lifetime: int | None = None
     #: The user who owns every project found with files but no owner (``--adopt-unowned``).
     adopt_unowned: str | None = None
+    #: Trusted publishing (the ``/_/oidc/*`` endpoints): on by default.
+    trusted_publishing: TrustedPublishingSettings = field(default_factory=TrustedPublishingSettings)
+    #: Users who may manage every user's tokens and projects (``--token-admins``).
+    admins: tuple[str, ...] = ()
+    #: Take https and the client's address from X-Forwarded-Proto and X-Forwarded-For
+    #: (``--trust-proxy-headers``): only behind a proxy that sets them.
+    trust_proxy_headers: bool = False
 
     def __post_init__(self) -> None:
         if self.ownership not in OWNERSHIP_CHOICES:
@@ -183,10 +196,16 @@ def install_auther(config: RunConfig, settings: TokenSettings) -> RunConfig:
     try:
         if settings.adopt_unowned is not None:
             service.adopt_unowned(settings.adopt_unowned, config.backend.get_projects())
+        # Built once now, so that a missing PyJWT or a bad pinned key file stops the start.
+        service.trusted_publishing(settings.trusted_publishing)
     finally:
         service.close()
     per_process = _PerProcess(settings.open)
-    config.auther = TokenAuther(per_process, fallback=config.auther)
+    config.auther = TokenAuther(
+        per_process,
+        fallback=config.auther,
+        routes=TrustedPublishingRoutes(per_process, settings.trusted_publishing),
+    )
     config.backend = OwnedStorage(
         config.backend,
         per_process,
@@ -194,6 +213,30 @@ def install_auther(config: RunConfig, settings: TokenSettings) -> RunConfig:
         adopt_for=settings.adopt_unowned,
     )
     return config
+
+
+def install_routes(app: Bottle, config: RunConfig) -> Bottle:
+    """Add the trusted-publishing routes to ``app``, if ``config`` has our auther."""
+    auther = config.auther
+    if isinstance(auther, TokenAuther) and auther.routes is not None:
+        auther.routes.install(app)
+    return app
+
+
+def with_token_pages(app: Any, config: RunConfig, settings: TokenSettings) -> Any:
+    """``app`` (pypiserver's) with the token page (``/+tokens``) and the token API
+    (``/+api-tokens``, ``/+api-projects``) in front, once :func:`install_auther` put
+    the token auther in ``config``; ``app`` itself when it did not (``-a .``)."""
+    auther = config.auther
+    if not isinstance(auther, TokenAuther):
+        return app
+    password_file = getattr(config, "password_file", None)
+    web = WebSettings(
+        admins=frozenset(settings.admins),
+        trust_proxy_headers=settings.trust_proxy_headers,
+        passwords=password_file not in (None, "."),
+    )
+    return token_front(app, auther.service, auther.fallback, web)
 
 
 def make_app(
@@ -205,8 +248,14 @@ def make_app(
     allow_token_delete: bool = False,
     token_max_lifetime: int | None = None,
     adopt_unowned: str | None = None,
+    trusted_publishing: bool = True,
+    oidc_audience: str | None = None,
+    oidc_token_lifetime: int = 900,
+    oidc_jwks_file: str | None = None,
+    token_admins: Sequence[str] | str = (),
+    trust_proxy_headers: bool = False,
     **pypiserver_options: Any,
-) -> Bottle:
+) -> Any:
     """Return pypiserver's WSGI app with token authentication.
 
     ``pypiserver_options`` are those of ``pypiserver.app()`` (``roots``, ``authenticate``,
@@ -216,9 +265,18 @@ def make_app(
     token create``; it is saved in the store. ``adopt_unowned`` names the user
     who owns every project found with files but no owner (see :func:`install_auther`;
     without it, uploads to such a project are refused until an admin names its owner).
+    ``trusted_publishing`` serves the ``/_/oidc/*`` endpoints (CI jobs exchange an OIDC
+    token for an upload token), for ``oidc_audience`` (default: derived from the token
+    domain), minting tokens that live ``oidc_token_lifetime`` seconds (900 to 21600), with
+    issuer keys pinned from ``oidc_jwks_file`` if given.
     Unlike ``pypiserver.app()``, a ``server_base_url`` is honoured by mounting the app
     under it, and a package directory that is missing, or the first one unwritable,
-    raises :class:`PackageDirectoryError` (see :func:`check_package_dirs`). For gunicorn:
+    raises :class:`PackageDirectoryError` (see :func:`check_package_dirs`). The token
+    page (``/+tokens``) and the token API (``/+api-tokens``) are in front of pypiserver:
+    users log in with their ``password_file`` password; ``token_admins`` (names, or one
+    comma-separated string) may manage everyone's tokens and projects;
+    ``trust_proxy_headers`` reads https and the client's address from the proxy's
+    X-Forwarded-Proto and X-Forwarded-For. For gunicorn:
     ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
     """
     if "auther" in pypiserver_options:
@@ -234,16 +292,36 @@ def make_app(
         allow_delete=allow_token_delete,
         max_lifetime=token_max_lifetime,
         adopt_unowned=adopt_unowned,
+        trusted_publishing=TrustedPublishingSettings(
+            enabled=trusted_publishing,
+            audience=oidc_audience,
+            lifetime=oidc_token_lifetime,
+            jwks_file=oidc_jwks_file,
+        ),
+        admins=admin_names(token_admins),
+        trust_proxy_headers=trust_proxy_headers,
     )
     config = pypiserver.Config.default_with_overrides(**options)
     check_package_dirs(config.roots)
     config = install_auther(config, settings)
     app = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)
+    install_routes(app, config)
+    app = with_token_pages(app, config, settings)
     if config.server_base_url.strip("/"):
         outer = Bottle()
         outer.mount(config.server_base_url, app)
         return outer
     return app
+
+
+def admin_names(value: Sequence[str] | str) -> tuple[str, ...]:
+    """Token administrators from a list of names or one string of names separated by
+    commas or spaces; refuses a name no user can have."""
+    names = _words(value) if isinstance(value, str) else list(value)
+    for name in names:
+        if not isinstance(name, str) or not name or name != name.strip() or "," in name:
+            raise ValueError(f"not a user name for --token-admins: {name!r}")
+    return tuple(dict.fromkeys(names))
 
 
 def _flag(value: str) -> bool:
@@ -273,14 +351,18 @@ _PASTE_TYPES: Mapping[str, Callable[[str], Any]] = {
     "redirect_to_fallback": _flag,
     "overwrite": _flag,
     "allow_token_delete": _flag,
+    "trust_proxy_headers": _flag,
+    "token_admins": _words,
     "token_max_lifetime": int,
+    "trusted_publishing": _flag,
+    "oidc_token_lifetime": int,
     "cache_control": int,
     "verbosity": int,
     "port": int,
 }
 
 
-def paste_app_factory(global_config: Mapping[str, str], **local_conf: str) -> Bottle:
+def paste_app_factory(global_config: Mapping[str, str], **local_conf: str) -> Any:
     """The ``paste.app_factory`` entry point: ``use = egg:pypitoken-core#main``.
 
     Takes the options of :func:`make_app` as strings (lists space- or comma-separated,

@@ -14,7 +14,7 @@ import io
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pypiserver.bottle_wrapper import HTTPError, request
 from pypiserver.pkg_helpers import guess_pkgname_and_version
@@ -22,11 +22,14 @@ from pypiserver.pkg_helpers import guess_pkgname_and_version
 from pypitoken_core import Context
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.exceptions import ValidationError
-from pypitoken_core.names import normalize
+from pypitoken_core.names import is_valid, normalize
 from pypitoken_core.service import Identity, TokenService
 from pypitoken_core.token import TOKEN_USERNAME
 
 from ._redact import redact
+
+if TYPE_CHECKING:
+    from ._oidc import TrustedPublishingRoutes
 
 __all__ = [
     "TOKEN_USERNAME",
@@ -154,6 +157,8 @@ class TokenAuther:
     htpasswd check pypiserver built from ``-P``, or always-False), then to
     ``service().authorize_user`` for the ownership rules. A refusal raises a 403 with the
     reason; anything unexpected is logged without credentials and answered 403, never 500.
+    ``routes`` are the trusted-publishing routes built with the same service, for the app
+    to install.
     """
 
     def __init__(
@@ -161,13 +166,25 @@ class TokenAuther:
         service: Callable[[], TokenService],
         fallback: Callable[[str, str], bool],
         prefix: str = "pypi",
+        routes: TrustedPublishingRoutes | None = None,
     ) -> None:
         self._service = service
         self._fallback = fallback
         self._prefix = prefix
+        self.routes = routes
 
     def __repr__(self) -> str:
         return f"<TokenAuther prefix={self._prefix!r}>"
+
+    @property
+    def service(self) -> Callable[[], TokenService]:
+        """The function that gives this process's service."""
+        return self._service
+
+    @property
+    def fallback(self) -> Callable[[str, str], bool]:
+        """pypiserver's own password check (htpasswd from ``-P``, or always False)."""
+        return self._fallback
 
     def __call__(self, username: str, password: str) -> bool:
         try:
@@ -202,20 +219,25 @@ class TokenAuther:
         read: list[Target] = []
 
         def context() -> Context:
-            read.append(_request_target())
+            read.append(_request_target() if target is None else target)
             return _to_context(read[0])
 
+        # A POST's use is in its form: pass a function, which the service calls only once
+        # the signature is verified, so a forged token's form is never parsed. So is a URL
+        # naming what cannot be a project (250 000 letters): the token is looked up and
+        # verified first, and the refusal recorded under it (the name itself never is).
+        # Any other request names its use in the URL: a ready Context lets the service
+        # answer with a single store read.
+        ready = None
+        if target is not None and (target.project is None or is_valid(target.project)):
+            ready = target
         try:
-            # A POST's use is in its form: pass a function, which the service calls only
-            # once the signature is verified, so a forged token's form is never parsed.
-            # Any other request names its use in the URL: a ready Context lets the service
-            # answer with a single store read.
             identity = self._service().authenticate(
-                token, context if target is None else _to_context(target)
+                token, context if ready is None else _to_context(ready)
             )
         except ValidationError as exc:
             raise forbidden("Invalid API Token", exc) from None
-        _remember(identity, read[0] if target is None else target)
+        _remember(identity, read[0] if ready is None else ready)
         return True
 
 

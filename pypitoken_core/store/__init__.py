@@ -8,11 +8,14 @@ One URL selects the backend (the ``--db`` option / ``PYPITOKEN_DB``)::
     memory://                          in-process only, for tests
 
 Every backend implements :class:`TokenStore`, which is :class:`TokenRecords` (tokens,
-grants, events, settings), :class:`Directory` (users, projects, roles) and
-:class:`AuditTrail` together; each passes the contract suites of those protocols
-(``tests/store``), and every failure surfaces as a
+grants, events, settings), :class:`Directory` (users, projects, roles),
+:class:`AuditTrail`, :class:`PageSessions` (the token page's sessions and log-in
+throttle), :class:`Publishers` (trusted publishers) and :class:`SingleUse` (marks taken
+once, such as OIDC token ids) together; each passes the contract suites of those
+protocols (``tests/store``), and every failure surfaces as a
 :class:`~pypitoken_core.exceptions.StoreError`. A server that keeps its own users (the
-devpi plugin) implements :class:`TokenRecords` alone (see ``store.base``).
+devpi plugin) implements :class:`TokenRecords`, :class:`PageSessions`,
+:class:`Publishers` and :class:`SingleUse` only (see ``store.base``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from ..exceptions import StoreError
 from .base import AuditEvent as AuditEvent
 from .base import AuditTrail as AuditTrail
 from .base import Directory as Directory
+from .base import LoginFailures as LoginFailures
+from .base import PageSession as PageSession
+from .base import PageSessions as PageSessions
 from .base import Project as Project
+from .base import PublisherRecord as PublisherRecord
+from .base import Publishers as Publishers
+from .base import SingleUse as SingleUse
 from .base import TokenGrant as TokenGrant
 from .base import TokenRecord as TokenRecord
 from .base import TokenRecords as TokenRecords
@@ -34,7 +43,13 @@ __all__ = [
     "AuditEvent",
     "AuditTrail",
     "Directory",
+    "LoginFailures",
+    "PageSession",
+    "PageSessions",
     "Project",
+    "PublisherRecord",
+    "Publishers",
+    "SingleUse",
     "TokenGrant",
     "TokenRecord",
     "TokenRecords",

@@ -41,12 +41,21 @@ from .base import (
     MAX_EVENT_TEXT,
     ROLES,
     AuditEvent,
+    LoginFailures,
+    PageSession,
     Project,
+    PublisherRecord,
     TokenGrant,
     TokenRecord,
     User,
+    check_failure_keys,
+    check_keep,
+    check_publisher,
+    check_publisher_projects,
     check_record,
+    check_session,
     check_setting,
+    check_single_use,
     check_text,
     check_time,
     has_nul,
@@ -102,6 +111,7 @@ class Statements:
     user_lock_share: str = "SELECT id FROM users WHERE id = ?"
     user_lock_update: str = "SELECT id FROM users WHERE name = ?"
     delete_roles_of_user: str = "DELETE FROM roles WHERE user_id = ?"
+    delete_sessions_of_user: str = "DELETE FROM sessions WHERE user_name = ?"
     revoke_tokens_of_user: str = "UPDATE tokens SET revoked = TRUE WHERE user_id = ?"
     delete_user: str = "DELETE FROM users WHERE id = ?"
     insert_project: str = (
@@ -127,14 +137,23 @@ class Statements:
         "SELECT users.name, roles.role FROM roles JOIN users ON users.id = roles.user_id"
         " WHERE roles.project_id = ?"
     )
+    user_roles: str = (
+        "SELECT p.id, p.name, p.created, r.role FROM roles r"
+        " JOIN projects p ON p.id = r.project_id WHERE r.user_id = ?"
+    )
+    delete_role: str = "DELETE FROM roles WHERE project_id = ? AND user_id = ?"
+    demote_owners: str = (
+        "UPDATE roles SET role = 'Maintainer' WHERE project_id = ? AND role = 'Owner'"
+    )
     insert_token: str = (
         "INSERT INTO tokens (id, user_id, salt, description, projects, project_ids, indexes,"
-        " actions, created, expires, not_before, last_used, revoked)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        " actions, created, expires, not_before, last_used, revoked, publisher_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
     )
     token: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
-        " created, expires, not_before, last_used, revoked FROM tokens WHERE id = ?"
+        " created, expires, not_before, last_used, revoked, publisher_id FROM tokens"
+        " WHERE id = ?"
     )
     # The hot path: the token, its owner, the named project and the owner's role on it,
     # in one statement (one implicit read transaction), with the change counters.
@@ -142,7 +161,8 @@ class Statements:
     token_grant: str = (
         "SELECT ch.changed, ch.added, t.id, t.user_id, t.salt, t.description, t.projects,"
         " t.project_ids, t.indexes, t.actions, t.created, t.expires, t.not_before,"
-        " t.last_used, t.revoked, u.name, u.created, p.id, p.name, p.created, r.role"
+        " t.last_used, t.revoked, t.publisher_id, u.name, u.created, p.id, p.name, p.created,"
+        " r.role"
         " FROM changes ch"
         " LEFT JOIN tokens t ON t.id = ?"
         " LEFT JOIN users u ON u.id = t.user_id"
@@ -151,11 +171,12 @@ class Statements:
     )
     tokens: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
-        " created, expires, not_before, last_used, revoked FROM tokens"
+        " created, expires, not_before, last_used, revoked, publisher_id FROM tokens"
     )
     tokens_of_user: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
-        " created, expires, not_before, last_used, revoked FROM tokens WHERE user_id = ?"
+        " created, expires, not_before, last_used, revoked, publisher_id FROM tokens"
+        " WHERE user_id = ?"
     )
     revoke_token: str = "UPDATE tokens SET revoked = TRUE WHERE id = ?"
     touch_token: str = (
@@ -188,6 +209,71 @@ class Statements:
     # seq only grows, so "all but the newest n" is a range of the primary key.
     trim_events: str = "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?"
     prune_events: str = "DELETE FROM events WHERE time < ?"
+    insert_publisher: str = (
+        "INSERT INTO publishers (id, kind, issuer, config, lookup_key, projects, index_name,"
+        " pending, added_by, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING"
+    )
+    publisher: str = (
+        "SELECT id, kind, issuer, config, lookup_key, projects, index_name, pending, added_by,"
+        " created FROM publishers WHERE id = ?"
+    )
+    publishers: str = (
+        "SELECT id, kind, issuer, config, lookup_key, projects, index_name, pending, added_by,"
+        " created FROM publishers"
+    )
+    publishers_by_key: str = (
+        "SELECT id, kind, issuer, config, lookup_key, projects, index_name, pending, added_by,"
+        " created FROM publishers WHERE lookup_key = ?"
+    )
+    issuer_exists: str = "SELECT 1 FROM publishers WHERE issuer = ? LIMIT 1"
+    set_publisher_projects: str = "UPDATE publishers SET projects = ?, pending = ? WHERE id = ?"
+    delete_publisher: str = "DELETE FROM publishers WHERE id = ?"
+    revoke_tokens_of_publisher: str = "UPDATE tokens SET revoked = TRUE WHERE publisher_id = ?"
+    # An expired mark of the same key is taken over; then the insert decides atomically
+    # (a concurrent insert of the key waits for ours, then finds the conflict).
+    drop_expired_marks: str = "DELETE FROM single_use WHERE expires < ?"
+    insert_mark: str = "INSERT INTO single_use (key, expires) VALUES (?, ?) ON CONFLICT DO NOTHING"
+    mark_taken: str = "SELECT 1 FROM single_use WHERE key = ? AND expires >= ?"
+    insert_session: str = (
+        "INSERT INTO sessions (key, user_name, groups, csrf, created, last_seen, expires)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    session: str = (
+        "SELECT key, user_name, groups, csrf, created, last_seen, expires FROM sessions"
+        " WHERE key = ?"
+    )
+    touch_session: str = "UPDATE sessions SET last_seen = ? WHERE key = ? AND last_seen < ?"
+    delete_session: str = "DELETE FROM sessions WHERE key = ?"
+    delete_ended_sessions: str = "DELETE FROM sessions WHERE expires <= ?"
+    # A user's sessions but the newest n (by creation, then key: a total order).
+    trim_user_sessions: str = (
+        "DELETE FROM sessions WHERE user_name = ? AND key NOT IN (SELECT key FROM sessions"
+        " WHERE user_name = ? ORDER BY created DESC, key DESC LIMIT ?)"
+    )
+    # Parameters: key, when, when, window start, window start. In an UPDATE every
+    # right-hand side reads the row as it was, in SQLite and PostgreSQL alike.
+    note_failure: str = (
+        "INSERT INTO login_failures (key, count, first, last) VALUES (?, 1, ?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET"
+        " count = CASE WHEN login_failures.first > ? THEN login_failures.count + 1 ELSE 1 END,"
+        " first = CASE WHEN login_failures.first > ? THEN login_failures.first"
+        " ELSE excluded.first END,"
+        " last = CASE WHEN login_failures.last > excluded.last THEN login_failures.last"
+        " ELSE excluded.last END"
+    )
+    # Serialises the throttle's writers, which delete lines others may be counting into
+    # (PostgreSQL could otherwise deadlock two of them); SQLite serialises writers anyway.
+    failures_lock: str = ""
+    drop_old_failures: str = "DELETE FROM login_failures WHERE first <= ?"
+    # The least recent lines beyond the newest n (the parameter is n - 1); lines tied with
+    # the n-th stay, so a line just counted is never dropped.
+    trim_failures: str = (
+        "DELETE FROM login_failures WHERE last < (SELECT last FROM login_failures"
+        " ORDER BY last DESC LIMIT 1 OFFSET ?)"
+    )
+    failures: str = "SELECT count, first, last FROM login_failures WHERE key = ?"
+    clear_failures: str = "DELETE FROM login_failures WHERE key = ?"
     setting: str = "SELECT value FROM settings WHERE key = ?"
     upsert_setting: str = (
         "INSERT INTO settings (key, value) VALUES (?, ?)"
@@ -239,6 +325,7 @@ def record_row(record: TokenRecord) -> tuple[Any, ...]:
         record.not_before,
         record.last_used,
         bool(record.revoked),
+        record.publisher_id,
     )
 
 
@@ -255,7 +342,7 @@ def check_limit(limit: int) -> None:
 def token_from_row(row: Sequence[Any]) -> TokenRecord:
     """Build a record from a ``tokens`` row in :attr:`Statements.token` column order."""
     (tid, user_id, salt, description, projects, project_ids, indexes, actions,
-     created, expires, not_before, last_used, revoked) = row  # fmt: skip
+     created, expires, not_before, last_used, revoked, publisher_id) = row  # fmt: skip
     return TokenRecord(
         tid,
         user_id,
@@ -270,7 +357,34 @@ def token_from_row(row: Sequence[Any]) -> TokenRecord:
         not_before,
         last_used,
         bool(revoked),
+        publisher_id,
     )
+
+
+def publisher_row(record: PublisherRecord) -> tuple[Any, ...]:
+    """A publisher's row in column order, once :func:`check_publisher` has accepted it."""
+    check_publisher(record)
+    return (
+        record.id,
+        record.kind,
+        record.issuer,
+        record.config,
+        record.lookup_key,
+        _SEP.join(record.projects),
+        record.index,
+        _SEP.join(record.pending),
+        record.added_by,
+        record.created,
+    )
+
+
+def publisher_from_row(row: Sequence[Any]) -> PublisherRecord:
+    """Build a publisher from a ``publishers`` row in :attr:`Statements.publisher` order."""
+    pid, kind, issuer, config, key, projects, index, pending, added_by, created = row
+    return PublisherRecord(
+        pid, kind, issuer, config, key, split_names(projects), index, split_names(pending),
+        added_by, created,
+    )  # fmt: skip
 
 
 _EVENT_TEXT = ("event", "token_id", "user", "project", "action", "reason")
@@ -351,8 +465,8 @@ def _role(row: Sequence[Any]) -> str | None:
 def _grant(row: Sequence[Any]) -> TokenGrant | None:
     if row[0] is None:
         return None
-    token = token_from_row(row[:13])
-    user_name, user_created, project_id, name, project_created, role = row[13:]
+    token = token_from_row(row[:14])
+    user_name, user_created, project_id, name, project_created, role = row[14:]
     return TokenGrant(
         token,
         None if user_name is None else User(token.user_id, user_name, user_created),
@@ -444,6 +558,7 @@ class SQLStore:
                 raise NotFound(f"no user {name!r}")
             (user_id,) = rows[0]
             conn.execute(sql.delete_roles_of_user, (user_id,))
+            conn.execute(sql.delete_sessions_of_user, (name,))
             conn.execute(sql.revoke_tokens_of_user, (user_id,))
             conn.execute(sql.delete_user, (user_id,))
             if params is not None:
@@ -485,18 +600,49 @@ class SQLStore:
     def list_projects(self) -> list[Project]:
         return sorted((Project(*r) for r in self._read(self._sql.projects, ())), key=_by_name)
 
-    def set_role(self, project_id: str, user_id: str, role: str) -> None:
-        if role not in ROLES:
-            raise StoreError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+    def _lock_project_and_user(self, conn: Connection, project_id: str, user_id: str) -> None:
         if has_nul(project_id, user_id):
             raise NotFound("no such project or user")
-        sql = self._sql
+        if not conn.execute(self._sql.project_exists, (project_id,)).fetchall():
+            raise NotFound(f"no project with id {project_id!r}")
+        if not conn.execute(self._sql.user_lock_share, (user_id,)).fetchall():
+            raise NotFound(f"no user with id {user_id!r}")
+
+    def set_role(
+        self, project_id: str, user_id: str, role: str, *, event: AuditEvent | None = None
+    ) -> None:
+        if role not in ROLES:
+            raise StoreError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+        params = None if event is None else event_params(clean_event(event))
         with self._tx() as conn:
-            if not conn.execute(sql.project_exists, (project_id,)).fetchall():
-                raise NotFound(f"no project with id {project_id!r}")
-            if not conn.execute(sql.user_lock_share, (user_id,)).fetchall():
-                raise NotFound(f"no user with id {user_id!r}")
-            conn.execute(sql.upsert_role, (project_id, user_id, role))
+            self._lock_project_and_user(conn, project_id, user_id)
+            conn.execute(self._sql.upsert_role, (project_id, user_id, role))
+            if params is not None:
+                conn.execute(self._sql.insert_event, params)
+
+    def remove_role(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> bool:
+        params = None if event is None else event_params(clean_event(event))
+        if has_nul(project_id, user_id):
+            return False
+        with self._tx() as conn:
+            if conn.execute(self._sql.delete_role, (project_id, user_id)).rowcount != 1:
+                return False
+            if params is not None:
+                conn.execute(self._sql.insert_event, params)
+        return True
+
+    def transfer_project(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> None:
+        params = None if event is None else event_params(clean_event(event))
+        with self._tx() as conn:
+            self._lock_project_and_user(conn, project_id, user_id)
+            conn.execute(self._sql.demote_owners, (project_id,))
+            conn.execute(self._sql.upsert_role, (project_id, user_id, "Owner"))
+            if params is not None:
+                conn.execute(self._sql.insert_event, params)
 
     def get_role(self, project_id: str, user_id: str) -> str | None:
         key = ("role", project_id, user_id)
@@ -504,6 +650,13 @@ class SQLStore:
 
     def list_roles(self, project_id: str) -> list[tuple[str, str]]:
         return sorted((name, role) for name, role in self._read(self._sql.roles, (project_id,)))
+
+    def list_user_roles(self, user_id: str) -> list[tuple[Project, str]]:
+        rows = self._read(self._sql.user_roles, (user_id,))
+        return sorted(
+            ((Project(pid, name, created), role) for pid, name, created, role in rows),
+            key=lambda pair: pair[0].name,
+        )
 
     # -- tokens --------------------------------------------------------------------------
 
@@ -554,6 +707,69 @@ class SQLStore:
         with self._tx() as conn:
             conn.execute(self._sql.touch_token, (when, token_id, when))
 
+    # -- trusted publishers and single-use marks -----------------------------------------
+
+    def add_publisher(self, record: PublisherRecord, *, event: AuditEvent | None = None) -> None:
+        params = publisher_row(record)
+        event_row = None if event is None else event_params(clean_event(event))
+        sql = self._sql
+        with self._tx() as conn:
+            if not conn.execute(sql.user_lock_share, (record.added_by,)).fetchall():
+                raise NotFound(f"no user with id {record.added_by!r}")
+            if conn.execute(sql.insert_publisher, params).rowcount != 1:
+                raise AlreadyExists(f"a publisher with id {record.id!r} already exists")
+            if event_row is not None:
+                conn.execute(sql.insert_event, event_row)
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord | None:
+        rows = self._read(self._sql.publisher, (publisher_id,))
+        return publisher_from_row(rows[0]) if rows else None
+
+    def list_publishers(self) -> list[PublisherRecord]:
+        rows = self._read(self._sql.publishers, ())
+        return sorted(map(publisher_from_row, rows), key=_by_created)
+
+    def find_publishers(self, lookup_key: str) -> list[PublisherRecord]:
+        rows = self._read(self._sql.publishers_by_key, (lookup_key,))
+        return sorted(map(publisher_from_row, rows), key=_by_created)
+
+    def has_issuer(self, issuer: str) -> bool:
+        return bool(self._read(self._sql.issuer_exists, (issuer,)))
+
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        check_publisher_projects(projects, pending)
+        if has_nul(publisher_id):
+            return False
+        params = (_SEP.join(projects), _SEP.join(pending), publisher_id)
+        with self._tx() as conn:
+            return conn.execute(self._sql.set_publisher_projects, params).rowcount == 1
+
+    def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
+        event_row = None if event is None else event_params(clean_event(event))
+        if has_nul(publisher_id):
+            return False
+        sql = self._sql
+        with self._tx() as conn:
+            if conn.execute(sql.delete_publisher, (publisher_id,)).rowcount != 1:
+                return False
+            conn.execute(sql.revoke_tokens_of_publisher, (publisher_id,))
+            if event_row is not None:
+                conn.execute(sql.insert_event, event_row)
+        return True
+
+    def take_once(self, key: str, expires: int, now: int) -> bool:
+        check_single_use(key, expires, now)
+        sql = self._sql
+        with self._tx() as conn:
+            conn.execute(sql.drop_expired_marks, (now,))
+            return conn.execute(sql.insert_mark, (key, expires)).rowcount == 1
+
+    def is_taken(self, key: str, now: int) -> bool:
+        check_time("a single-use check's time", now)
+        return bool(self._read(self._sql.mark_taken, (key, now)))
+
     # -- audit trail and settings --------------------------------------------------------
 
     def add_event(
@@ -600,6 +816,78 @@ class SQLStore:
                 dropped += conn.execute(self._sql.trim_events, (keep,)).rowcount
         return dropped
 
+    # -- page sessions and the log-in throttle -----------------------------------------
+
+    def add_session(self, session: PageSession, *, keep: int) -> None:
+        check_session(session)
+        check_keep(keep)
+        sql = self._sql
+        with self._tx() as conn:
+            conn.execute(sql.delete_ended_sessions, (session.created,))
+            params = (
+                session.key,
+                session.user,
+                _SEP.join(session.groups),
+                session.csrf,
+                session.created,
+                session.last_seen,
+                session.expires,
+            )
+            if conn.execute(sql.insert_session, params).rowcount != 1:
+                raise AlreadyExists("a session with this key already exists")
+            conn.execute(sql.trim_user_sessions, (session.user, session.user, keep))
+
+    def get_session(self, key: str) -> PageSession | None:
+        rows = self._read(self._sql.session, (key,))
+        if not rows:
+            return None
+        key, user, groups, csrf, created, last_seen, expires = rows[0]
+        return PageSession(key, user, split_names(groups), csrf, created, last_seen, expires)
+
+    def touch_session(self, key: str, when: int) -> None:
+        check_time("a session's last use", when)
+        if has_nul(key):
+            return
+        with self._tx() as conn:
+            conn.execute(self._sql.touch_session, (when, key, when))
+
+    def remove_session(self, key: str) -> bool:
+        if has_nul(key):
+            return False
+        with self._tx() as conn:
+            return bool(conn.execute(self._sql.delete_session, (key,)).rowcount == 1)
+
+    def remove_user_sessions(self, user: str) -> int:
+        if has_nul(user):
+            return 0
+        with self._tx() as conn:
+            return int(conn.execute(self._sql.delete_sessions_of_user, (user,)).rowcount)
+
+    def note_login_failure(self, keys: Sequence[str], when: int, window: int, keep: int) -> None:
+        check_failure_keys(keys)
+        check_time("a failed log-in's time", when)
+        check_bound("window", window)
+        check_keep(keep)
+        start = when - window
+        sql = self._sql
+        with self._tx() as conn:
+            if sql.failures_lock:
+                conn.execute(sql.failures_lock, ())
+            conn.execute(sql.drop_old_failures, (start,))
+            for key in keys:
+                conn.execute(sql.note_failure, (key, when, when, start, start))
+            conn.execute(sql.trim_failures, (keep - 1,))
+
+    def login_failures(self, key: str) -> LoginFailures | None:
+        rows = self._read(self._sql.failures, (key,))
+        return LoginFailures(*rows[0]) if rows else None
+
+    def clear_login_failures(self, key: str) -> None:
+        if has_nul(key):
+            return
+        with self._tx() as conn:
+            conn.execute(self._sql.clear_failures, (key,))
+
     def get_setting(self, key: str) -> str | None:
         rows = self._read(self._sql.setting, (key,))
         return rows[0][0] if rows else None
@@ -614,7 +902,7 @@ def _by_name(item: User | Project) -> str:
     return item.name
 
 
-def _by_created(record: TokenRecord) -> tuple[int, str]:
+def _by_created(record: TokenRecord | PublisherRecord) -> tuple[int, str]:
     return (record.created, record.id)
 
 

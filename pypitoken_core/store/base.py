@@ -5,19 +5,26 @@ A store keeps two things that can live apart:
 - **token records** (:class:`TokenRecords`): the tokens, the one-read grant lookup, the
   audit events written with them, and settings; plus reading the users the records
   belong to (:class:`UserLookup`), because a grant names its owner;
-- a **directory** (:class:`Directory`): users, projects and the roles between them.
+- a **directory** (:class:`Directory`): users, projects and the roles between them;
+- the **sessions of the token page** (:class:`PageSessions`): who is logged in, and the
+  failed log-ins that throttle the next ones, shared by every worker process.
 
-A store that keeps both, and an :class:`AuditTrail` to read its events back, is a
+A store that keeps all of it, and an :class:`AuditTrail` to read its events back, is a
 :class:`TokenStore`: every store :func:`~pypitoken_core.store.open_store` opens (SQLite,
-PostgreSQL, memory). devpi-server keeps its own users and decides with its own ACLs, so
-the devpi plugin's keyfs store is token records only, and its service runs with
-``ownership="external"``::
+PostgreSQL, memory). Trusted publishing adds two more, which every store keeps, the devpi
+keyfs store too: the registered :class:`Publishers`, and :class:`SingleUse` marks (an
+OIDC token's ``jti``, taken once and remembered until it expires). devpi-server keeps its
+own users and decides with its own ACLs, so the devpi plugin's keyfs store has no
+directory and no readable trail, and its service runs with ``ownership="external"``::
 
     UserLookup -+- TokenRecords -+
                 |                +- TokenStore   SQLiteStore, PostgreSQLStore, MemoryStore
                 +- Directory ----+
                    AuditTrail ---+
-    TokenRecords                                  KeyfsStore (devpi plugin)
+                   PageSessions -+
+                   Publishers ---+
+                   SingleUse ----+
+    TokenRecords, PageSessions, Publishers, SingleUse   KeyfsStore (devpi plugin)
 
 What holds for every method of every protocol here: it raises only
 :class:`~pypitoken_core.exceptions.StoreError` and its subclasses (``NotFound``,
@@ -42,8 +49,9 @@ happens on the hot path.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from .. import _time
 from ..exceptions import StoreError
@@ -55,17 +63,30 @@ __all__ = [
     "AuditEvent",
     "AuditTrail",
     "Directory",
+    "LoginFailures",
+    "PageSession",
+    "PageSessions",
     "Project",
+    "PublisherRecord",
+    "Publishers",
+    "SingleUse",
     "TokenGrant",
     "TokenRecord",
     "TokenRecords",
     "TokenStore",
     "User",
     "UserLookup",
+    "check_failure_keys",
+    "check_keep",
+    "check_publisher",
+    "check_publisher_projects",
     "check_record",
+    "check_session",
     "check_setting",
+    "check_single_use",
     "check_text",
     "check_time",
+    "count_login_failure",
     "has_nul",
     "redact_url",
 ]
@@ -84,6 +105,12 @@ EVENTS: frozenset[str] = frozenset(
         "project_created",
         "project_adopted",
         "claim_released",
+        "maintainer_added",
+        "maintainer_removed",
+        "project_transferred",
+        "project_removed",
+        "publisher_added",
+        "publisher_removed",
     }
 )
 
@@ -134,6 +161,32 @@ class TokenRecord:
     not_before: int | None
     last_used: int | None
     revoked: bool
+    publisher_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherRecord:
+    """A trusted publisher: a CI workflow whose OIDC tokens may be exchanged for upload tokens.
+
+    ``kind`` names the publisher type (``github``, ``gitlab``, ``oidc``) and ``config`` its
+    fields, as canonical JSON (the kind's business, see :mod:`pypitoken_core.oidc`);
+    ``lookup_key`` is what a verified OIDC token's claims are looked up by. ``projects``
+    are normalised project names; ``index`` is the devpi ``user/index`` the publisher may
+    upload to (None elsewhere). ``pending`` are those of the projects that did not exist
+    when they were named: the first publish creates each, owned by ``added_by`` (a user
+    id), on whose behalf every token minted for the publisher acts.
+    """
+
+    id: str
+    kind: str
+    issuer: str
+    config: str
+    lookup_key: str
+    projects: tuple[str, ...]
+    index: str | None
+    pending: tuple[str, ...]
+    added_by: str
+    created: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +223,37 @@ class AuditEvent:
     def __post_init__(self) -> None:
         if self.first_time is None:
             object.__setattr__(self, "first_time", self.time)
+
+
+@dataclass(frozen=True, slots=True)
+class PageSession:
+    """A user logged in to the token page.
+
+    ``key`` is the SHA-256 (hex) of the random session id the browser's cookie holds: the
+    id itself is never stored, so a copy of the store cannot be used as a cookie.
+    ``groups`` are the groups the index reported when the user logged in (devpi's; none
+    on pypiserver). ``csrf`` is the token every form of the session must carry. The
+    session ends at ``expires`` whatever happens, or earlier when it was not used for a
+    while after ``last_seen`` (the page decides how long).
+    """
+
+    key: str
+    user: str
+    groups: tuple[str, ...]
+    csrf: str
+    created: int
+    last_seen: int
+    expires: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    """The failed log-ins counted under one key (a user, an address) since ``first``;
+    ``last`` is the latest."""
+
+    count: int
+    first: int
+    last: int
 
 
 @runtime_checkable
@@ -337,10 +421,31 @@ class Directory(UserLookup, Protocol):
         """Return every project, ordered by name."""
         ...
 
-    def set_role(self, project_id: str, user_id: str, role: str) -> None:
+    def set_role(
+        self, project_id: str, user_id: str, role: str, *, event: AuditEvent | None = None
+    ) -> None:
         """Give ``user_id`` the ``role`` ("Owner" or "Maintainer") on a project, replacing any.
 
         Raises ``NotFound`` if the project or user is unknown, ``StoreError`` for another role.
+        """
+        ...
+
+    def remove_role(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> bool:
+        """Take the user's role on the project away (and write ``event``) in one transaction.
+
+        False if the user has no role there (then ``event`` is not written).
+        """
+        ...
+
+    def transfer_project(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> None:
+        """Make ``user_id`` the project's only Owner, in one transaction: every other Owner
+        becomes a Maintainer (they keep uploading; the new owner may remove them).
+
+        Raises ``NotFound`` if the project or user is unknown.
         """
         ...
 
@@ -350,6 +455,10 @@ class Directory(UserLookup, Protocol):
 
     def list_roles(self, project_id: str) -> list[tuple[str, str]]:
         """Return ``(user name, role)`` pairs for a project, ordered by user name."""
+        ...
+
+    def list_user_roles(self, user_id: str) -> list[tuple[Project, str]]:
+        """Return ``(project, role)`` for every project the user has a role on, by name."""
         ...
 
 
@@ -376,12 +485,144 @@ class AuditTrail(Protocol):
 
 
 @runtime_checkable
-class TokenStore(TokenRecords, Directory, AuditTrail, Protocol):
-    """A store that keeps it all: token records, the directory and the audit trail.
+class Publishers(Protocol):
+    """The trusted publishers registered on the index.
 
-    What the parts promise together: removing a user revokes their tokens in the same
-    transaction (:meth:`Directory.remove_user`), and a grant names the project and the
-    owner's role on it (:meth:`TokenRecords.get_token_grant`).
+    The optional ``event`` of :meth:`add_publisher` and :meth:`remove_publisher` is written
+    in the same transaction as the change.
+    """
+
+    def add_publisher(self, record: PublisherRecord, *, event: AuditEvent | None = None) -> None:
+        """Register a publisher. ``AlreadyExists`` for a duplicate id, ``NotFound`` if
+        ``added_by`` is no user, StoreError for a record :func:`check_publisher` refuses."""
+        ...
+
+    def get_publisher(self, publisher_id: str) -> PublisherRecord | None:
+        """Return the publisher with this id, or None."""
+        ...
+
+    def list_publishers(self) -> list[PublisherRecord]:
+        """Return every publisher, oldest first."""
+        ...
+
+    def find_publishers(self, lookup_key: str) -> list[PublisherRecord]:
+        """Return the publishers registered under ``lookup_key``, oldest first (one read)."""
+        ...
+
+    def has_issuer(self, issuer: str) -> bool:
+        """Tell whether any publisher trusts ``issuer`` (one read): tokens of other
+        issuers are refused before any of their keys is fetched."""
+        ...
+
+    def set_publisher_projects(
+        self, publisher_id: str, projects: tuple[str, ...], pending: tuple[str, ...]
+    ) -> bool:
+        """Replace a publisher's projects and pending ones (a project added, or a pending
+        project now created or taken by someone else); False if the id is unknown.
+
+        StoreError for values :func:`check_publisher` would refuse.
+        """
+        ...
+
+    def remove_publisher(self, publisher_id: str, *, event: AuditEvent | None = None) -> bool:
+        """Remove a publisher and revoke every token minted for it, in one transaction.
+
+        False if there is no such publisher (then ``event`` is not written).
+        """
+        ...
+
+
+@runtime_checkable
+class SingleUse(Protocol):
+    """Marks that can be taken once: "taken on one process is seen by all", until expiry.
+
+    An OIDC token's ``jti`` is taken when it is exchanged, so the same CI token is
+    refused afterwards by every process and host sharing the store.
+    """
+
+    def take_once(self, key: str, expires: int, now: int) -> bool:
+        """Take ``key`` until ``expires``: True if this call took it, False if it is taken.
+
+        Atomic: of concurrent calls for one key, exactly one gets True. A mark whose
+        ``expires`` is before ``now`` counts as absent (and expired marks are dropped).
+        """
+        ...
+
+    def is_taken(self, key: str, now: int) -> bool:
+        """Tell whether ``key`` is taken and not expired at ``now`` (a read, no write)."""
+        ...
+
+
+@runtime_checkable
+class PageSessions(Protocol):
+    """The token page's sessions and its log-in throttle, shared by every server process.
+
+    Bounded whatever a client sends: a session is written only after a password was
+    checked, a user keeps at most ``keep`` of them, and each new one drops that user's
+    sessions that have ended; failed log-ins are counters, one line per key, and
+    :meth:`note_login_failure` drops the lines older than its window and the least recent
+    ones beyond ``keep``.
+    """
+
+    def add_session(self, session: PageSession, *, keep: int) -> None:
+        """Store a new session; drop the user's sessions whose ``expires`` is not after
+        ``session.created`` (a store may drop other users' ended sessions too), and the
+        user's oldest beyond the newest ``keep`` (a positive number).
+
+        Raises ``AlreadyExists`` for a duplicate key, StoreError for a session that
+        :func:`check_session` refuses.
+        """
+        ...
+
+    def get_session(self, key: str) -> PageSession | None:
+        """Return the session with this key, or None."""
+        ...
+
+    def touch_session(self, key: str, when: int) -> None:
+        """Record ``when`` as the session's last use; never moves ``last_seen`` backwards.
+
+        Unknown keys are ignored. The page calls it at most about once a minute per
+        session; a store that cannot write during a page's read requests may keep the
+        stamp in its process only (devpi's keyfs; devpi-server is one process).
+        """
+        ...
+
+    def remove_session(self, key: str) -> bool:
+        """End a session (log out); False if there was none with this key."""
+        ...
+
+    def remove_user_sessions(self, user: str) -> int:
+        """End every session of ``user``; return how many there were."""
+        ...
+
+    def note_login_failure(self, keys: Sequence[str], when: int, window: int, keep: int) -> None:
+        """Count a failed log-in at ``when`` under each of ``keys`` (a user, an address).
+
+        A key's count starts again at one when its first counted failure is ``window``
+        seconds old or older. Lines whose first failure is that old are dropped, and then
+        the least recent beyond the newest ``keep``.
+        """
+        ...
+
+    def login_failures(self, key: str) -> LoginFailures | None:
+        """The failures counted under ``key``, or None (the caller applies the window)."""
+        ...
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget the failures counted under ``key`` (a successful log-in of that user)."""
+        ...
+
+
+@runtime_checkable
+class TokenStore(
+    TokenRecords, Directory, AuditTrail, PageSessions, Publishers, SingleUse, Protocol
+):
+    """A store that keeps it all: token records, the directory, the audit trail, the
+    token page's sessions, the trusted publishers and the single-use marks.
+
+    What the parts promise together: removing a user revokes their tokens and ends their
+    page sessions in the same transaction (:meth:`Directory.remove_user`), and a grant
+    names the project and the owner's role on it (:meth:`TokenRecords.get_token_grant`).
     """
 
 
@@ -407,12 +648,12 @@ def check_time(what: str, *values: object) -> None:
             raise StoreError(f"{what} must be an integer timestamp within years 1 to 9999")
 
 
-def _check_names(field: str, names: object) -> None:
+def _check_names(field: str, names: object, what: str = "token field") -> None:
     if type(names) is not tuple:
-        raise StoreError(f"token field {field!r} must be a tuple of strings")
+        raise StoreError(f"{what} {field!r} must be a tuple of strings")
     for name in names:
         if type(name) is not str or not name or "\n" in name or _NUL in name:
-            raise StoreError(f"token field {field!r} holds an empty, multi-line or NUL value")
+            raise StoreError(f"{what} {field!r} holds an empty, multi-line or NUL value")
 
 
 def check_record(record: object) -> TokenRecord:
@@ -432,7 +673,122 @@ def check_record(record: object) -> TokenRecord:
     check_time("a token's times", record.last_used)
     for field in ("projects", "project_ids", "indexes", "actions"):
         _check_names(field, getattr(record, field))
+    if record.publisher_id is not None and (
+        type(record.publisher_id) is not str or not record.publisher_id
+    ):
+        raise StoreError("a token's publisher id must be a non-empty string or None")
+    check_text("a token's publisher id", record.publisher_id)
     return record
+
+
+def check_session(session: object) -> PageSession:
+    """Return ``session`` if every store can keep it and give it back equal.
+
+    Raises StoreError for anything but a :class:`PageSession`, for strings that are not
+    strings or hold a NUL, groups that are not a tuple of non-empty single-line strings,
+    and times outside years 1 to 9999.
+    """
+    if not isinstance(session, PageSession):
+        raise StoreError("add_session needs a PageSession")
+    for value in (session.key, session.user, session.csrf):
+        if type(value) is not str or not value:
+            raise StoreError("a session's key, user and csrf must be non-empty strings")
+    check_text("a session's key, user and csrf", session.key, session.user, session.csrf)
+    _check_names("groups", session.groups, "session field")
+    check_time("a session's times", session.created, session.last_seen, session.expires)
+    return session
+
+
+#: Longest key a failed log-in is counted under; longer keys are refused (they come from
+#: requests: a user name, an address).
+MAX_FAILURE_KEY = 300
+
+
+def check_keep(keep: object) -> None:
+    """Refuse a bound on kept lines that is not a positive integer."""
+    if type(keep) is not int or keep < 1:
+        raise StoreError(f"keep must be a positive integer, not {keep!r}")
+
+
+def check_failure_keys(keys: object) -> None:
+    """Refuse keys of failed log-ins that are not short strings without NUL characters."""
+    if isinstance(keys, str) or not isinstance(keys, Sequence):
+        raise StoreError("failed log-ins are counted under a sequence of keys")
+    for key in keys:
+        if type(key) is not str or not key or len(key) > MAX_FAILURE_KEY or _NUL in key:
+            raise StoreError(
+                f"a failed log-in's key must be a string of 1 to {MAX_FAILURE_KEY} characters"
+                " without NUL"
+            )
+
+
+def count_login_failure(
+    failures: Mapping[str, LoginFailures],
+    keys: Sequence[str],
+    when: int,
+    window: int,
+    keep: int,
+) -> dict[str, LoginFailures]:
+    """:meth:`PageSessions.note_login_failure` for a store that keeps the counts in a
+    dict: the new dict. Checks its arguments as every store does."""
+    check_failure_keys(keys)
+    check_time("a failed log-in's time", when)
+    if type(window) is not int or window < 0:
+        raise StoreError(f"window must be a non-negative integer, not {window!r}")
+    check_keep(keep)
+    start = when - window
+    counted = {k: f for k, f in failures.items() if f.first > start}
+    for key in keys:
+        old = counted.get(key)
+        counted[key] = (
+            LoginFailures(1, when, when)
+            if old is None
+            else LoginFailures(old.count + 1, old.first, max(old.last, when))
+        )
+    if len(counted) > keep:
+        # As the SQL stores do: drop what is older than the keep-th most recent line.
+        bound = sorted((f.last for f in counted.values()), reverse=True)[keep - 1]
+        counted = {k: f for k, f in counted.items() if f.last >= bound}
+    return counted
+
+
+def check_publisher(record: object) -> PublisherRecord:
+    """Return ``record`` if every store can keep it and give it back equal (see
+    :func:`check_record`); StoreError otherwise."""
+    if not isinstance(record, PublisherRecord):
+        raise StoreError("add_publisher needs a PublisherRecord")
+    texts = (
+        record.id, record.kind, record.issuer, record.config, record.lookup_key,
+        record.added_by,
+    )  # fmt: skip
+    if any(type(v) is not str or not v for v in texts):
+        raise StoreError("a publisher's id, kind, issuer, config, key and owner must be strings")
+    if record.index is not None and (type(record.index) is not str or not record.index):
+        raise StoreError("a publisher's index must be a non-empty string or None")
+    check_text("a publisher", *texts, record.index)
+    check_time("a publisher's creation time", record.created)
+    check_publisher_projects(record.projects, record.pending)
+    return record
+
+
+def check_publisher_projects(projects: object, pending: object) -> None:
+    """Refuse a publisher's projects unless they are names, at least one, with the
+    pending ones among them."""
+    _check_names("projects", projects)
+    _check_names("pending", pending)
+    names, waiting = cast(tuple[str, ...], projects), cast(tuple[str, ...], pending)
+    if not names:
+        raise StoreError("a publisher names at least one project")
+    if not set(waiting) <= set(names):
+        raise StoreError("a publisher's pending projects must be among its projects")
+
+
+def check_single_use(key: object, *times: object) -> None:
+    """Refuse a single-use key that is not a non-empty string, or bad times."""
+    if type(key) is not str or not key:
+        raise StoreError("a single-use key must be a non-empty string")
+    check_text("a single-use key", key)
+    check_time("a single-use mark's times", *times)
 
 
 def check_setting(key: object, value: object) -> None:

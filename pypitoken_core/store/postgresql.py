@@ -38,11 +38,14 @@ CONNECT_TIMEOUT = 10
 
 #: Key of the transaction-level advisory lock that serialises migrations across processes.
 MIGRATION_LOCK = 0x7079_7069_746F  # "pypito"
+#: Key of the one that serialises the writers of the log-in throttle.
+FAILURES_LOCK = 0x7079_7069_746C  # "pypitl"
 
 _STATEMENTS = Statements().in_style(
     "%s",
     user_lock_share="SELECT id FROM users WHERE id = %s FOR SHARE",
     user_lock_update="SELECT id FROM users WHERE name = %s FOR UPDATE",
+    failures_lock=f"SELECT pg_advisory_xact_lock({FAILURES_LOCK})",
 )
 
 _COUNT = "FOR EACH STATEMENT EXECUTE FUNCTION"
@@ -111,7 +114,54 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     ALTER TABLE events ALTER COLUMN first_time SET NOT NULL;
     CREATE INDEX events_merge ON events (merge_key, seq)
     """,
-    # 3: the change counters (store._cache), moved in the same transaction by every write
+    # 3: the token page's sessions (by the hash of the cookie's id) and its log-in throttle.
+    """
+    CREATE TABLE sessions (
+        key text PRIMARY KEY,
+        user_name text NOT NULL,
+        groups text NOT NULL,
+        csrf text NOT NULL,
+        created bigint NOT NULL,
+        last_seen bigint NOT NULL,
+        expires bigint NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_name, created);
+    CREATE INDEX sessions_expires ON sessions (expires);
+    CREATE TABLE login_failures (
+        key text PRIMARY KEY,
+        count bigint NOT NULL,
+        first bigint NOT NULL,
+        last bigint NOT NULL
+    );
+    CREATE INDEX login_failures_first ON login_failures (first);
+    CREATE INDEX login_failures_last ON login_failures (last)
+    """,
+    # 4: trusted publishing: the publishers, the publisher a token was minted for, and
+    # single-use marks (OIDC token ids, kept until they expire).
+    """
+    ALTER TABLE tokens ADD COLUMN publisher_id text;
+    CREATE INDEX tokens_publisher ON tokens (publisher_id);
+    CREATE TABLE publishers (
+        id text PRIMARY KEY,
+        kind text NOT NULL,
+        issuer text NOT NULL,
+        config text NOT NULL,
+        lookup_key text NOT NULL,
+        projects text NOT NULL,
+        index_name text,
+        pending text NOT NULL,
+        added_by text NOT NULL,
+        created bigint NOT NULL
+    );
+    CREATE INDEX publishers_lookup ON publishers (lookup_key);
+    CREATE INDEX publishers_issuer ON publishers (issuer);
+    CREATE TABLE single_use (
+        key text PRIMARY KEY,
+        expires bigint NOT NULL
+    );
+    CREATE INDEX single_use_expires ON single_use (expires)
+    """,
+    # 5: the change counters (store._cache), moved in the same transaction by every write
     # that can change a decision, whoever makes it: "added" by a new token, "changed" by
     # anything else (of tokens, every column but last_used). Statement triggers: one
     # count per statement, however many rows it changes.
@@ -131,7 +181,7 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         f"CREATE TRIGGER tokens_added AFTER INSERT ON tokens {_COUNT} pypitoken_count_addition()",
         "CREATE TRIGGER tokens_changed AFTER DELETE OR TRUNCATE OR UPDATE OF id, user_id,"
         " salt, description, projects, project_ids, indexes, actions, created, expires,"
-        f" not_before, revoked ON tokens {_COUNT} pypitoken_count_change()",
+        f" not_before, revoked, publisher_id ON tokens {_COUNT} pypitoken_count_change()",
     ),
 )
 

@@ -100,7 +100,54 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     UPDATE events SET first_time = time;
     CREATE INDEX events_merge ON events (merge_key, seq)
     """,
-    # 3: the change counters (store._cache), moved in the same transaction by every write
+    # 3: the token page's sessions (by the hash of the cookie's id) and its log-in throttle.
+    """
+    CREATE TABLE sessions (
+        key TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_user ON sessions (user_name, created);
+    CREATE INDEX sessions_expires ON sessions (expires);
+    CREATE TABLE login_failures (
+        key TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        first INTEGER NOT NULL,
+        last INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX login_failures_first ON login_failures (first);
+    CREATE INDEX login_failures_last ON login_failures (last)
+    """,
+    # 4: trusted publishing: the publishers, the publisher a token was minted for, and
+    # single-use marks (OIDC token ids, kept until they expire).
+    """
+    ALTER TABLE tokens ADD COLUMN publisher_id TEXT;
+    CREATE INDEX tokens_publisher ON tokens (publisher_id);
+    CREATE TABLE publishers (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        config TEXT NOT NULL,
+        lookup_key TEXT NOT NULL,
+        projects TEXT NOT NULL,
+        index_name TEXT,
+        pending TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX publishers_lookup ON publishers (lookup_key);
+    CREATE INDEX publishers_issuer ON publishers (issuer);
+    CREATE TABLE single_use (
+        key TEXT PRIMARY KEY,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX single_use_expires ON single_use (expires)
+    """,
+    # 5: the change counters (store._cache), moved in the same transaction by every write
     # that can change a decision, whoever makes it: "added" by a new token, "changed" by
     # anything else (of tokens, every column but last_used).
     (
@@ -115,8 +162,8 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         f"CREATE TRIGGER tokens_insert AFTER INSERT ON tokens {_ADDED}",
         f"CREATE TRIGGER tokens_delete AFTER DELETE ON tokens {_CHANGED}",
         "CREATE TRIGGER tokens_update AFTER UPDATE OF id, user_id, salt, description,"
-        " projects, project_ids, indexes, actions, created, expires, not_before, revoked"
-        f" ON tokens {_CHANGED}",
+        " projects, project_ids, indexes, actions, created, expires, not_before, revoked,"
+        f" publisher_id ON tokens {_CHANGED}",
     ),
 )
 

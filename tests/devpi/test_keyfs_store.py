@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from pypitoken_devpi._store import (
     PROJECT_NAMESPACE,
+    SESSIONS_KEY,
     TOKENS_KEY,
     USER_NAMESPACE,
     KeyfsStore,
@@ -35,6 +37,9 @@ from pypitoken_core.store import (
     AuditEvent,
     AuditTrail,
     Directory,
+    PageSessions,
+    Publishers,
+    SingleUse,
     TokenRecords,
     TokenStore,
     User,
@@ -43,10 +48,14 @@ from pypitoken_core.store import (
 from tests.store.test_contract import (
     AuditTrailContract,
     MakeOwner,
+    PageSessionsContract,
+    PublishersContract,
+    SingleUseContract,
     TokenRecordsContract,
     Written,
     logged,
     record,
+    session,
 )
 
 # -- the contract ---------------------------------------------------------------------------
@@ -88,7 +97,9 @@ def trail(tmp_path: Path) -> Iterator[TokenStore]:
         store.close()
 
 
-class TestKeyfsStore(TokenRecordsContract, AuditTrailContract):
+class TestKeyfsStore(
+    TokenRecordsContract, AuditTrailContract, PublishersContract, SingleUseContract
+):
     @pytest.fixture
     def store(
         self, xom: Any, lines: tuple[logging.Logger, _Lines], trail: TokenStore
@@ -110,6 +121,27 @@ class TestKeyfsStore(TokenRecordsContract, AuditTrailContract):
 
         return make
 
+    def test_threads_taking_one_key_get_one_yes(self, store: Any, xom: Any) -> None:  # type: ignore[override]
+        """In devpi each request is a keyfs transaction, and write transactions take turns:
+        threads each taking the mark in a write transaction of their own get one yes."""
+        xom.keyfs.rollback_transaction_in_thread()  # the fixture's; reopened below
+        answers: list[bool] = []
+        barrier = threading.Barrier(8)
+
+        def take() -> None:
+            barrier.wait()
+            with xom.keyfs.write_transaction():
+                answers.append(store.take_once("jti:race", 2000, 1000))
+
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        xom.keyfs.begin_transaction_in_thread(write=True)
+        assert sorted(answers) == [False] * 7 + [True]
+        assert store.is_taken("jti:race", 1000)
+
     @pytest.fixture
     def written(self, trail: TokenStore, lines: tuple[logging.Logger, _Lines]) -> Written:
         def both() -> list[tuple[str | None, ...]]:
@@ -121,17 +153,62 @@ class TestKeyfsStore(TokenRecordsContract, AuditTrailContract):
         return both
 
 
+class TestKeyfsSessions(PageSessionsContract):
+    """The token page's sessions in keyfs (the throttle in the process), inside a write
+    transaction as devpi opens one around the page's POSTs."""
+
+    @pytest.fixture
+    def store(self, xom: Any) -> Iterator[KeyfsStore]:
+        xom.keyfs.begin_transaction_in_thread(write=True)
+        try:
+            yield KeyfsStore(xom)
+        finally:
+            xom.keyfs.rollback_transaction_in_thread()
+
+
+def test_sessions_live_in_the_user_record_and_go_with_the_user(xom: Any) -> None:
+    with xom.keyfs.write_transaction():
+        store = KeyfsStore(xom)
+        store.add_session(session("k1", "alice"), keep=5)
+        config = xom.model.get_user("alice").key.get()
+        assert set(config[SESSIONS_KEY]) == {"k1"}
+        assert SESSIONS_KEY not in xom.model.get_user("alice").get()  # never shown
+    with xom.keyfs.read_transaction():
+        # Another process (or this one after a restart) finds it in keyfs.
+        again = KeyfsStore(xom)
+        assert again.get_session("k1") == session("k1", "alice")
+        again.touch_session("k1", 1_700_000_600)  # a read transaction: kept in the process
+        got = again.get_session("k1")
+        assert got is not None and got.last_seen == 1_700_000_600
+        with pytest.raises(StoreError, match="write request"):
+            again.remove_session("k1")
+    with xom.keyfs.write_transaction():
+        xom.model.get_user("alice").delete()
+    with xom.keyfs.read_transaction():
+        assert KeyfsStore(xom).get_session("k1") is None
+
+
 # -- what only this store does -------------------------------------------------------------
+
+
+PROTOCOLS = (TokenRecords, PageSessions, Publishers, SingleUse)
 
 
 def _protocol_methods() -> list[str]:
     return sorted(
-        name
-        for cls in TokenRecords.__mro__
-        if cls.__module__ == TokenRecords.__module__
-        for name, member in vars(cls).items()
-        if not name.startswith("_") and callable(member)
+        {
+            name
+            for protocol in PROTOCOLS
+            for cls in protocol.__mro__
+            if cls.__module__ == TokenRecords.__module__
+            for name, member in vars(cls).items()
+            if not name.startswith("_") and callable(member)
+        }
     )
+
+
+def _protocol_of(name: str) -> type:
+    return next(p for p in PROTOCOLS if hasattr(p, name))
 
 
 def _shape(method: object) -> list[tuple[object, ...]]:
@@ -145,14 +222,17 @@ def _shape(method: object) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("name", _protocol_methods())
 def test_every_protocol_method_has_the_protocol_signature(name: str) -> None:
-    assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(TokenRecords, name))
+    assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(_protocol_of(name), name))
 
 
-def test_it_is_token_records_and_a_trail_but_no_directory() -> None:
+def test_it_is_token_records_page_sessions_and_a_trail_but_no_directory() -> None:
     """devpi keeps the users, projects and ACLs: the store has none of the directory's
-    methods, so none that only refuses."""
+    methods, so none that only refuses (it keeps trusted publishers and single-use marks,
+    which devpi has no notion of, and a trail of its own)."""
     store = KeyfsStore(xom=None)
-    assert isinstance(store, TokenRecords) and isinstance(store, AuditTrail)
+    assert isinstance(store, TokenRecords) and isinstance(store, PageSessions)
+    assert isinstance(store, Publishers) and isinstance(store, SingleUse)
+    assert isinstance(store, AuditTrail)
     assert not isinstance(store, Directory)
     public = {n for n in dir(KeyfsStore) if not n.startswith("_")}
     trail = {"list_events", "prune_events"}
@@ -259,8 +339,8 @@ def test_the_background_writer_writes_and_survives_a_failure(
 def test_a_service_over_it_needs_external_ownership(xom: Any) -> None:
     store = KeyfsStore(xom)
     for mode in ("pypi", "open"):
-        expected = rf"^ownership '{mode}' needs a store that keeps"
-        with pytest.raises(ConfigurationError, match=expected):
+        needs = rf"^ownership '{mode}' needs a store that keeps"
+        with pytest.raises(ConfigurationError, match=needs):
             TokenService(store, b"s" * 32, ownership=mode)
     service = TokenService(store, b"s" * 32, ownership="external")
     assert service.directory is None

@@ -1,5 +1,5 @@
-"""Every command in README.md and examples/**/*.md is run by this module, as written, or is
-listed here as an exemption with its reason.
+"""Every command in README.md, docs/**/*.md and examples/**/*.md is run by this module, as
+written, or is listed here as an exemption with its reason.
 
 Each fenced block tagged ``sh``/``bash``/``console``/``shell`` must match exactly one entry
 of :data:`ENTRIES` (by a line it contains). A run entry executes the block's current text,
@@ -18,6 +18,7 @@ Servers are stopped by PID.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +126,20 @@ def _served_copy(tmp: Path) -> Path:
             timeout=600,
         ) as server:
             out = server.log_text()
+            # The token page, next to the upload URL, with the password to log in there.
+            page = re.search(
+                rf"^Token page .*\n({re.escape(url)}/\+tokens)\n.*\n(\S+)\n", out, re.M
+            )
+            assert page is not None, out
+            login = urllib.request.Request(page.group(1) + "/login")
+            with urllib.request.urlopen(login, timeout=30) as answer:
+                assert answer.status == 200
+            pair = base64.b64encode(f"admin:{page.group(2)}".encode()).decode()
+            api = urllib.request.Request(
+                url + "/+api-tokens", headers={"Authorization": f"Basic {pair}"}
+            )
+            with urllib.request.urlopen(api, timeout=30) as answer:
+                assert json.loads(answer.read())["type"] == "api-tokens"
         assert re.search(r"^pypi-\S+$", out, re.M), out
         assert f"\n{url}/\n" in out
         _served["copy"], _served["log"] = copy, tmp / "make-serve.log"
@@ -178,6 +194,33 @@ def run_quickstart_clients(block: Block, tmp: Path) -> None:
             ]
         ).stdout
         assert old == "403"
+
+
+def run_quickstart_remote(block: Block, tmp: Path) -> None:
+    """``pypitoken remote`` against ``make serve`` as written (port 8080 of the sandbox),
+    logged in with the password it printed; ``ID`` is a token of admin's."""
+    copy = _served_copy(tmp)
+    with (
+        sandbox("curl") as box,
+        box.serve(
+            ["make", "serve"], ready_url=LOCAL + "/health", log=tmp / "serve.log", cwd=copy
+        ) as server,
+    ):
+        found = re.search(r"^Password of 'admin' there .*\n(\S+)$", server.log_text(), re.M)
+        assert found is not None, server.log_text()
+        password = found.group(1)
+        mint = [str(copy / ".venv" / "bin" / "pypitoken"), "remote", "--url", LOCAL, "--user",
+                "admin", "create", "--description", "to revoke"]  # fmt: skip
+        env = _client_env(tmp, PYPITOKEN_PASSWORD=password)
+        _ok(box.run(mint, env=env), "remote create")
+        listing = box.run([*mint[:6], "list", "--json"], env=env)
+        token_id = json.loads(_ok(listing, "remote list"))[-1]["id"]
+        env = _client_env(tmp, PASSWORD=password, ID=token_id)
+        out = _ok(box.run(_bash(block.text), cwd=copy, env=env), block)
+        assert out.splitlines()[-1] == f"API token {token_id} revoked"
+        assert "laptop" in out and "ID" in out.splitlines()[0]
+        assert (copy / "laptop-token.txt").read_text().startswith("pypi-")
+        assert password not in out
 
 
 def run_install_from_clone(block: Block, tmp: Path) -> None:
@@ -238,6 +281,23 @@ def run_pypiserver_admin(block: Block, tmp: Path) -> None:
         proc = box.run(_bash(block.text), cwd=tmp, env=_client_env(tmp, TOKEN=token, ID=token_id))
         assert _ok(proc, block).strip().splitlines()[-1].startswith("pypi-")
         assert (srv / "pypi" / "packages").is_dir()
+
+
+def run_publisher_admin(block: Block, tmp: Path) -> None:
+    """The publisher commands of the trusted-publishing example, on a store where alice
+    owns acme-utils; ``ID`` is a publisher of it, which the block removes."""
+    db = f"sqlite:///{tmp / 'pypitoken.sqlite3'}"
+    _admin(db, "user", "add", "alice")
+    _admin(db, "project", "add", "acme-utils", "--owner", "alice")
+    added = _admin(db, "publisher", "add", "github", "--project", "acme-utils",
+                   "--repository", "octo-org/old", "--workflow", "old.yml")  # fmt: skip
+    publisher_id = added.split()[1]
+    env = _client_env(tmp, PYPITOKEN_DB=db, ID=publisher_id)
+    out = _ok(subprocess.run(_bash(block.text), cwd=tmp, capture_output=True, text=True,
+                             timeout=120, env=env), block)  # fmt: skip
+    assert f"removed publisher {publisher_id}; its tokens are revoked" in out
+    listed = json.loads(_admin(db, "publisher", "list", "--json"))
+    assert sorted(p["kind"] for p in listed) == ["github", "gitlab", "oidc"]
 
 
 def _serves(cwd_kind: str) -> Callable[[Block, Path], None]:
@@ -359,6 +419,7 @@ class Entry:
 
 PYPISERVER = "examples/pypiserver/README.md"
 DEVPI = "examples/devpi/README.md"
+TRUSTED = "examples/trusted-publishing/README.md"
 EXAMPLE_COM = (
     "talks to https://devpi.example.com, a host with TLS these commands assume; "
     "tests/e2e/devpi runs the same client commands and HTTP requests against a local "
@@ -371,6 +432,11 @@ ENTRIES = [
         "README.md",
         'twine upload --repository-url http://127.0.0.1:8080/ -u __token__ -p "$TOKEN" dist/*',
         run_quickstart_clients,
+    ),
+    Entry(
+        "README.md",
+        ".venv/bin/pypitoken remote create --expires 1d --description laptop > laptop-token.txt",
+        run_quickstart_remote,
     ),
     Entry("README.md", "python3 -m venv .venv", run_install_from_clone),
     Entry(
@@ -464,6 +530,13 @@ ENTRIES = [
         'TWINE_USERNAME=__token__ TWINE_PASSWORD="$TOKEN" twine upload --repository-url ... dist/*',
         reason=EXAMPLE_COM,
         sha256="1e485c42e975c8eb",
+    ),
+    Entry(TRUSTED, "pypitoken publisher list", run_publisher_admin),
+    Entry(
+        TRUSTED,
+        "https://devpi.example.com/alice/+trusted-publishers",
+        reason=EXAMPLE_COM.replace("tests/e2e/devpi", "tests/e2e/trusted/test_devpi.py"),
+        sha256="77f870443b43fbf2",
     ),
 ]
 

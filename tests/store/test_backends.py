@@ -26,7 +26,7 @@ from pypitoken_core.store.base import redact_url
 from pypitoken_core.store.sqlite import SQLiteStore
 from tests.e2e.procs import free_port
 from tests.pgcluster import Cluster
-from tests.store.test_contract import record
+from tests.store.test_contract import publisher, record, session
 
 # -- the package surface ---------------------------------------------------------------
 
@@ -36,7 +36,13 @@ def test_exported_names() -> None:
         "AuditEvent",
         "AuditTrail",
         "Directory",
+        "LoginFailures",
+        "PageSession",
+        "PageSessions",
         "Project",
+        "PublisherRecord",
+        "Publishers",
+        "SingleUse",
         "TokenGrant",
         "TokenRecord",
         "TokenRecords",
@@ -435,7 +441,7 @@ def test_postgres_whole_database_in_public_schema(pg_database_url: str) -> None:
             " GROUP BY table_schema",
             (),
         )
-        assert tables == [("public", 8)]
+        assert tables == [("public", 12)]
         assert store.list_roles(foo.id) == [("alice", "Owner")]
     finally:
         store.close()
@@ -565,3 +571,54 @@ def test_forked_child_sees_revocations_in_its_kept_reads(forked_store: TokenStor
         parent_end.sendall(b"r")
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_store_of_schema_3_is_migrated_to_4(
+    sql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store of the release before trusted publishing (schema 3: the token page's
+    sessions): its tokens read back with no publisher, its sessions stay, the schema is 4,
+    and the store takes publishers and single-use marks from then on."""
+    name = "sqlite" if sql_url.startswith("sqlite") else "postgresql"
+    backend: Any = importlib.import_module(f"pypitoken_core.store.{name}")
+    mark = "?" if name == "sqlite" else "%s"
+    insert = (
+        "INSERT INTO tokens (id, user_id, salt, description, projects, project_ids, indexes,"
+        f" actions, created, expires, not_before, last_used, revoked)"
+        f" VALUES ({', '.join([mark] * 13)})"
+    )
+    version = "PRAGMA user_version" if name == "sqlite" else "SELECT version FROM pypitoken_schema"
+    kept = session("k1")
+    # Migration 4 (index 3) is trusted publishing's; later ones may follow it.
+    assert "CREATE TABLE publishers" in backend.MIGRATIONS[3]
+    with monkeypatch.context() as patch:
+        patch.setattr(backend, "MIGRATIONS", backend.MIGRATIONS[:3])
+        old = open_store(sql_url)
+        try:
+            assert old._read(version, ()) == [(3,)]  # type: ignore[attr-defined]
+            alice = old.add_user("alice")
+            old.add_session(kept, keep=5)
+            with old._tx() as conn:  # type: ignore[attr-defined]
+                conn.execute(
+                    insert,
+                    ("t1", alice.id, b"salt", "ci", "foo", "", "", "upload", 1000, None, None,
+                     None, False),
+                )  # fmt: skip
+            with pytest.raises(StoreError):  # the control: no publishers at schema 3
+                old.add_publisher(publisher(alice.id))
+        finally:
+            old.close()
+    store = open_store(sql_url)
+    try:
+        assert store._read(version, ()) == [(len(backend.MIGRATIONS),)]  # type: ignore[attr-defined]
+        token = store.get_token("t1")
+        assert token is not None and token.publisher_id is None and token.projects == ("foo",)
+        assert store.get_session("k1") == kept
+        store.add_publisher(publisher(alice.id))
+        assert store.find_publishers(publisher(alice.id).lookup_key) == [publisher(alice.id)]
+        assert store.take_once("k", 2000, 1000) and not store.take_once("k", 2000, 1000)
+        store.add_token(record(alice.id, "t2", publisher_id="pub-1"))
+        assert store.remove_publisher("pub-1") is True
+        assert store.get_token("t2").revoked  # type: ignore[union-attr]
+    finally:
+        store.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -32,7 +32,13 @@ from pypitoken_core.store import (
     AuditEvent,
     AuditTrail,
     Directory,
+    LoginFailures,
+    PageSession,
+    PageSessions,
     Project,
+    PublisherRecord,
+    Publishers,
+    SingleUse,
     TokenGrant,
     TokenRecord,
     TokenRecords,
@@ -79,6 +85,23 @@ def event(name: str = "minted", token_id: str | None = "tok-1", **changes: objec
     }
     fields.update(changes)
     return AuditEvent(**fields)  # type: ignore[arg-type]
+
+
+def publisher(added_by: str, publisher_id: str = "pub-1", /, **changes: object) -> PublisherRecord:
+    fields: dict[str, object] = {
+        "id": publisher_id,
+        "kind": "github",
+        "issuer": "https://token.actions.githubusercontent.com",
+        "config": '{"owner": "octo-org", "repository": "octo-repo", "workflow": "release.yml"}',
+        "lookup_key": "github\nhttps://token.actions.githubusercontent.com\nocto-org/octo-repo",
+        "projects": ("foo", "foo-bar"),
+        "index": None,
+        "pending": (),
+        "added_by": added_by,
+        "created": 1_700_000_000,
+    }
+    fields.update(changes)
+    return PublisherRecord(**fields)  # type: ignore[arg-type]
 
 
 def logged(e: AuditEvent) -> tuple[str | None, ...]:
@@ -442,6 +465,77 @@ class DirectoryContract:
     def test_roles_of_unknown_project(self, store: Directory) -> None:
         assert store.list_roles(UNKNOWN_ID) == []
 
+    def test_remove_role(self, store: Directory, alice: User) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        bar = store.add_project("bar", alice.id)
+        store.set_role(foo.id, bob.id, "Maintainer")
+        store.set_role(bar.id, bob.id, "Maintainer")
+        assert store.remove_role(foo.id, bob.id) is True
+        assert store.get_role(foo.id, bob.id) is None
+        assert store.list_roles(foo.id) == [("alice", "Owner")]
+        assert store.get_role(bar.id, bob.id) == "Maintainer"  # only that project's
+        assert store.remove_role(foo.id, bob.id) is False  # nothing left to take
+        assert store.remove_role(UNKNOWN_ID, bob.id) is False
+        assert store.remove_role(foo.id, bob.id + "\x00") is False
+
+    def test_transfer_makes_one_owner_and_keeps_the_others_as_maintainers(
+        self, store: Directory, alice: User
+    ) -> None:
+        bob = store.add_user("bob")
+        carol = store.add_user("carol")
+        dave = store.add_user("dave")
+        foo = store.add_project("foo", alice.id)
+        bar = store.add_project("bar", alice.id)
+        store.set_role(foo.id, carol.id, "Owner")
+        store.set_role(foo.id, dave.id, "Maintainer")
+
+        store.transfer_project(foo.id, bob.id)
+
+        assert store.list_roles(foo.id) == [
+            ("alice", "Maintainer"),
+            ("bob", "Owner"),
+            ("carol", "Maintainer"),
+            ("dave", "Maintainer"),
+        ]
+        assert store.list_roles(bar.id) == [("alice", "Owner")]  # only that project's
+        store.transfer_project(foo.id, dave.id)  # a maintainer can be made the owner
+        assert store.get_role(foo.id, dave.id) == "Owner"
+        assert store.get_role(foo.id, bob.id) == "Maintainer"
+
+    def test_transfer_of_an_ownerless_project(self, store: Directory, alice: User) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        store.remove_user("alice")
+        assert store.list_roles(foo.id) == []
+        store.transfer_project(foo.id, bob.id)
+        assert store.list_roles(foo.id) == [("bob", "Owner")]
+
+    def test_transfer_refuses_unknown_project_or_user(self, store: Directory, alice: User) -> None:
+        foo = store.add_project("foo", alice.id)
+        with pytest.raises(NotFound, match="project"):
+            store.transfer_project(UNKNOWN_ID, alice.id)
+        with pytest.raises(NotFound, match="user"):
+            store.transfer_project(foo.id, UNKNOWN_ID)
+        with pytest.raises(NotFound):
+            store.transfer_project(foo.id, alice.id + "\x00")
+        assert store.list_roles(foo.id) == [("alice", "Owner")]  # nothing demoted
+
+    def test_list_user_roles(self, store: Directory, alice: User) -> None:
+        bob = store.add_user("bob")
+        zope = store.add_project("zope", alice.id)
+        attrs = store.add_project("attrs", bob.id)
+        numpy = store.add_project("numpy", bob.id)
+        store.set_role(zope.id, bob.id, "Maintainer")
+        assert store.list_user_roles(bob.id) == [
+            (attrs, "Owner"),
+            (numpy, "Owner"),
+            (zope, "Maintainer"),
+        ]
+        assert store.list_user_roles(alice.id) == [(zope, "Owner")]
+        assert store.list_user_roles(UNKNOWN_ID) == []
+        assert store.list_user_roles(bob.id + "\x00") == []
+
     # -- NUL characters ----------------------------------------------------------------
 
     def test_directory_keys_with_nul_match_nothing(self, store: Directory, alice: User) -> None:
@@ -640,6 +734,360 @@ class AuditTrailContract:
         assert sum(e.count for e in lines) == 100
 
 
+class PublishersContract:
+    """The trusted publishers: every store keeps them, the devpi keyfs store too.
+
+    Subclasses provide ``store``, ``make_owner`` and ``written`` (as for token records).
+    """
+
+    def test_implements_publishers(self, store: Publishers) -> None:
+        assert isinstance(store, Publishers)
+
+    def test_round_trip(self, store: Any, alice: User) -> None:
+        pub = publisher(alice.id, index="alice/dev", pending=("foo-bar",))
+        store.add_publisher(pub)
+        assert store.get_publisher("pub-1") == pub
+        assert store.get_publisher("pub-2") is None
+        assert store.list_publishers() == [pub]
+
+    def test_find_by_lookup_key_and_issuer(self, store: Any, alice: User) -> None:
+        a = publisher(alice.id, "pub-a", created=2)
+        b = publisher(alice.id, "pub-b", created=1)
+        c = publisher(alice.id, "pub-c", lookup_key="other", issuer="https://gitlab.com")
+        for p in (a, b, c):
+            store.add_publisher(p)
+        assert store.find_publishers(a.lookup_key) == [b, a]
+        assert store.find_publishers("other") == [c]
+        assert store.find_publishers("nothing") == []
+        assert store.has_issuer("https://gitlab.com")
+        assert not store.has_issuer("https://gitlab.co")
+        assert [p.id for p in store.list_publishers()] == ["pub-b", "pub-a", "pub-c"]
+
+    def test_duplicate_and_ownerless_publishers(
+        self, store: Any, alice: User, written: Written
+    ) -> None:
+        store.add_publisher(publisher(alice.id))
+        with pytest.raises(AlreadyExists, match=r"pub\-1"):
+            store.add_publisher(publisher(alice.id), event=event("publisher_added", None))
+        with pytest.raises(NotFound, match=UNKNOWN_ID):
+            store.add_publisher(publisher(UNKNOWN_ID, "pub-2"))
+        assert store.get_publisher("pub-2") is None
+        assert written() == []
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"projects": ()},
+            {"projects": ("a\nb",)},
+            {"id": ""},
+            {"config": "x\x00"},
+            {"index": ""},
+            {"pending": True},
+            {"pending": ("other",)},
+            {"created": 10**20},
+        ],
+        ids=repr,
+    )
+    def test_publishers_that_cannot_round_trip(
+        self, store: Any, alice: User, changes: dict[str, object]
+    ) -> None:
+        with pytest.raises(StoreError, match=r"publisher|projects|pending|time"):
+            store.add_publisher(publisher(alice.id, **changes))
+        assert store.list_publishers() == []
+
+    def test_add_publisher_needs_a_record(self, store: Any) -> None:
+        with pytest.raises(StoreError, match=r"^add_publisher needs a PublisherRecord$"):
+            store.add_publisher(object())
+
+    def test_set_projects(self, store: Any, alice: User) -> None:
+        store.add_publisher(publisher(alice.id, pending=("foo-bar",)))
+        assert store.set_publisher_projects("pub-1", ("foo", "foo-bar", "baz"), ("baz",))
+        assert store.get_publisher("pub-1") == publisher(
+            alice.id, projects=("foo", "foo-bar", "baz"), pending=("baz",)
+        )
+        assert store.find_publishers(publisher(alice.id).lookup_key)[0].pending == ("baz",)
+        assert store.set_publisher_projects("pub-x", ("foo",), ()) is False
+        assert store.set_publisher_projects("pub\x00", ("foo",), ()) is False
+        for projects, pending in ((), ()), (("a",), ("b",)), (("a\nb",), ()):
+            with pytest.raises(StoreError, match=r"project|pending"):
+                store.set_publisher_projects("pub-1", projects, pending)
+        assert store.get_publisher("pub-1").projects == ("foo", "foo-bar", "baz")
+
+    def test_remove_revokes_the_publishers_tokens(
+        self, store: Any, alice: User, written: Written
+    ) -> None:
+        store.add_publisher(publisher(alice.id))
+        store.add_token(record(alice.id, "tok-1", publisher_id="pub-1"))
+        store.add_token(record(alice.id, "tok-2"))
+        gone = event("publisher_removed", None, reason="pub-1")
+        assert store.remove_publisher("pub-1", event=gone) is True
+        assert store.get_publisher("pub-1") is None
+        assert store.get_token("tok-1") == record(
+            alice.id, "tok-1", publisher_id="pub-1", revoked=True
+        )
+        assert store.get_token("tok-2") == record(alice.id, "tok-2")
+        assert store.remove_publisher("pub-1", event=gone) is False
+        assert store.remove_publisher("pub\x00") is False
+        assert written()[-1] == logged(gone)
+        assert sum(1 for line in written() if line[0] == "publisher_removed") == 1
+
+    def test_token_records_keep_their_publisher(self, store: Any, alice: User) -> None:
+        store.add_token(record(alice.id, "tok-1", publisher_id="pub-9"))
+        assert store.get_token("tok-1").publisher_id == "pub-9"
+        grant = store.get_token_grant("tok-1", None)
+        assert grant is not None and grant.token.publisher_id == "pub-9"
+        assert [r.publisher_id for r in store.list_tokens()] == ["pub-9"]
+        for bad in ("", "p\x00", 5):
+            with pytest.raises(StoreError, match="publisher id"):
+                store.add_token(record(alice.id, "tok-2", publisher_id=bad))
+
+
+class SingleUseContract:
+    """Single-use marks: taken once, seen as taken by everyone until they expire.
+
+    Subclasses provide ``store``.
+    """
+
+    def test_implements_single_use(self, store: SingleUse) -> None:
+        assert isinstance(store, SingleUse)
+
+    def test_taken_once_until_it_expires(self, store: Any) -> None:
+        assert not store.is_taken("jti:a", 1000)
+        assert store.take_once("jti:a", 1100, 1000) is True
+        assert store.is_taken("jti:a", 1000) and store.is_taken("jti:a", 1100)
+        assert store.take_once("jti:a", 1200, 1050) is False
+        assert store.take_once("jti:b", 1100, 1050) is True
+        # past its expiry, the key is free again
+        assert not store.is_taken("jti:a", 1101)
+        assert store.take_once("jti:a", 1300, 1101) is True
+        assert store.take_once("jti:a", 1300, 1200) is False
+
+    def test_bad_marks_are_refused(self, store: Any) -> None:
+        for key, expires, now in (("", 1, 1), ("a\x00", 1, 1), (5, 1, 1), ("k", 10**20, 1)):
+            with pytest.raises(StoreError, match="single-use"):
+                store.take_once(key, expires, now)
+        assert store.take_once("k", 2, 1) is True
+
+    def test_threads_taking_one_key_get_one_yes(self, store: Any) -> None:
+        answers: list[bool] = []
+        barrier = threading.Barrier(8)
+
+        def take() -> None:
+            barrier.wait()
+            answers.append(store.take_once("jti:race", 2000, 1000))
+
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(answers) == [False] * 7 + [True]
+
+
+def session(key: str = "k1", user: str = "alice", /, **changes: object) -> PageSession:
+    fields: dict[str, object] = {
+        "key": key,
+        "user": user,
+        "groups": ("admins", "ünïcode"),
+        "csrf": "csrf-" + key,
+        "created": 1_700_000_000,
+        "last_seen": 1_700_000_000,
+        "expires": 1_700_028_800,
+    }
+    fields.update(changes)
+    return PageSession(**fields)  # type: ignore[arg-type]
+
+
+class PageSessionsContract:
+    """The token page's sessions and log-in throttle. Subclasses provide ``store``."""
+
+    @pytest.fixture
+    def store(self) -> PageSessions:
+        raise NotImplementedError
+
+    def test_implements_page_sessions(self, store: PageSessions) -> None:
+        assert isinstance(store, PageSessions)
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def test_session_round_trip(self, store: PageSessions) -> None:
+        store.add_session(session("k1", groups=()), keep=5)
+        store.add_session(session("k2", "bob"), keep=5)
+        assert store.get_session("k1") == session("k1", groups=())
+        assert store.get_session("k2") == session("k2", "bob")
+        assert store.get_session("k3") is None
+        assert store.get_session("k1\x00") is None
+
+    def test_duplicate_session_key(self, store: PageSessions) -> None:
+        store.add_session(session("k1"), keep=5)
+        with pytest.raises(AlreadyExists):
+            store.add_session(session("k1", "bob"), keep=5)
+        assert store.get_session("k1") == session("k1")
+
+    def test_a_new_session_drops_the_ended_ones(self, store: PageSessions) -> None:
+        store.add_session(session("old", expires=1_700_000_100), keep=5)
+        store.add_session(session("live", expires=1_700_000_201), keep=5)
+        store.add_session(session("new", created=1_700_000_200, last_seen=1_700_000_200), keep=5)
+        assert store.get_session("old") is None
+        assert store.get_session("live") is not None
+        assert store.get_session("new") is not None
+
+    def test_a_user_keeps_the_newest_sessions(self, store: PageSessions) -> None:
+        for n in range(5):
+            store.add_session(session(f"a{n}", created=1_700_000_000 + n), keep=3)
+        store.add_session(session("b0", "bob"), keep=3)
+        kept = [f"a{n}" for n in range(5) if store.get_session(f"a{n}") is not None]
+        assert kept == ["a2", "a3", "a4"]
+        assert store.get_session("b0") is not None  # another user's are not counted
+
+    def test_touch_session_moves_forward_only(self, store: PageSessions) -> None:
+        store.add_session(session("k1"), keep=5)
+        store.touch_session("k1", 1_700_000_500)
+        store.touch_session("k1", 1_700_000_400)
+        got = store.get_session("k1")
+        assert got is not None and got.last_seen == 1_700_000_500
+        store.touch_session("unknown", 1_700_000_600)  # ignored
+        store.touch_session("k1\x00", 1_700_000_600)
+        got = store.get_session("k1")
+        assert got is not None and got.last_seen == 1_700_000_500
+        with pytest.raises(StoreError, match="within years 1 to 9999"):
+            store.touch_session("k1", 10**20)
+
+    def test_remove_session(self, store: PageSessions) -> None:
+        store.add_session(session("k1"), keep=5)
+        store.add_session(session("k2"), keep=5)
+        assert store.remove_session("k1") is True
+        assert store.remove_session("k1") is False
+        assert store.remove_session("k2\x00") is False
+        assert store.get_session("k1") is None
+        assert store.get_session("k2") is not None
+
+    def test_remove_user_sessions(self, store: PageSessions) -> None:
+        store.add_session(session("a1"), keep=5)
+        store.add_session(session("a2"), keep=5)
+        store.add_session(session("b1", "bob"), keep=5)
+        assert store.remove_user_sessions("alice") == 2
+        assert store.remove_user_sessions("alice") == 0
+        assert store.remove_user_sessions("alice\x00") == 0
+        assert store.get_session("a1") is None and store.get_session("a2") is None
+        assert store.get_session("b1") is not None
+
+    @pytest.mark.parametrize(
+        ("bad", "message"),
+        [
+            ("not a session", "add_session needs a PageSession"),
+            (session("k\x00"), "NUL"),
+            (session("", "alice"), "non-empty strings"),
+            (session(user=""), "non-empty strings"),
+            (session(csrf=None), "non-empty strings"),
+            (session(groups=["a"]), "must be a tuple of strings"),
+            (session(groups=("a\nb",)), "empty, multi-line or NUL"),
+            (session(groups=("",)), "empty, multi-line or NUL"),
+            (session(expires=10**20), "within years 1 to 9999"),
+            (session(created=1.5), "within years 1 to 9999"),
+        ],
+    )
+    def test_sessions_that_cannot_round_trip(
+        self, store: PageSessions, bad: object, message: str
+    ) -> None:
+        with pytest.raises(StoreError, match=message):
+            store.add_session(bad, keep=5)  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match="keep must be a positive integer"):
+            store.add_session(session("good"), keep=0)
+        store.add_session(session("good"), keep=5)  # the control
+        assert store.get_session("good") == session("good")
+
+    # -- the log-in throttle -------------------------------------------------------------
+
+    def test_failures_are_counted_per_key(self, store: PageSessions) -> None:
+        store.note_login_failure(["user:alice", "addr:10.0.0.1"], 1000, 900, 100)
+        store.note_login_failure(["user:alice"], 1010, 900, 100)
+        store.note_login_failure(["user:alice", "addr:10.0.0.2"], 1005, 900, 100)
+        assert store.login_failures("user:alice") == LoginFailures(3, 1000, 1010)
+        assert store.login_failures("addr:10.0.0.1") == LoginFailures(1, 1000, 1000)
+        assert store.login_failures("addr:10.0.0.2") == LoginFailures(1, 1005, 1005)
+        assert store.login_failures("user:bob") is None
+        assert store.login_failures("user:alice\x00") is None
+
+    def test_a_count_starts_again_after_its_window(self, store: PageSessions) -> None:
+        store.note_login_failure(["user:alice"], 1000, 900, 100)
+        store.note_login_failure(["user:alice"], 1899, 900, 100)
+        assert store.login_failures("user:alice") == LoginFailures(2, 1000, 1899)
+        store.note_login_failure(["user:alice"], 1900, 900, 100)
+        assert store.login_failures("user:alice") == LoginFailures(1, 1900, 1900)
+
+    def test_old_lines_are_dropped(self, store: PageSessions) -> None:
+        store.note_login_failure(["user:alice"], 1000, 900, 100)
+        store.note_login_failure(["user:bob"], 2000, 900, 100)
+        assert store.login_failures("user:alice") is None
+        assert store.login_failures("user:bob") == LoginFailures(1, 2000, 2000)
+
+    def test_only_the_most_recent_lines_are_kept(self, store: PageSessions) -> None:
+        for n in range(10):
+            store.note_login_failure([f"user:u{n}"], 1000 + n, 900, 4)
+        kept = [n for n in range(10) if store.login_failures(f"user:u{n}") is not None]
+        assert kept == [6, 7, 8, 9]
+        # Lines tied with the last kept one stay: a line just counted is never dropped.
+        store.note_login_failure(["user:x", "user:y"], 1009, 900, 1)
+        assert store.login_failures("user:x") == LoginFailures(1, 1009, 1009)
+        assert store.login_failures("user:y") == LoginFailures(1, 1009, 1009)
+        assert store.login_failures("user:u8") is None
+
+    def test_clear_login_failures(self, store: PageSessions) -> None:
+        store.note_login_failure(["user:alice", "addr:1"], 1000, 900, 100)
+        store.clear_login_failures("user:alice")
+        store.clear_login_failures("user:nobody")
+        store.clear_login_failures("user:alice\x00")
+        assert store.login_failures("user:alice") is None
+        assert store.login_failures("addr:1") == LoginFailures(1, 1000, 1000)
+
+    @pytest.mark.parametrize(
+        ("keys", "when", "window", "keep", "message"),
+        [
+            ("user:alice", 1000, 900, 10, "a sequence of keys"),
+            (["user:a\x00"], 1000, 900, 10, "without NUL"),
+            (["x" * 301], 1000, 900, 10, "1 to 300 characters"),
+            ([""], 1000, 900, 10, "1 to 300 characters"),
+            ([None], 1000, 900, 10, "1 to 300 characters"),
+            (["user:a"], 10**20, 900, 10, "within years 1 to 9999"),
+            (["user:a"], 1000, -1, 10, "window must be a non-negative integer"),
+            (["user:a"], 1000, 900, 0, "keep must be a positive integer"),
+        ],
+    )
+    def test_bad_failure_arguments(
+        self,
+        store: PageSessions,
+        keys: object,
+        when: int,
+        window: int,
+        keep: int,
+        message: str,
+    ) -> None:
+        with pytest.raises(StoreError, match=message):
+            store.note_login_failure(keys, when, window, keep)  # type: ignore[arg-type]
+        store.note_login_failure(["user:a"], 1000, 900, 10)  # the control
+        assert store.login_failures("user:a") == LoginFailures(1, 1000, 1000)
+
+    def test_threads_counting_one_key_lose_nothing(self, store: PageSessions) -> None:
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(25):
+                    store.note_login_failure(["user:alice", "addr:1"], 1000, 900, 100)
+            except BaseException as e:  # collected for the main thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert store.login_failures("user:alice") == LoginFailures(100, 1000, 1000)
+        assert store.login_failures("addr:1") == LoginFailures(100, 1000, 1000)
+
+
 def decision_fixture(store: TokenStore) -> dict[str, str]:
     """alice owns foo with bob as maintainer, and token tok-1; ids by name."""
     alice = store.add_user("alice")
@@ -702,7 +1150,14 @@ UNCOUNTED: dict[str, Callable[[TokenStore], object]] = {
 }
 
 
-class TokenStoreContract(TokenRecordsContract, DirectoryContract, AuditTrailContract):
+class TokenStoreContract(
+    TokenRecordsContract,
+    DirectoryContract,
+    AuditTrailContract,
+    PageSessionsContract,
+    PublishersContract,
+    SingleUseContract,
+):
     """A store that keeps it all, and what its parts promise together.
 
     Subclasses provide ``store_url``.
@@ -787,6 +1242,32 @@ class TokenStoreContract(TokenRecordsContract, DirectoryContract, AuditTrailCont
         assert [e.event for e in store.list_events()] == ["claim_released"]
         again = store.add_project("foo", bob.id)  # the name is free again, with a new id
         assert again.id != foo.id
+
+    def test_role_changes_write_their_events(self, store: TokenStore, alice: User) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        store.set_role(foo.id, bob.id, "Maintainer", event=event("maintainer_added", None))
+        store.transfer_project(foo.id, bob.id, event=event("project_transferred", None))
+        assert store.remove_role(foo.id, alice.id, event=event("maintainer_removed", None))
+        assert not store.remove_role(foo.id, alice.id, event=event("maintainer_removed", None))
+        with pytest.raises(NotFound):
+            store.set_role(foo.id, UNKNOWN_ID, "Maintainer", event=event("maintainer_added"))
+        with pytest.raises(NotFound):
+            store.transfer_project(UNKNOWN_ID, bob.id, event=event("project_transferred"))
+        assert [e.event for e in reversed(store.list_events())] == [
+            "maintainer_added",
+            "project_transferred",
+            "maintainer_removed",
+        ]
+        assert store.list_roles(foo.id) == [("bob", "Owner")]
+
+    def test_remove_user_ends_their_page_sessions(self, store: TokenStore, alice: User) -> None:
+        store.add_user("bob")
+        store.add_session(session("a1", "alice"), keep=5)
+        store.add_session(session("b1", "bob"), keep=5)
+        store.remove_user("alice")
+        assert store.get_session("a1") is None
+        assert store.get_session("b1") == session("b1", "bob")
 
     def test_remove_unknown_project(self, store: TokenStore, alice: User) -> None:
         foo = store.add_project("foo", alice.id)

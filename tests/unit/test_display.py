@@ -7,8 +7,14 @@ import json
 
 import pytest
 
-from pypitoken_core.display import MAX_REASON_PHRASE, iso, reason_phrase, token_json
-from pypitoken_core.store import TokenRecord
+from pypitoken_core.display import (
+    MAX_REASON_PHRASE,
+    iso,
+    publisher_json,
+    reason_phrase,
+    token_json,
+)
+from pypitoken_core.store import PublisherRecord, TokenRecord
 
 RECORD = TokenRecord(
     id="3b4f8c2e-5d6a-4e7b-9c1d-2f3a4b5c6d7e",
@@ -41,7 +47,24 @@ def test_token_json_for_people():
         "expires": "2023-11-14T23:13:20Z",
         "last_used": None,
         "revoked": False,
+        "publisher_id": None,
     }
+
+
+def test_publisher_json():
+    record = PublisherRecord(
+        id="p1", kind="github", issuer="https://token.actions.githubusercontent.com",
+        config='{"owner":"o","repository":"r","workflow":"w.yml"}', lookup_key="k",
+        projects=("foo",), index=None, pending=("foo",), added_by="u1", created=1_700_000_000,
+    )  # fmt: skip
+    assert publisher_json(record, added_by="alice") == {
+        "id": "p1", "kind": "github", "issuer": "https://token.actions.githubusercontent.com",
+        "owner": "o", "repository": "r", "workflow": "w.yml", "projects": ["foo"],
+        "index": None, "pending": ["foo"], "added_by": "alice", "created": "2023-11-14T22:13:20Z",
+    }  # fmt: skip
+    assert publisher_json(record, added_by=None, epoch=True)["created"] == 1_700_000_000
+    damaged = dataclasses.replace(record, config="{")
+    assert "owner" not in publisher_json(damaged, added_by=None)
 
 
 def test_token_json_for_programs_keeps_seconds():

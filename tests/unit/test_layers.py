@@ -26,7 +26,10 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"_keys", "_ownership", "_checks", "_audit", "_identity", "display"},
     {"_claims", "_minting"},
+    {"oidc"},
+    {"_publishing"},
     {"service"},
+    {"api"},
     {"cli"},
 ]
 LAYER = {name: depth for depth, names in enumerate(LAYERS) for name in names}

@@ -334,6 +334,7 @@ RESTRICT = [
     ({"legacy_not_before": 1, "legacy_not_after": 2}, ['{"nbf": 1, "exp": 2}']),
     ({"actions": ["upload"]}, ['["ptc.actions", ["upload"]]']),
     ({"indexes": ["root/dev"]}, ['["ptc.indexes", ["root/dev"]]']),
+    ({"oidc_publisher_id": "pub-1"}, ['[4, "pub-1", null]']),  # as Warehouse writes it
     ({}, []),
     ({"project_names": None, "user_id": None}, []),
 ]
@@ -350,6 +351,7 @@ def test_restrict_writes(kwargs, expected):
 def test_restrict_fixed_order_whatever_the_keyword_order():
     token = new().restrict(
         indexes=["i"],
+        oidc_publisher_id="p",
         actions=["delete"],
         legacy_not_after=4,
         legacy_not_before=3,
@@ -366,6 +368,7 @@ def test_restrict_fixed_order_whatever_the_keyword_order():
         '[1, ["a"]]',
         '[2, ["b"]]',
         '[3, "c"]',
+        '[4, "p", null]',
         '{"version": 1, "permissions": "user"}',
         '{"version": 1, "permissions": {"projects": ["d"]}}',
         '{"nbf": 3, "exp": 4}',
@@ -459,6 +462,8 @@ RESTRICT_ERRORS = [
     ({"actions": ["publish"]}, "actions: unknown action(s) publish; expected upload, download"),
     ({"actions": ["upload", "Upload"]}, "unknown action(s) Upload"),
     ({"indexes": [""]}, "indexes should be an iterable of non-empty strings"),
+    ({"oidc_publisher_id": ""}, "oidc_publisher_id should be a non-empty string."),
+    ({"oidc_publisher_id": 4}, "oidc_publisher_id should be a non-empty string."),
     ({"project_ids": ["x" * 5000]}, f"at most {MAX_CAVEAT_BYTES} bytes of JSON"),
 ]
 

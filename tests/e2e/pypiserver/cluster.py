@@ -26,6 +26,8 @@ from . import client
 from .conftest import Admin, exe, run
 
 PROJECT = "cluster-pkg"
+#: carla's password (htpasswd): the token API of every process logs her in with it.
+PASSWORD = "carla-cluster-password"
 WORKERS = 4
 #: How long a pinned connection may stay idle before gunicorn closes it.
 KEEP_ALIVE = 600
@@ -97,12 +99,18 @@ def _pin_workers(server: Server, workers: int) -> dict[str, http.client.HTTPConn
 @contextlib.contextmanager
 def running_cluster(workdir: Path, db: str, *, workers: int = WORKERS) -> Iterator[Cluster]:
     """Start the processes on store ``db`` (created here, with user ``carla`` owning
-    :data:`PROJECT`, of which the package directory holds one file); stop them after."""
+    :data:`PROJECT`, of which the package directory holds one file, and logging in to the
+    token API with :data:`PASSWORD`); stop them after."""
     packages = workdir / "packages"
     packages.mkdir(parents=True)
     make_wheel(packages, PROJECT, "1.0")
     secret = workdir / "server.secret"
     secret.write_text("a-cluster-secret-of-enough-bytes\n")
+    from passlib.apache import HtpasswdFile
+
+    htpasswd = HtpasswdFile(str(workdir / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
+    htpasswd.set_password("carla", PASSWORD)
+    htpasswd.save()
     admin = SecretAdmin(db, secret=secret)
     admin.user("carla")
     admin("project", "add", PROJECT, "--owner", "carla")
@@ -111,7 +119,7 @@ def running_cluster(workdir: Path, db: str, *, workers: int = WORKERS) -> Iterat
     factory = (
         f"pypitoken_pypiserver:make_app(roots=[{str(packages)!r}], token_db={db!r},"
         f" token_secret_file={str(secret)!r}, authenticate=['update', 'download', 'list'],"
-        " disable_fallback=True)"
+        f" disable_fallback=True, password_file={str(workdir / 'htpasswd')!r})"
     )
     gunicorn = [
         exe("gunicorn"), "-w", str(workers), "-k", "gthread", "--threads", "2",
@@ -122,7 +130,8 @@ def running_cluster(workdir: Path, db: str, *, workers: int = WORKERS) -> Iterat
         gunicorn.insert(1, "--no-control-socket")  # gunicorn >= 27 would share ~/.gunicorn
     second = [
         exe("pypitoken-pypiserver"), "run", "-i", "127.0.0.1", "-p", str(second_port),
-        "-a", "update,download,list", "--disable-fallback", *token_options, str(packages),
+        "-a", "update,download,list", "--disable-fallback", *token_options,
+        "-P", str(workdir / "htpasswd"), str(packages),
     ]  # fmt: skip
     with contextlib.ExitStack() as stack:
         started = []

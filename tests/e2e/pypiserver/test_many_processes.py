@@ -7,21 +7,24 @@ of every process at once (``cluster.Cluster.ask``), right after the change retur
 - a token revoked is refused by all, on their next request;
 - a token minted works on all at once.
 
-Changes are made by the admin command, a process of its own (as on another host). Once
-the token API of pypiserver exists (issue 9), revoking through one of the workers is one
-more case here; once trusted publishing exists (issue 10), so is a ``jti`` taken on one
-process and refused by the others (``cluster.processes`` names each of them).
+Changes are made by the admin command, a process of its own (as on another host), and
+through the token API of one of the processes (``/+api-tokens``). A trusted-publishing
+exchange takes its CI token's ``jti`` on one process: every other one refuses it next.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.trusted.conftest import ci_token
+from tests.oidc_issuer import Issuer
+
 from . import client
-from .cluster import PROJECT, Cluster, running_cluster
+from .cluster import PASSWORD, PROJECT, Cluster, running_cluster
 from .conftest import TOKEN_USER
 
 pytestmark = pytest.mark.e2e
@@ -107,3 +110,78 @@ def test_removing_the_owner_is_seen_by_every_process(cluster: Cluster, tmp_path:
     assert statuses(cluster.ask(auth=auth)) == everywhere(
         cluster, 403, "Invalid API Token: token revoked"
     )
+
+
+def through(
+    cluster: Cluster, label: str, method: str, path: str, **request: object
+) -> client.Response:
+    """One request of carla's to the token API of the process ``label``, on its connection."""
+    url, conn = cluster.processes[label]
+    return client.request(
+        url, method, path, conn=conn, auth=client.basic("carla", PASSWORD), **request
+    )  # type: ignore[arg-type]
+
+
+def test_a_token_minted_and_revoked_through_one_process_is_seen_by_every_other(
+    cluster: Cluster,
+) -> None:
+    labels = list(cluster.processes)
+    for minter, revoker in ((labels[0], labels[-1]), (labels[-1], labels[1])):
+        body = json.dumps({"projects": [PROJECT], "description": "cluster"}).encode()
+        answer = through(cluster, minter, "POST", "/+api-tokens", body=body,
+                         content_type="application/json")  # fmt: skip
+        assert answer.status == 201, answer.body
+        minted = json.loads(answer.body)["result"]
+        auth = client.basic(TOKEN_USER, minted["token"])
+        assert statuses(cluster.ask(auth=auth)) == everywhere(cluster, 200, "OK")
+        answer = through(cluster, revoker, "DELETE", f"/+api-tokens/{minted['id']}")
+        assert (answer.status, json.loads(answer.body)) == (
+            200, {"message": f"API token {minted['id']} revoked"}
+        )  # fmt: skip
+        assert statuses(cluster.ask(auth=auth)) == everywhere(
+            cluster, 403, "Invalid API Token: token revoked"
+        )
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    made = Issuer()
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+def test_a_jti_taken_on_one_process_is_refused_by_every_other(
+    cluster: Cluster, issuer: Issuer
+) -> None:
+    cluster.admin(
+        "publisher", "add", "github", "--project", PROJECT, "--user", "carla",
+        "--repository", "octo-org/octo-repo", "--workflow", "release.yml", "--issuer", issuer.url,
+    )  # fmt: skip
+    labels = list(cluster.processes)
+    for taker in (labels[0], labels[-1]):
+        url, _conn = cluster.processes[taker]
+        body = json.dumps({"token": ci_token(issuer, url)}).encode()
+
+        def exchange(label: str, body: bytes = body) -> tuple[int, str]:
+            base, conn = cluster.processes[label]
+            answer = client.request(base, "POST", "/_/oidc/mint-token", body=body,
+                                    content_type="application/json", conn=conn)  # fmt: skip
+            if answer.status == 200:
+                return 200, json.loads(answer.body)["token"][:5]
+            return answer.status, json.loads(answer.body)["errors"][0]["code"]
+
+        assert exchange(taker) == (200, "pypi-")
+        others = [label for label in labels if label != taker]
+        assert {label: exchange(label) for label in others} == dict.fromkeys(
+            others, (422, "invalid-reuse-token")
+        )
+    # The control: a fresh CI token is exchanged by every process.
+    for label in labels:
+        url, _conn = cluster.processes[label]
+        fresh = json.dumps({"token": ci_token(issuer, url)}).encode()
+        base, conn = cluster.processes[label]
+        answer = client.request(base, "POST", "/_/oidc/mint-token", body=fresh,
+                                content_type="application/json", conn=conn)  # fmt: skip
+        assert answer.status == 200, (label, answer.body)
