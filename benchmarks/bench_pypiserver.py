@@ -15,7 +15,7 @@ machine shared with the clients, the steadier figure). It prints medians and the
 of the per-round ratios. A fixed request count and a time cap bound each measurement.
 Target: token auth keeps >= 90% of the trivial auther's throughput and beats apr1.
 
-    python benchmarks/bench_pypiserver.py [--rounds 5] [--requests 600] [--clients 3]
+    python benchmarks/bench_pypiserver.py [--rounds 5] [--requests 600] [--clients 3] [--short]
 """
 
 from __future__ import annotations
@@ -158,7 +158,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="per measurement")
     parser.add_argument("--clients", type=int, default=3, help="client processes")
     parser.add_argument("--cap", type=float, default=20.0, help="seconds per measurement")
+    parser.add_argument("--short", action="store_true", help="one round of 100 requests")
     opts = parser.parse_args()
+    if opts.short:
+        opts.rounds, opts.requests = 1, 100
 
     logging.getLogger("passlib").setLevel(logging.ERROR)  # "(trapped) error reading bcrypt"
     labels = ("simple", "upload")

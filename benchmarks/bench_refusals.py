@@ -12,8 +12,9 @@ refusing a token with the right shape and a wrong signature whose id is:
 - ``not a uuid``: an id the store cannot hold, so never looked up (crafted ids must not
   reach a query); its sender knows that much already, so it is shown, not targeted.
 
-and, for scale, ``genuine revoked`` (the real revoked token, which may cost what it
-likes: its holder has the key). Every refusal writes its audit line (folded: an update).
+each call a new forgery (a new signature), as a prober's are; and, for scale,
+``genuine revoked`` (the real revoked token, which may cost what it likes: its holder
+has the key). Every refusal writes its audit line (folded: an update).
 Rounds are interleaved, the best round counts. Target: the ids a forger cannot tell
 apart otherwise (unknown, live, revoked, removed owner) within 25% of ``live``, on SQLite
 and on PostgreSQL.
@@ -48,7 +49,8 @@ TARGETED = ("unknown", "live", "revoked", "removed owner")
 
 
 def forged(token_id: str) -> str:
-    return Token.create("localhost", token_id, b"a guessed key, not the server's").dump()
+    """A token of ``token_id`` signed with a guessed key: a new signature each time."""
+    return Token.create("localhost", token_id, os.urandom(32)).dump()
 
 
 def refusal(service: TokenService, raw: Callable[[], str], expected: str) -> Callable[[], None]:
@@ -67,7 +69,7 @@ def refusal(service: TokenService, raw: Callable[[], str], expected: str) -> Cal
     return call
 
 
-def candidates(service: TokenService) -> dict[str, Callable[[], None]]:
+def candidates(service: TokenService, supply: int) -> dict[str, Callable[[], None]]:
     for user in ("bench", "gone"):
         if service.store.get_user(user) is None:
             service.add_user(user)
@@ -76,22 +78,22 @@ def candidates(service: TokenService) -> dict[str, Callable[[], None]]:
     service.revoke(revoked.id)
     _, orphan = service.mint("gone")
     service.remove_user("gone")
-    # Built once: a forged token's cost is the server's, not the forger's.
-    fixed = {name: forged(i) for name, i in (("live", live.id), ("revoked", revoked.id))}
-    fixed["removed owner"] = forged(orphan.id)
-    fixed["not a uuid"] = forged("not-a-uuid")
-    unknown = [forged(str(uuid.uuid4())) for _ in range(4096)]
-    counter = iter(range(10**12))
-    calls = {
-        "unknown": refusal(service, lambda: unknown[next(counter) % 4096], INVALID_TOKEN),
-        **{name: refusal(service, lambda r=raw: r, INVALID_TOKEN) for name, raw in fixed.items()},
-        "genuine revoked": refusal(service, lambda: raw_revoked, "token revoked"),
-    }
+    # Built before: a forged token's cost is the server's, not the forger's. Each call is
+    # a new forgery, as a prober's are (the server keeps what it read for a token under
+    # the token's own signature, so a repeated forgery costs what a repeated unknown id
+    # does, and the first of each costs a read whatever its id points at).
+    ids = {"unknown": None, "live": live.id, "revoked": revoked.id,
+           "removed owner": orphan.id, "not a uuid": "not-a-uuid"}  # fmt: skip
+    calls: dict[str, Callable[[], None]] = {}
+    for name, token_id in ids.items():
+        made = [forged(token_id or str(uuid.uuid4())) for _ in range(supply)]
+        calls[name] = refusal(service, iter(made).__next__, INVALID_TOKEN)
+    calls["genuine revoked"] = refusal(service, lambda: raw_revoked, "token revoked")
     return calls
 
 
 def run(service: TokenService, rounds: int, number: int) -> dict[str, float]:
-    calls = candidates(service)
+    calls = candidates(service, rounds * number + 1)
     best: dict[str, float] = {}
     for _ in range(rounds):
         for name, call in calls.items():

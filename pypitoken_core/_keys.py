@@ -14,6 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
+from ._macaroon import hmac_sha256
 from .exceptions import ConfigurationError
 from .store import TokenRecords
 
@@ -45,7 +46,7 @@ _FINGERPRINT_SETTING = "secret_fingerprint"
 
 def derive_key(secret: bytes, salt: bytes) -> bytes:
     """A token's macaroon key: HMAC-SHA256(server secret, per-token salt)."""
-    return hmac.digest(secret, salt, "sha256")
+    return hmac_sha256(secret, salt)
 
 
 def new_salt() -> bytes:

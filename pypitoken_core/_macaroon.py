@@ -1,7 +1,7 @@
 """The hot path: libmacaroons v2 binary codec and the HMAC-SHA256 signature chain.
 
 pymacaroons does the same work in about 40 µs per token, mostly in generic object and
-serializer layers; this module does it with ``binascii`` and ``hmac.digest`` so that a
+serializer layers; this module does it with ``binascii`` and ``hashlib`` so that a
 check costs little more than the HMACs themselves. The bytes are the same: pymacaroons
 remains the reference (``Token._macaroon`` builds one on demand, and the differential
 tests compare both).
@@ -17,6 +17,7 @@ is refused, since nothing here could discharge it.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import hmac
 import re
 from typing import NamedTuple
@@ -29,12 +30,16 @@ __all__ = [
     "decode",
     "encode",
     "encoded_length",
+    "hmac_sha256",
     "root_signature",
     "sign",
     "signatures_match",
 ]
 
 _KEY_GENERATOR = b"macaroons-key-generator"
+_HMAC_BLOCK = 64  # SHA-256's block size
+_HMAC_INNER = bytes(byte ^ 0x36 for byte in range(256))
+_HMAC_OUTER = bytes(byte ^ 0x5C for byte in range(256))
 _EOS, _LOCATION, _IDENTIFIER, _VID, _SIGNATURE = 0, 1, 2, 4, 6
 _SIGNATURE_BYTES = 32
 _BASE64_CHARS = re.compile(rb"[A-Za-z0-9_\-+/]*=*")
@@ -247,16 +252,30 @@ def encoded_length(macaroon: RawMacaroon) -> int:
     return (size * 4 + 2) // 3
 
 
+def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104): what ``hmac.digest(key, message, "sha256")`` returns.
+
+    Built on hashlib's SHA-256, as the stdlib's own pure-Python HMAC is, because the
+    one-shot HMAC of OpenSSL 3 that ``hmac.digest`` calls looks its algorithm up again on
+    every call: 1.6 µs against 0.8 here, and checking a token takes six of them. The tests
+    compare the two over random keys and messages of every length class.
+    """
+    if len(key) > _HMAC_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_HMAC_BLOCK, b"\x00")
+    inner = hashlib.sha256(key.translate(_HMAC_INNER) + message).digest()
+    return hashlib.sha256(key.translate(_HMAC_OUTER) + inner).digest()
+
+
 def root_signature(key: bytes, identifier: bytes) -> bytes:
     """The signature of a macaroon with no caveats (libmacaroons key derivation)."""
-    derived = hmac.digest(_KEY_GENERATOR, key, "sha256")
-    return hmac.digest(derived, identifier, "sha256")
+    return hmac_sha256(hmac_sha256(_KEY_GENERATOR, key), identifier)
 
 
 def chain(signature: bytes, caveats: tuple[bytes, ...] | list[bytes]) -> bytes:
     """Extend a signature over more first-party caveats (what adding a caveat does)."""
     for caveat in caveats:
-        signature = hmac.digest(signature, caveat, "sha256")
+        signature = hmac_sha256(signature, caveat)
     return signature
 
 

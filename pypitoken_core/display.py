@@ -11,9 +11,16 @@ import re
 from typing import Any
 
 from ._time import iso as iso
-from .store import PublisherRecord, TokenRecord
+from .store import AuditEvent, PublisherRecord, TokenRecord
 
-__all__ = ["MAX_REASON_PHRASE", "iso", "publisher_json", "reason_phrase", "token_json"]
+__all__ = [
+    "MAX_REASON_PHRASE",
+    "event_json",
+    "iso",
+    "publisher_json",
+    "reason_phrase",
+    "token_json",
+]
 
 #: Longest HTTP reason phrase :func:`reason_phrase` makes. twine and pip print it whole;
 #: servers and proxies accept far longer status lines.
@@ -86,4 +93,20 @@ def publisher_json(
         "pending": list(record.pending),
         "added_by": added_by,
         "created": record.created if epoch else iso(record.created),
+    }
+
+
+def event_json(event: AuditEvent) -> dict[str, Any]:
+    """An audit line as a JSON object: when it was first and last seen (ISO 8601, UTC),
+    how many occurrences it stands for, and what happened."""
+    return {
+        "first": iso(event.first_time if event.first_time is not None else event.time),
+        "last": iso(event.time),
+        "count": event.count,
+        "event": event.event,
+        "token_id": event.token_id,
+        "user": event.user,
+        "project": event.project,
+        "action": event.action,
+        "reason": event.reason,
     }

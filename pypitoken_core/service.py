@@ -22,12 +22,14 @@ methods raise.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import logging
 import os
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -125,6 +127,11 @@ _ALLOW_DELETE_SETTING = "allow_delete"
 #: Where to turn the delete action on; the one index whose switch it can be (devpi always
 #: allows it, and decides by its own ACLs).
 _DELETE_SWITCH = "start pypitoken-pypiserver with --allow-token-delete"
+#: Keys the store's memory of grants by the presented token's signature (see ``_grant``):
+#: random per process, as the memory is.
+_SEAL_KEY = os.urandom(32)
+#: Tokens whose last touch this process remembers (see ``_touch``).
+_TOUCHED_MAX = 10_000
 _AUDIENCE_SETTING = "oidc_audience"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -194,6 +201,7 @@ class TokenService:
         self.ownership = ownership
         self.allow_delete = allow_delete
         self.last_used_interval = last_used_interval
+        self._touched: OrderedDict[str, int] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"<TokenService store={self.store.url!r} ownership={self.ownership!r}>"
@@ -787,7 +795,7 @@ class TokenService:
             if (bad := _name_refusal(use)) is not None:
                 refused = _bad_name_refusal(grant.token, use, bad)
                 raise self._denied(refused, grant, use)
-            project, role = self._project_and_role(use, owner)
+            project, role = self._project_and_role(use, owner, token)
         refusal = self._refusal(token, grant.token, owner, use, project, role)
         if refusal is not None:
             raise self._denied(refusal, grant, use)
@@ -928,11 +936,13 @@ class TokenService:
 
         None for an identifier that is not in the store. Our identifiers are lowercase
         UUID4s; anything else cannot be in the store, and crafted bytes (NUL, megabytes)
-        never reach a database query.
+        never reach a database query. The store may answer from memory only a token with
+        this very signature (the seal), so a forged token's refusal costs a read whether
+        or not its id is in use: the time it takes tells nothing about the id.
         """
         if not _UUID.fullmatch(token.identifier):
             return None
-        return self.store.get_token_grant(token.identifier, project_name)
+        return self.store.get_token_grant(token.identifier, project_name, token._seal(_SEAL_KEY))
 
     def _find(self, raw_token: str, project_name: str | None) -> tuple[Token, TokenGrant | None]:
         """Find the token: :meth:`_load` and :meth:`_grant`, raising for a malformed one."""
@@ -985,13 +995,22 @@ class TokenService:
         """
         return context.project_name if self._policy.keeps_projects else None
 
-    def _project_and_role(self, context: Context, user: User) -> tuple[Project | None, str | None]:
+    def _project_and_role(
+        self, context: Context, user: User, token: Token | None = None
+    ) -> tuple[Project | None, str | None]:
         """The project the context names and ``user``'s role on it, in reads of their own.
 
+        With a (verified) token of ``user``'s, in one read: its grant for that project.
         The name must have passed :func:`_name_refusal`.
         """
         name = self._project_key(context)
-        project = None if name is None else self._directory().get_project(name)
+        if name is None:
+            return None, None
+        if token is not None:
+            grant = self._grant(token, name)
+            if grant is not None and grant.token.user_id == user.id:
+                return grant.project, grant.role
+        project = self._directory().get_project(name)
         return project, None if project is None else self._directory().get_role(project.id, user.id)
 
     def _refusal(
@@ -1047,9 +1066,21 @@ class TokenService:
         return refusal.error(token_id=token_id, user=user)
 
     def _touch(self, record: TokenRecord, now: int) -> None:
-        # One write per token per interval, whatever the request rate.
-        if record.last_used is None or now - record.last_used >= self.last_used_interval:
+        # One write per token per interval (and process), whatever the request rate. A
+        # record read from the store's memory keeps the last_used it was read with (a
+        # touch is not a change worth forgetting reads for), so this process remembers
+        # its own touches.
+        last = record.last_used
+        mine = self._touched.get(record.id)
+        if mine is not None and (last is None or mine > last):
+            last = mine
+        if last is None or now - last >= self.last_used_interval:
             self.store.touch_token(record.id, now)
+            touched = self._touched
+            if len(touched) >= _TOUCHED_MAX and record.id not in touched:
+                with contextlib.suppress(KeyError):
+                    touched.popitem(last=False)  # the oldest: at worst one more touch
+            touched[record.id] = now
 
     # -- claiming projects ---------------------------------------------------------------
 

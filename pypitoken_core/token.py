@@ -9,6 +9,8 @@ what pypitoken and pypi.org write, and everything else fails closed. See ``READM
 from __future__ import annotations
 
 import datetime
+import functools
+import hashlib
 from typing import Any
 
 import pymacaroons
@@ -397,6 +399,10 @@ class Token:
             _macaroon.sign(_key_bytes(key), raw.identifier, raw.caveats), raw.signature
         )
 
+    def _seal(self, key: bytes) -> bytes:
+        """A keyed digest of the signature: names this very token without holding it."""
+        return hashlib.blake2b(self._raw.signature, key=key, digest_size=16).digest()
+
     def _failures(self, context: Context, *, partial: bool = False) -> list[Failure]:
         """Every unmet restriction, in caveat order; an unreadable caveat is one too.
 
@@ -404,14 +410,29 @@ class Token:
         context can tell before the use is known (an unreadable caveat still fails).
         """
         failures: list[Failure] = []
-        for item in self._parsed():
-            if isinstance(item, LoaderError):
-                failures.append(Failure(str(item)))
+        for caveat in self._raw.caveats:
+            try:
+                item = _checking_restriction(caveat)
+            except LoaderError as exc:
+                failures.append(Failure(str(exc)))
                 continue
             result = item._verify(context)
             if isinstance(result, Failure) and not (partial and result.missing is not None):
                 failures.append(result)
         return failures
+
+
+@functools.lru_cache(maxsize=1024)
+def _checking_restriction(caveat: bytes) -> Restriction:
+    """The restriction a caveat reads as, for checks only; raises :class:`LoaderError`.
+
+    A server checks the same few caveats on every request of a token, so their reading
+    is kept (at most 1024 of at most ``MAX_CAVEAT_BYTES`` each; a caveat that cannot be
+    read is read again each time). The kept objects are shared, so they are only ever
+    asked to verify; :attr:`Token.restrictions` and :meth:`Token.inspect` hand out
+    restrictions of their own.
+    """
+    return _load_any(_decode_json(caveat))
 
 
 def _decode_v1(body: str) -> _macaroon.RawMacaroon:

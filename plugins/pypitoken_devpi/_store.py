@@ -38,6 +38,22 @@ and keyfs keeps every write in its changelog for ever: a session's last use (wri
 every page view, most of them read transactions; after a restart a session counts as
 last used when it was last written), and the failed log-ins of the throttle (an attacker
 must not be able to grow the changelog).
+
+Two things of the tokens cannot wait for a write request:
+
+- ``last_used``: a token's use in a write transaction is stamped in it; a use in a read
+  transaction (most of them: downloads) is kept in memory, and :meth:`KeyfsStore.write_last_uses`
+  writes what is pending in one write transaction of its own, which a background thread
+  of devpi's (:class:`LastUseWriter`) runs every :data:`WRITE_INTERVAL` seconds. The
+  service asks for a stamp at most once a minute per token. A replica cannot write its
+  keyfs: it stamps nothing, and its records show the primary's stamps as they replicate.
+- the audit trail (:class:`~pypitoken_core.store.AuditTrail`): refusals happen mostly in
+  read requests, and keyfs keeps every version of every value forever, so the trail is
+  an SQLite file of the server's own (``pypitoken-audit.sqlite3`` in the server
+  directory), folded and bounded as every store's trail is, and readable with
+  ``pypitoken --db sqlite:///<serverdir>/pypitoken-audit.sqlite3 audit list``. Each
+  server keeps its own (a replica records what it refused). Events also go to devpi's
+  log, one line each.
 """
 
 from __future__ import annotations
@@ -60,6 +76,7 @@ from pypitoken_core.store import (
     PublisherRecord,
     TokenGrant,
     TokenRecord,
+    TokenStore,
     User,
 )
 from pypitoken_core.store.base import (
@@ -82,6 +99,7 @@ __all__ = [
     "TOKENS_KEY",
     "USER_NAMESPACE",
     "KeyfsStore",
+    "LastUseWriter",
     "project_id",
     "user_id",
 ]
@@ -98,6 +116,13 @@ SESSIONS_KEY = "pypitoken_sessions"
 #: Namespaces of the derived ids; changing them would invalidate every id caveat.
 USER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:user")
 PROJECT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:project")
+#: Tokens whose last use waits for the writer at most; a use beyond waits for the next one
+#: (the service asks again a minute later).
+MAX_PENDING_USES = 10_000
+#: Seconds between two rounds of :class:`LastUseWriter`. Each round that stamps a last
+#: use rewrites the owner's user record (devpi keeps every version of it), so rounds are
+#: spaced out: a use in a read request is recorded within this many seconds.
+WRITE_INTERVAL = 10.0
 
 
 def user_id(username: str) -> str:
@@ -211,17 +236,21 @@ class KeyfsStore:
     ``xom`` is devpi-server's application object; the store reads ``xom.model`` (bound to
     the current thread's keyfs transaction) on every call and keeps no copy of the data,
     only a process-local map from token id to owner name that is rebuilt when a lookup
-    misses and keyfs has changed since the last build.
+    misses and keyfs has changed since the last build. ``log`` gets one line per event;
+    ``trail`` (a store of its own, see the module docstring) keeps them to be read back,
+    and without one the store has none (its :meth:`list_events` refuses).
     """
 
-    def __init__(self, xom: Any, log: Any = None) -> None:
+    def __init__(self, xom: Any, log: Any = None, trail: TokenStore | None = None) -> None:
         self._xom = xom
         self._log = log
+        self._trail = trail
         self._lock = threading.Lock()
         self._owner_of: dict[str, str] = {}
         self._name_of: dict[str, str] = {}
         self._built_at: int | None = None
         self._settings: dict[str, str] = {}
+        self._pending: dict[str, int] = {}  # token id -> last use not written yet
         self._session_owner: dict[str, str] = {}
         self._sessions_built_at: int | None = None
         self._seen: dict[str, int] = {}
@@ -332,8 +361,11 @@ class KeyfsStore:
             return None
         return _record_from_dict(token_id, data)
 
-    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+    def get_token_grant(
+        self, token_id: str, project_name: str | None, seal: bytes | None = None
+    ) -> TokenGrant | None:
         # devpi has no project registry here (its ACLs decide): project and role are None.
+        # Nothing is kept in memory here (devpi's keyfs caches), so the seal plays no part.
         token = self.get_token(token_id)
         if token is None:
             # What a found id costs (its owner's record read, a record parsed, the owner
@@ -382,10 +414,47 @@ class KeyfsStore:
         return True
 
     def touch_token(self, token_id: str, when: int) -> None:
-        # Not recorded: keyfs writes need a write transaction, and most token uses are
-        # read requests (and every request on a replica is). A bad time is still refused,
-        # as by every store.
         check_time("a last-used time", when)
+        if self._xom.is_replica():
+            return  # a replica's keyfs is the primary's: it stamps nothing (module docstring)
+        if self._keyfs_tx().write:
+            self._stamp(token_id, when)
+            return
+        with self._lock:
+            if token_id in self._pending or len(self._pending) < MAX_PENDING_USES:
+                self._pending[token_id] = max(when, self._pending.get(token_id, when))
+
+    def write_last_uses(self) -> int:
+        """Write the last uses pending since the last call, in one keyfs write transaction.
+
+        Call it with no transaction open (devpi's background thread does). Returns how
+        many tokens were stamped; a token gone meanwhile is skipped.
+        """
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        stamped = 0
+        with self._xom.keyfs.write_transaction():
+            for token_id, when in pending.items():
+                stamped += self._stamp(token_id, when)
+        return stamped
+
+    def _stamp(self, token_id: str, when: int) -> bool:
+        """Move the token's ``last_used`` forward to ``when`` (in a write transaction)."""
+        owner = self._owner(token_id)
+        devpi_user = None if owner is None else self._model().get_user(owner)
+        if devpi_user is None or token_id not in self._tokens_of(devpi_user):
+            return False
+        with devpi_user.key.update() as config:
+            tokens = dict(config.get(TOKENS_KEY) or {})
+            data = dict(tokens[token_id])
+            if data.get("last_used") is not None and int(data["last_used"]) >= when:
+                return False
+            data["last_used"] = when
+            tokens[token_id] = data
+            config[TOKENS_KEY] = tokens
+        return True
 
     # -- trusted publishers and single-use marks ---------------------------------------
 
@@ -614,7 +683,9 @@ class KeyfsStore:
         merge_window: int = 0,
         keep: int | None = None,
     ) -> None:
-        # Every event is one log line: folding and trimming are the log's rotation's job.
+        # Kept (folded and bounded) by the trail, and one log line each.
+        if self._trail is not None:
+            self._trail.add_event(event, merge_key=merge_key, merge_window=merge_window, keep=keep)
         if self._log is None:
             return
         # Every stage check asks about every action, so most denials are about actions
@@ -631,6 +702,17 @@ class KeyfsStore:
             event.reason,
         )
 
+    def list_events(self, limit: int = 100, token_id: str | None = None) -> list[AuditEvent]:
+        return self._kept_trail().list_events(limit=limit, token_id=token_id)
+
+    def prune_events(self, *, before: int | None = None, keep: int | None = None) -> int:
+        return self._kept_trail().prune_events(before=before, keep=keep)
+
+    def _kept_trail(self) -> TokenStore:
+        if self._trail is None:
+            raise StoreError("this devpi keyfs store keeps no audit trail: see devpi's log")
+        return self._trail
+
     def get_setting(self, key: str) -> str | None:
         return self._settings.get(key)
 
@@ -639,5 +721,30 @@ class KeyfsStore:
         self._settings[key] = value
 
     def close(self) -> None:
-        # devpi owns the keyfs and its transactions: there is nothing here to release.
-        return None
+        # devpi owns the keyfs and its transactions: only the trail is ours to close.
+        if self._trail is not None:
+            self._trail.close()
+
+
+class LastUseWriter:
+    """A devpi background thread (``xom.thread_pool.register``) that writes the last uses
+    the store has pending, every :data:`WRITE_INTERVAL` seconds, until devpi shuts down."""
+
+    thread: Any  # set by devpi's thread pool on registration
+
+    def __init__(self, store: KeyfsStore, log: Any) -> None:
+        self._store = store
+        self._log = log
+
+    def __repr__(self) -> str:
+        return f"<LastUseWriter of {self._store!r}>"
+
+    def thread_run(self) -> None:
+        while True:
+            self.thread.sleep(WRITE_INTERVAL)  # raises devpi's Shutdown when it stops
+            try:
+                self._store.write_last_uses()
+            except Exception as exc:  # a stamp is not worth a thread: log and go on
+                self._log.error(
+                    "pypitoken: could not record last uses: %s: %s", type(exc).__name__, exc
+                )

@@ -45,6 +45,7 @@ from pypitoken_core import Context, ValidationError
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.oidc import TrustedPublishingSettings
 from pypitoken_core.service import TokenService, wrong_password
+from pypitoken_core.store import open_store
 from pypitoken_core.token import TOKEN_USERNAME
 
 from . import _oidc, views
@@ -63,15 +64,17 @@ from ._request import (
     read_index_write,
     request_project,
 )
-from ._store import KeyfsStore, project_id
+from ._store import KeyfsStore, LastUseWriter, project_id
 
-__all__ = ["TokenIdentity"]
+__all__ = ["AUDIT_FILE", "TokenIdentity"]
 
 hookimpl = HookimplMarker("devpiserver")
 
 #: request.environ key of the last stage evaluation that denied something:
 #: (token id, index, project, {action: reason}).
 _DENIAL_KEY = "pypitoken_devpi.denial"
+#: The audit trail's file in devpi's server directory (see pypitoken_devpi._store).
+AUDIT_FILE = "pypitoken-audit.sqlite3"
 #: request.environ key of :func:`foreign_file`'s answers for the request, by stage name.
 _FILES_KEY = "pypitoken_devpi.files"
 #: Label of the service secret, derived from devpi's argon2-stretched auth secret.
@@ -92,7 +95,10 @@ class _Plugin:
         # restart is as fast as any other.
         secret = hmac.digest(xom.config.get_auth_secret(), _SECRET_LABEL, "sha256")
         self.xom = xom
-        self.store = KeyfsStore(xom, log=threadlog)
+        trail = open_store(f"sqlite:///{xom.config.server_path.absolute() / AUDIT_FILE}")
+        self.store = KeyfsStore(xom, log=threadlog, trail=trail)
+        if not xom.is_replica():
+            xom.thread_pool.register(LastUseWriter(self.store, threadlog))
         self.service = TokenService(
             self.store,
             secret,

@@ -19,6 +19,11 @@ On a replica, devpi forwards the POST and DELETE requests to the primary.
 The token page (``/+tokens``, :mod:`pypitoken_web`) logs users in with devpi's own
 password check, keeps its sessions in keyfs (:class:`~._store.KeyfsStore`), and shows
 each user the indexes they own or may upload to, with their ACLs, which devpi manages.
+
+``GET /+pypitoken/audit?limit=100&token=<id>``: this server's audit trail (mints,
+revocations, refusals folded with a count), newest first, as ``pypitoken audit list
+--json`` shows one: ``{"type": "pypitoken-audit", "result": {"events": [...]}}``. For
+``root`` only (with its password or devpi login); each server answers with its own.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 from devpi_server.view_auth import RootFactory
 from devpi_server.view_auth import devpiserver_get_identity as devpi_identity
+from devpi_server.views import apiresult
 from pypitoken_web import IndexView, Site, TokenPages, Urls
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.response import Response
@@ -42,6 +48,8 @@ from pypitoken_core.api import (
     token_refused,
     unauthenticated,
 )
+from pypitoken_core.display import event_json
+from pypitoken_core.exceptions import StoreError
 
 from ._identity import REGISTRY_KEY, TokenIdentity
 
@@ -72,6 +80,8 @@ def includeme(config: Any) -> None:
     config.add_route("pypitoken-pages", "/+tokens/*rest")
     config.add_view(page_view, route_name="pypitoken-page")
     config.add_view(page_view, route_name="pypitoken-pages")
+    config.add_route("pypitoken-audit", "/+pypitoken/audit")
+    config.add_view(audit_events, route_name="pypitoken-audit", request_method="GET")
 
 
 class _UserContext(RootFactory):  # type: ignore[misc]
@@ -233,3 +243,28 @@ def make_pages(xom: Any, plugin: Any) -> TokenPages:
         indexes=indexes,
     )
     return TokenPages(site)
+
+
+def audit_events(request: Any) -> Any:
+    """``GET /+pypitoken/audit``: the newest lines of this server's audit trail, for root."""
+    if isinstance(request.identity, TokenIdentity):
+        return apiresult(403, "API tokens cannot read the audit trail; log in with a password")
+    if request.authenticated_userid != "root":
+        response = apiresult(401 if request.authenticated_userid is None else 403,
+                             "only root reads the audit trail")  # fmt: skip
+        if request.authenticated_userid is None:
+            response.headers["WWW-Authenticate"] = 'Basic realm="pypi"'
+        return response
+    limit_text = request.params.get("limit", "100")
+    if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 6):
+        return apiresult(400, "'limit' must be a number of lines (at most 999999)")
+    token_id = request.params.get("token") or None
+    try:
+        events = request.registry[REGISTRY_KEY].service.list_events(
+            limit=int(limit_text), token_id=token_id
+        )
+    except StoreError as exc:
+        return apiresult(503, f"the audit trail could not be read: {exc}")
+    return apiresult(
+        200, type="pypitoken-audit", result={"events": [event_json(e) for e in events]}
+    )

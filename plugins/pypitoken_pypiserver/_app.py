@@ -10,6 +10,7 @@ import os
 import pathlib
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,23 +140,41 @@ class _PerProcess:
     """One service per process, opened on first use.
 
     gunicorn (and ``--server gunicorn``) may build the app in the master and fork workers;
-    a database connection must not cross a fork, so a new PID opens its own service.
+    a database connection must not cross a fork, so a forked child opens its own service
+    (an ``os.register_at_fork`` hook forgets the parent's: no ``getpid()`` per request).
     """
 
     def __init__(self, factory: Callable[[], TokenService]) -> None:
         self._factory = factory
         self._lock = threading.Lock()
-        self._pid = -1
         self._service: TokenService | None = None
+        _PER_PROCESS.add(self)
 
     def __call__(self) -> TokenService:
-        service, pid = self._service, os.getpid()
-        if service is None or self._pid != pid:
+        service = self._service
+        if service is None:
             with self._lock:
-                if self._service is None or self._pid != pid:
-                    self._service, self._pid = self._factory(), pid
+                if self._service is None:
+                    self._service = self._factory()
                 service = self._service
         return service
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's service stays referenced, never closed, here: closing it would
+        # end the parent's database sessions (see pypitoken_core.store._connections).
+        self._inherited, self._service = self._service, None
+        self._lock = threading.Lock()
+
+
+_PER_PROCESS: weakref.WeakSet[_PerProcess] = weakref.WeakSet()
+
+
+def _forget_services_after_fork() -> None:
+    for per_process in list(_PER_PROCESS):
+        per_process._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_forget_services_after_fork)
 
 
 def install_auther(config: RunConfig, settings: TokenSettings) -> RunConfig:

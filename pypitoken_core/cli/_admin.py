@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .. import _time
-from ..display import token_json
+from ..display import event_json, token_json
 from ..exceptions import AlreadyExists
 from ..service import TokenService
 from ..store import TokenRecord
@@ -332,20 +332,7 @@ def audit_list(
         limit=limit, token_id=whose, user=user_name, project=project, kind=kind, since=after
     )
     if as_json:
-        events = [
-            {
-                "first": iso(e.first_time),
-                "last": iso(e.time),
-                "count": e.count,
-                "event": e.event,
-                "token_id": e.token_id,
-                "user": e.user,
-                "project": e.project,
-                "action": e.action,
-                "reason": e.reason,
-            }
-            for e in found
-        ]
+        events = [event_json(e) for e in found]
         click.echo(json.dumps(events, indent=2))
         return
     if not found:

@@ -14,6 +14,10 @@ requests. So every backend behaves alike: a key with a NUL matches nothing (look
 "not found"), a value with a NUL is refused on writes, and audit events, which must never
 be lost to a crafted name, get U+FFFD in its place.
 
+The reads a request makes (its grant, users, projects, roles) are kept in memory and
+answered from there while the database's change counter has not moved (``_cache``, which
+says why that is exact); a backend's migrations create the counter and its triggers.
+
 Audit events are bounded here for every backend (``clean_event``): text fields are cut to
 ``MAX_EVENT_TEXT`` characters and times must be what a datetime holds, so one line has a
 size limit whatever a request carries. Folding (``merge_key``) and ``keep`` bound the
@@ -26,12 +30,13 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
+from ._cache import Counters, ReadCache, still_valid
 from .base import (
     MAX_EVENT_TEXT,
     ROLES,
@@ -59,6 +64,8 @@ from .base import (
 
 _SEP = "\n"
 _NUL = "\x00"
+
+T = TypeVar("T")
 
 
 class Cursor(Protocol):
@@ -88,8 +95,18 @@ class Statements:
     insert_user: str = (
         "INSERT INTO users (id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
     )
-    user_by_name: str = "SELECT id, name, created FROM users WHERE name = ?"
-    user_by_id: str = "SELECT id, name, created FROM users WHERE id = ?"
+    # The kept reads (store._cache): each also reads the change counters in the same
+    # statement, and gives exactly one row, from ``changes``, whether or not it finds
+    # anything.
+    counters: str = "SELECT changed, added FROM changes"
+    user_by_name: str = (
+        "SELECT ch.changed, ch.added, u.id, u.name, u.created FROM changes ch"
+        " LEFT JOIN users u ON u.name = ?"
+    )
+    user_by_id: str = (
+        "SELECT ch.changed, ch.added, u.id, u.name, u.created FROM changes ch"
+        " LEFT JOIN users u ON u.id = ?"
+    )
     users: str = "SELECT id, name, created FROM users"
     user_lock_share: str = "SELECT id FROM users WHERE id = ?"
     user_lock_update: str = "SELECT id FROM users WHERE name = ?"
@@ -100,7 +117,10 @@ class Statements:
     insert_project: str = (
         "INSERT INTO projects (id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
     )
-    project_by_name: str = "SELECT id, name, created FROM projects WHERE name = ?"
+    project_by_name: str = (
+        "SELECT ch.changed, ch.added, p.id, p.name, p.created FROM changes ch"
+        " LEFT JOIN projects p ON p.name = ?"
+    )
     project_exists: str = "SELECT id FROM projects WHERE id = ?"
     delete_roles_of_project: str = "DELETE FROM roles WHERE project_id = ?"
     delete_project: str = "DELETE FROM projects WHERE id = ?"
@@ -109,7 +129,10 @@ class Statements:
         "INSERT INTO roles (project_id, user_id, role) VALUES (?, ?, ?)"
         " ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role"
     )
-    role: str = "SELECT role FROM roles WHERE project_id = ? AND user_id = ?"
+    role: str = (
+        "SELECT ch.changed, ch.added, r.role FROM changes ch"
+        " LEFT JOIN roles r ON r.project_id = ? AND r.user_id = ?"
+    )
     roles: str = (
         "SELECT users.name, roles.role FROM roles JOIN users ON users.id = roles.user_id"
         " WHERE roles.project_id = ?"
@@ -133,16 +156,18 @@ class Statements:
         " WHERE id = ?"
     )
     # The hot path: the token, its owner, the named project and the owner's role on it,
-    # in one statement (one implicit read transaction). Parameters: project name, token id.
+    # in one statement (one implicit read transaction), with the change counters.
+    # Parameters: token id, project name.
     token_grant: str = (
-        "SELECT t.id, t.user_id, t.salt, t.description, t.projects, t.project_ids,"
-        " t.indexes, t.actions, t.created, t.expires, t.not_before, t.last_used, t.revoked,"
-        " t.publisher_id, u.name, u.created, p.id, p.name, p.created, r.role"
-        " FROM tokens t"
+        "SELECT ch.changed, ch.added, t.id, t.user_id, t.salt, t.description, t.projects,"
+        " t.project_ids, t.indexes, t.actions, t.created, t.expires, t.not_before,"
+        " t.last_used, t.revoked, t.publisher_id, u.name, u.created, p.id, p.name, p.created,"
+        " r.role"
+        " FROM changes ch"
+        " LEFT JOIN tokens t ON t.id = ?"
         " LEFT JOIN users u ON u.id = t.user_id"
         " LEFT JOIN projects p ON p.name = ?"
         " LEFT JOIN roles r ON r.project_id = p.id AND r.user_id = t.user_id"
-        " WHERE t.id = ?"
     )
     tokens: str = (
         "SELECT id, user_id, salt, description, projects, project_ids, indexes, actions,"
@@ -424,14 +449,74 @@ def check_merge(merge_key: str | None, merge_window: int, keep: int | None) -> s
     return None if merge_key is None else _clean_text(merge_key)
 
 
+def _user(row: Sequence[Any]) -> User | None:
+    return None if row[0] is None else User(*row)
+
+
+def _project(row: Sequence[Any]) -> Project | None:
+    return None if row[0] is None else Project(*row)
+
+
+def _role(row: Sequence[Any]) -> str | None:
+    role: str | None = row[0]
+    return role
+
+
+def _grant(row: Sequence[Any]) -> TokenGrant | None:
+    if row[0] is None:
+        return None
+    token = token_from_row(row[:14])
+    user_name, user_created, project_id, name, project_created, role = row[14:]
+    return TokenGrant(
+        token,
+        None if user_name is None else User(token.user_id, user_name, user_created),
+        None if project_id is None else Project(project_id, name, project_created),
+        role,
+    )
+
+
 class SQLStore:
-    """The TokenStore methods, on top of a backend's ``_read`` / ``_tx`` / ``_sql``."""
+    """The TokenStore methods, on top of a backend's ``_read`` / ``_tx`` / ``_sql``.
+
+    A backend also creates ``_cache`` (a :class:`~pypitoken_core.store._cache.ReadCache`)
+    and the ``changes`` table with its triggers in its migrations.
+    """
 
     _sql: Statements
     _url: str
+    _cache: ReadCache
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
+
+    def _kept(
+        self,
+        key: Hashable,
+        sql: str,
+        params: Sequence[Any],
+        build: Callable[[Sequence[Any]], T | None],
+    ) -> T | None:
+        """``build`` of what ``sql`` reads, from memory while the change counters allow.
+
+        ``sql`` reads the two counters, then the columns ``build`` takes, in one row.
+        """
+        kept = self._cache.get(key)
+        if kept is not None and still_valid(kept[0], kept[1] is None, self._counters()):
+            value: T | None = kept[1]
+            return value
+        rows = self._read(sql, params)
+        if not rows:  # a key that no stored value can hold (PostgreSQL and NUL)
+            return None
+        changed, added, *row = rows[0]
+        value = build(row)
+        self._cache.put(key, (changed, added), value)
+        return value
+
+    def _counters(self) -> Counters:
+        """The change counters now: one single-row read (a few µs on SQLite, one round trip
+        on PostgreSQL), which sees every commit made before it, in any process."""
+        changed, added = self._read(self._sql.counters, ())[0]
+        return changed, added
 
     def _tx(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -454,12 +539,10 @@ class SQLStore:
         return user
 
     def get_user(self, name: str) -> User | None:
-        rows = self._read(self._sql.user_by_name, (name,))
-        return User(*rows[0]) if rows else None
+        return self._kept(("user", name), self._sql.user_by_name, (name,), _user)
 
     def get_user_by_id(self, user_id: str) -> User | None:
-        rows = self._read(self._sql.user_by_id, (user_id,))
-        return User(*rows[0]) if rows else None
+        return self._kept(("user_id", user_id), self._sql.user_by_id, (user_id,), _user)
 
     def list_users(self) -> list[User]:
         return sorted((User(*r) for r in self._read(self._sql.users, ())), key=_by_name)
@@ -512,8 +595,7 @@ class SQLStore:
         return True
 
     def get_project(self, name: str) -> Project | None:
-        rows = self._read(self._sql.project_by_name, (name,))
-        return Project(*rows[0]) if rows else None
+        return self._kept(("project", name), self._sql.project_by_name, (name,), _project)
 
     def list_projects(self) -> list[Project]:
         return sorted((Project(*r) for r in self._read(self._sql.projects, ())), key=_by_name)
@@ -563,8 +645,8 @@ class SQLStore:
                 conn.execute(self._sql.insert_event, params)
 
     def get_role(self, project_id: str, user_id: str) -> str | None:
-        rows = self._read(self._sql.role, (project_id, user_id))
-        return rows[0][0] if rows else None
+        key = ("role", project_id, user_id)
+        return self._kept(key, self._sql.role, (project_id, user_id), _role)
 
     def list_roles(self, project_id: str) -> list[tuple[str, str]]:
         return sorted((name, role) for name, role in self._read(self._sql.roles, (project_id,)))
@@ -594,19 +676,11 @@ class SQLStore:
         rows = self._read(self._sql.token, (token_id,))
         return token_from_row(rows[0]) if rows else None
 
-    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
-        rows = self._read(self._sql.token_grant, (project_name, token_id))
-        if not rows:
-            return None
-        row = rows[0]
-        token = token_from_row(row[:14])
-        user_name, user_created, project_id, name, project_created, role = row[14:]
-        return TokenGrant(
-            token,
-            None if user_name is None else User(token.user_id, user_name, user_created),
-            None if project_id is None else Project(project_id, name, project_created),
-            role,
-        )
+    def get_token_grant(
+        self, token_id: str, project_name: str | None, seal: bytes | None = None
+    ) -> TokenGrant | None:
+        key = ("grant", token_id, project_name, seal)
+        return self._kept(key, self._sql.token_grant, (token_id, project_name), _grant)
 
     def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
         if user_id is None:
@@ -832,8 +906,10 @@ def _by_created(record: TokenRecord | PublisherRecord) -> tuple[int, str]:
     return (record.created, record.id)
 
 
-def iter_statements(script: str) -> Iterator[str]:
-    """Split a migration script on ``;`` (the scripts contain no literal semicolons)."""
-    for statement in script.split(";"):
+def iter_statements(migration: str | tuple[str, ...]) -> Iterator[str]:
+    """The statements of a migration: a script split on ``;`` (such scripts contain no
+    literal semicolons), or a tuple of statements (for those that do: trigger bodies)."""
+    parts = migration.split(";") if isinstance(migration, str) else migration
+    for statement in parts:
         if statement.strip():
             yield statement.strip()

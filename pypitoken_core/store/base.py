@@ -30,8 +30,10 @@ What holds for every method of every protocol here: it raises only
 :class:`~pypitoken_core.exceptions.StoreError` and its subclasses (``NotFound``,
 ``AlreadyExists``), whatever the backend, so the service never sees a driver exception.
 Writes are atomic; reads see every write that returned before them, in any thread or
-process, which is what makes revocation immediate. Strings with a NUL character (which
-PostgreSQL cannot store, and which a crafted request can carry) behave the same
+process, which is what makes revocation immediate (the SQL stores keep reads in memory
+and ask the database, on every read, only whether anything changed: ``store._cache``).
+Strings with a NUL character (which PostgreSQL cannot store, and which a crafted request
+can carry) behave the same
 everywhere: as a key they match nothing, as a value to write they are refused with
 StoreError (:func:`check_text`), and in an audit event the NUL is replaced by U+FFFD so
 the event is still recorded. Times are integers between years 1 and 9999 UTC
@@ -296,14 +298,21 @@ class TokenRecords(UserLookup, Protocol):
         """Return the record for a token id, or None. The hot path: one indexed read."""
         ...
 
-    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+    def get_token_grant(
+        self, token_id: str, project_name: str | None, seal: bytes | None = None
+    ) -> TokenGrant | None:
         """Return the token, its owner, and ``project_name``'s project with the owner's role.
 
         The hot path of an index request, in one read (one statement on SQL backends):
         the same answers as ``get_token`` and ``get_user_by_id``, and, from a store that is
         also a :class:`Directory`, ``get_project`` and ``get_role``. A store without a
         directory knows no projects: its grants have no project and no role. None if the
-        token id is unknown.
+        token id is unknown. The record's ``last_used`` may be older than ``get_token``'s:
+        a store may keep grants in memory until something that can change a decision is
+        written, and a touch is not such a write (``store._cache``). ``seal``, a digest of
+        the presented token's signature, is part of what a store keeps a grant under: a
+        token with another signature (a forged one) is never answered from memory, so its
+        refusal costs a read whatever its id points at, and its time tells nothing.
         """
         ...
 
@@ -320,9 +329,9 @@ class TokenRecords(UserLookup, Protocol):
 
         The service throttles calls, so this is not a write per request. Unknown ids are
         ignored: a last-used stamp is not worth an error. A store that cannot write
-        during the requests that use tokens may keep no stamp at all (devpi's keyfs:
-        most such requests are read transactions, and all are on a replica); its records
-        keep ``last_used`` None.
+        during the requests that use tokens may write the stamp a moment later, or not
+        at all where it cannot write (devpi's keyfs: a use in a read request is stamped
+        by a write of its own shortly after, and a replica stamps nothing).
         """
         ...
 

@@ -234,7 +234,9 @@ class MemoryStore:
         with self._locked():
             return self._tokens.get(token_id)
 
-    def get_token_grant(self, token_id: str, project_name: str | None) -> TokenGrant | None:
+    def get_token_grant(
+        self, token_id: str, project_name: str | None, seal: bytes | None = None
+    ) -> TokenGrant | None:
         return grant_from_parts(self, token_id, project_name)
 
     def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:

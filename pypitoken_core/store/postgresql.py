@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
+from ._cache import ReadCache
 from ._connections import ThreadConnections
 from ._sql import SQLStore, Statements, iter_statements
 from .base import has_nul
@@ -47,9 +48,11 @@ _STATEMENTS = Statements().in_style(
     failures_lock=f"SELECT pg_advisory_xact_lock({FAILURES_LOCK})",
 )
 
+_COUNT = "FOR EACH STATEMENT EXECUTE FUNCTION"
+
 #: Schema migrations, applied in order; ``pypitoken_schema.version`` counts the applied
 #: ones. Never edit a released entry: append a new one.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     CREATE TABLE users (
         id text PRIMARY KEY,
@@ -158,6 +161,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX single_use_expires ON single_use (expires)
     """,
+    # 5: the change counters (store._cache), moved in the same transaction by every write
+    # that can change a decision, whoever makes it: "added" by a new token, "changed" by
+    # anything else (of tokens, every column but last_used). Statement triggers: one
+    # count per statement, however many rows it changes.
+    (
+        "CREATE TABLE changes (id integer PRIMARY KEY CHECK (id = 1),"
+        " changed bigint NOT NULL, added bigint NOT NULL)",
+        "INSERT INTO changes (id, changed, added) VALUES (1, 0, 0)",
+        "CREATE FUNCTION pypitoken_count_change() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN UPDATE changes SET changed = changed + 1; RETURN NULL; END $$",
+        "CREATE FUNCTION pypitoken_count_addition() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN UPDATE changes SET added = added + 1; RETURN NULL; END $$",
+        *(
+            f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+            f" ON {table} {_COUNT} pypitoken_count_change()"
+            for table in ("users", "projects", "roles", "settings")
+        ),
+        f"CREATE TRIGGER tokens_added AFTER INSERT ON tokens {_COUNT} pypitoken_count_addition()",
+        "CREATE TRIGGER tokens_changed AFTER DELETE OR TRUNCATE OR UPDATE OF id, user_id,"
+        " salt, description, projects, project_ids, indexes, actions, created, expires,"
+        f" not_before, revoked, publisher_id ON tokens {_COUNT} pypitoken_count_change()",
+    ),
 )
 
 
@@ -177,6 +202,7 @@ class PostgreSQLStore(SQLStore):
         """
         self._url = url
         self._sql = _STATEMENTS
+        self._cache = ReadCache()
         self._secrets = _url_passwords(url)
         if psycopg is None:
             raise StoreError(
@@ -219,8 +245,8 @@ class PostgreSQLStore(SQLStore):
                     f"PostgreSQL store {self.url} has schema version {version}, newer than"
                     f" this pypitoken-core supports ({target}); upgrade pypitoken-core"
                 )
-            for script in MIGRATIONS[version:]:
-                for statement in iter_statements(script):
+            for migration in MIGRATIONS[version:]:
+                for statement in iter_statements(migration):
                     conn.execute(statement)
             if version != target:
                 conn.execute("UPDATE pypitoken_schema SET version = %s", (target,))
@@ -298,6 +324,7 @@ class PostgreSQLStore(SQLStore):
 
     def close(self) -> None:
         self._conns.close()
+        self._cache.clear()
 
 
 def _url_passwords(url: str) -> set[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
+from ._cache import ReadCache
 from ._connections import ThreadConnections
 from ._sql import SQLStore, Statements, iter_statements
 
@@ -32,9 +33,12 @@ _WAL_RETRY_SECONDS = 0.01
 
 _STATEMENTS = Statements()
 
+_CHANGED = "BEGIN UPDATE changes SET changed = changed + 1; END"
+_ADDED = "BEGIN UPDATE changes SET added = added + 1; END"
+
 #: Schema migrations, applied in order; ``PRAGMA user_version`` counts the applied ones.
 #: Never edit a released entry: append a new one.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     """
     CREATE TABLE users (
         id TEXT PRIMARY KEY,
@@ -143,6 +147,24 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX single_use_expires ON single_use (expires)
     """,
+    # 5: the change counters (store._cache), moved in the same transaction by every write
+    # that can change a decision, whoever makes it: "added" by a new token, "changed" by
+    # anything else (of tokens, every column but last_used).
+    (
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " changed INTEGER NOT NULL, added INTEGER NOT NULL)",
+        "INSERT INTO changes (id, changed, added) VALUES (1, 0, 0)",
+        *(
+            f"CREATE TRIGGER {table}_{event.lower()} AFTER {event} ON {table} {_CHANGED}"
+            for table in ("users", "projects", "roles", "settings")
+            for event in ("INSERT", "UPDATE", "DELETE")
+        ),
+        f"CREATE TRIGGER tokens_insert AFTER INSERT ON tokens {_ADDED}",
+        f"CREATE TRIGGER tokens_delete AFTER DELETE ON tokens {_CHANGED}",
+        "CREATE TRIGGER tokens_update AFTER UPDATE OF id, user_id, salt, description,"
+        " projects, project_ids, indexes, actions, created, expires, not_before, revoked,"
+        f" publisher_id ON tokens {_CHANGED}",
+    ),
 )
 
 
@@ -207,6 +229,7 @@ class SQLiteStore(SQLStore):
         """
         self._url = url
         self._sql = _STATEMENTS
+        self._cache = ReadCache()
         self._path = parse_sqlite_url(url)
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -267,8 +290,8 @@ class SQLiteStore(SQLStore):
                     f"SQLite store {self._path} has schema version {version}, newer than"
                     f" this pypitoken-core supports ({target}); upgrade pypitoken-core"
                 )
-            for script in MIGRATIONS[version:]:
-                for statement in iter_statements(script):
+            for migration in MIGRATIONS[version:]:
+                for statement in iter_statements(migration):
                     conn.execute(statement)
             # PRAGMA takes no parameters; target is our own integer.
             conn.execute(f"PRAGMA user_version = {target:d}")
@@ -316,3 +339,4 @@ class SQLiteStore(SQLStore):
 
     def close(self) -> None:
         self._conns.close()
+        self._cache.clear()

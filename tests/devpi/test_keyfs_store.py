@@ -1,10 +1,12 @@
 """The devpi keyfs store, in-process on a real devpi-server XOM.
 
-It runs the token-records contract every store runs (``tests/store/test_contract.py``),
-inside a keyfs write transaction as devpi opens one around a POST; then what only this
-store does: it is token records alone (devpi keeps users, projects and ACLs), needs
-devpi's transactions, hides its data in the user record, finds tokens written behind its
-back (replication, ``devpi-import``), and sends events to devpi's log.
+It runs the token-records and audit-trail contracts every store runs
+(``tests/store/test_contract.py``), inside a keyfs write transaction as devpi opens one
+around a POST; then what only this store does: it keeps token records and a trail but no
+directory (devpi keeps users, projects and ACLs), needs devpi's transactions, hides its
+data in the user record, finds tokens written behind its back (replication,
+``devpi-import``), stamps the last uses of read requests later, in a write transaction
+of its own, and sends events to devpi's log too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +26,7 @@ from pypitoken_devpi._store import (
     TOKENS_KEY,
     USER_NAMESPACE,
     KeyfsStore,
+    LastUseWriter,
     project_id,
     user_id,
 )
@@ -37,15 +41,19 @@ from pypitoken_core.store import (
     Publishers,
     SingleUse,
     TokenRecords,
+    TokenStore,
     User,
+    open_store,
 )
 from tests.store.test_contract import (
+    AuditTrailContract,
     MakeOwner,
     PageSessionsContract,
     PublishersContract,
     SingleUseContract,
     TokenRecordsContract,
     Written,
+    logged,
     record,
     session,
 )
@@ -79,15 +87,26 @@ def lines() -> Iterator[tuple[logging.Logger, _Lines]]:
         logger.propagate = True
 
 
-class TestKeyfsStore(TokenRecordsContract, PublishersContract, SingleUseContract):
-    # keyfs writes need a write transaction, and most token uses are read requests.
-    records_last_use = False
+@pytest.fixture
+def trail(tmp_path: Path) -> Iterator[TokenStore]:
+    """An audit trail as the plugin keeps one, in the server directory's SQLite file."""
+    store = open_store(f"sqlite:///{tmp_path / 'pypitoken-audit.sqlite3'}")
+    try:
+        yield store
+    finally:
+        store.close()
 
+
+class TestKeyfsStore(
+    TokenRecordsContract, AuditTrailContract, PublishersContract, SingleUseContract
+):
     @pytest.fixture
-    def store(self, xom: Any, lines: tuple[logging.Logger, _Lines]) -> Iterator[KeyfsStore]:
+    def store(
+        self, xom: Any, lines: tuple[logging.Logger, _Lines], trail: TokenStore
+    ) -> Iterator[KeyfsStore]:
         xom.keyfs.begin_transaction_in_thread(write=True)
         try:
-            yield KeyfsStore(xom, log=lines[0])
+            yield KeyfsStore(xom, log=lines[0], trail=trail)
         finally:
             xom.keyfs.rollback_transaction_in_thread()
 
@@ -124,9 +143,14 @@ class TestKeyfsStore(TokenRecordsContract, PublishersContract, SingleUseContract
         assert store.is_taken("jti:race", 1000)
 
     @pytest.fixture
-    def written(self, lines: tuple[logging.Logger, _Lines]) -> Written:
-        # Each event is one line whose arguments are logged()'s fields, in order.
-        return lambda: [tuple(r.args) for r in lines[1].records]  # type: ignore[arg-type]
+    def written(self, trail: TokenStore, lines: tuple[logging.Logger, _Lines]) -> Written:
+        def both() -> list[tuple[str | None, ...]]:
+            kept = [logged(e) for e in reversed(trail.list_events(limit=10_000))]
+            # Each event is also one log line whose arguments are logged()'s fields.
+            assert kept == [tuple(r.args) for r in lines[1].records]  # type: ignore[arg-type]
+            return kept
+
+        return both
 
 
 class TestKeyfsSessions(PageSessionsContract):
@@ -201,16 +225,115 @@ def test_every_protocol_method_has_the_protocol_signature(name: str) -> None:
     assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(_protocol_of(name), name))
 
 
-def test_it_is_token_records_and_page_sessions_and_nothing_more() -> None:
-    """devpi keeps the users, projects and ACLs, and its log is the trail: the store has
-    none of the directory's or the trail's methods, so none that only refuses (it keeps
-    trusted publishers and single-use marks, which devpi has no notion of)."""
+def test_it_is_token_records_page_sessions_and_a_trail_but_no_directory() -> None:
+    """devpi keeps the users, projects and ACLs: the store has none of the directory's
+    methods, so none that only refuses (it keeps trusted publishers and single-use marks,
+    which devpi has no notion of, and a trail of its own)."""
     store = KeyfsStore(xom=None)
     assert isinstance(store, TokenRecords) and isinstance(store, PageSessions)
     assert isinstance(store, Publishers) and isinstance(store, SingleUse)
-    assert not isinstance(store, Directory) and not isinstance(store, AuditTrail)
+    assert isinstance(store, AuditTrail)
+    assert not isinstance(store, Directory)
     public = {n for n in dir(KeyfsStore) if not n.startswith("_")}
-    assert public == set(_protocol_methods()) | {"url"}
+    trail = {"list_events", "prune_events"}
+    assert public == set(_protocol_methods()) | trail | {"url", "write_last_uses"}
+
+
+def test_without_a_trail_events_are_only_logged() -> None:
+    store = KeyfsStore(xom=None)
+    store.add_event(AuditEvent(1000, "minted", "t1", "alice", None, None, ""))
+    for call in (store.list_events, lambda: store.prune_events(keep=1)):
+        with pytest.raises(StoreError, match=r"keeps no audit trail: see devpi's log$"):
+            call()
+
+
+def test_a_use_in_a_read_request_is_stamped_by_a_write_of_its_own(xom: Any) -> None:
+    store = KeyfsStore(xom)
+    alice = user_id("alice")
+    with xom.keyfs.write_transaction():
+        store.add_token(record(alice, "tok-1"))
+        store.add_token(record(alice, "tok-2"))
+    assert store.write_last_uses() == 0  # nothing pending: no transaction at all
+    with xom.keyfs.read_transaction():
+        store.touch_token("tok-1", 1_700_000_100)
+        store.touch_token("tok-1", 1_700_000_050)  # never backwards
+        store.touch_token("tok-gone", 1_700_000_100)
+        got = store.get_token("tok-1")
+        assert got is not None and got.last_used is None  # a read request writes nothing
+    assert store.write_last_uses() == 1
+    with xom.keyfs.read_transaction():
+        assert store.get_token("tok-1") == record(alice, "tok-1", last_used=1_700_000_100)
+        assert store.get_token("tok-2") == record(alice, "tok-2")
+        store.touch_token("tok-1", 1_700_000_000)  # older than the stamp: left alone
+    assert store.write_last_uses() == 0
+    with xom.keyfs.read_transaction():
+        assert store.get_token("tok-1") == record(alice, "tok-1", last_used=1_700_000_100)
+
+
+def test_a_replica_stamps_nothing(xom: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = KeyfsStore(xom)
+    with xom.keyfs.write_transaction():
+        store.add_token(record(user_id("alice"), "tok-1"))
+    monkeypatch.setattr(xom, "is_replica", lambda: True)
+    with xom.keyfs.write_transaction():
+        store.touch_token("tok-1", 1_700_000_100)
+    assert store.write_last_uses() == 0
+    with xom.keyfs.read_transaction():
+        got = store.get_token("tok-1")
+        assert got is not None and got.last_used is None
+    monkeypatch.setattr(xom, "is_replica", lambda: False)  # the positive control
+    with xom.keyfs.write_transaction():
+        store.touch_token("tok-1", 1_700_000_100)
+    with xom.keyfs.read_transaction():
+        got = store.get_token("tok-1")
+        assert got is not None and got.last_used == 1_700_000_100
+
+
+class _Rounds:
+    """Stands in for devpi's thread handle: lets the writer loop ``rounds`` times."""
+
+    class Shutdown(Exception):
+        pass
+
+    def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
+
+    def sleep(self, seconds: float) -> None:
+        if self.rounds == 0:
+            raise self.Shutdown
+        self.rounds -= 1
+
+
+def test_the_background_writer_writes_and_survives_a_failure(
+    xom: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = KeyfsStore(xom)
+    with xom.keyfs.write_transaction():
+        store.add_token(record(user_id("alice"), "tok-1"))
+    with xom.keyfs.read_transaction():
+        store.touch_token("tok-1", 1_700_000_100)
+    log = logging.getLogger("test.keyfs.writer")
+    writer = LastUseWriter(store, log)
+    writer.thread = _Rounds(2)
+    calls: list[int] = []
+    real = store.write_last_uses
+
+    def flaky() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreError("keyfs is busy")
+        return real()
+
+    store.write_last_uses = flaky  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="test.keyfs.writer"):
+        with pytest.raises(_Rounds.Shutdown):
+            writer.thread_run()
+    assert [r.getMessage() for r in caplog.records] == [
+        "pypitoken: could not record last uses: StoreError: keyfs is busy"
+    ]
+    assert len(calls) == 2
+    with xom.keyfs.read_transaction():  # the round after the failure wrote it
+        assert store.get_token("tok-1") == record(user_id("alice"), last_used=1_700_000_100)
 
 
 def test_a_service_over_it_needs_external_ownership(xom: Any) -> None:

@@ -4,7 +4,8 @@
         Opens the store (concurrently with its siblings, so schema creation races too),
         adds user NAME, prints "ready", then runs THREADS threads that each mint, read,
         touch and revoke ROUNDS tokens. Meanwhile it answers "check <token id>" lines on
-        stdin with the state this process reads ("active", "revoked" or "missing"). On
+        stdin with the state this process reads ("active", "revoked" or "missing"; the
+        grant a request reads, which the store may keep in memory, must agree). On
         "done" it joins the threads and prints a JSON summary.
 
     _worker.py crash URL USER_ID
@@ -65,13 +66,18 @@ def hammer(url: str, name: str, threads: int, rounds: int) -> None:
         try:
             for i in range(rounds):
                 tid = f"{name}-{n}-{i}"
+                assert store.get_token_grant(tid, None) is None
                 store.add_token(expected(tid, user.id), event=minted(tid, name))
                 assert store.get_token(tid) == expected(tid, user.id)
+                grant = store.get_token_grant(tid, None)
+                assert grant is not None and grant.token == expected(tid, user.id), tid
                 store.touch_token(tid, 1_700_000_000 + i)
                 if i % 2:
                     assert store.revoke_token(tid, event=revoked(tid, name))
                     got = store.get_token(tid)
                     assert got is not None and got.revoked, tid
+                    grant = store.get_token_grant(tid, None)
+                    assert grant is not None and grant.token.revoked, tid
                     with lock:
                         summary["revoked"].append(tid)
                 with lock:
@@ -99,7 +105,10 @@ def answer(store: TokenStore) -> None:
         if command == "check":
             got = store.get_token(arg)
             state = "missing" if got is None else "revoked" if got.revoked else "active"
-            print(state, flush=True)
+            # What a request reads, kept in memory between requests: it must agree.
+            grant = store.get_token_grant(arg, "shared")
+            kept = "missing" if grant is None else "revoked" if grant.token.revoked else "active"
+            print(state if kept == state else f"{state}, but kept {kept}", flush=True)
 
 
 def crash(url: str, user_id: str) -> None:

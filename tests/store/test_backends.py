@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import importlib
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from typing import Any
 import pytest
 
 import pypitoken_core.store
-from pypitoken_core.exceptions import StoreError
+from pypitoken_core import Context, Token
+from pypitoken_core.exceptions import StoreError, ValidationError
+from pypitoken_core.service import TokenService
 from pypitoken_core.store import AuditEvent, TokenStore, open_store
 from pypitoken_core.store.base import redact_url
 from pypitoken_core.store.sqlite import SQLiteStore
@@ -222,6 +225,84 @@ def test_sqlite_new_file_opened_while_another_opener_holds_its_lock(sqlite_url: 
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+def statements_run(store: SQLiteStore, read: Any) -> list[str]:
+    """The SQL statements a read makes this thread's connection run (read through it)."""
+    seen: list[str] = []
+    conn = store._conns.get()
+    conn.set_trace_callback(seen.append)
+    try:
+        read()
+    finally:
+        conn.set_trace_callback(None)
+    return seen
+
+
+COUNTERS = ["SELECT changed, added FROM changes"]
+
+
+def test_sqlite_kept_reads_of_an_unchanged_store_read_only_the_counters(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    assert isinstance(store, SQLiteStore)
+    other = open_store(sqlite_url)
+    try:
+        alice = store.add_user("alice")
+        store.add_token(record(alice.id))
+        grant = store.get_token_grant("tok-1", None)
+        assert grant is not None and not grant.token.revoked
+        # Nothing that can change a decision was committed since: one single-row read.
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == COUNTERS
+        assert other.revoke_token("tok-1")  # another connection, as another process
+        seen: list[Any] = []
+        ran = statements_run(store, lambda: seen.append(store.get_token_grant("tok-1", None)))
+        assert ran[0] == COUNTERS[0] and len(ran) == 2
+        assert seen[0] is not None and seen[0].token.revoked
+        # A new token changes only reads that found nothing: the grant stays kept.
+        other.add_token(record(alice.id, "tok-2"))
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == COUNTERS
+        # ... but an id that was unknown is read again, and found.
+        assert store.get_token_grant("tok-3", None) is None
+        other.add_token(record(alice.id, "tok-3"))
+        assert store.get_token_grant("tok-3", None) is not None
+        # An audit line and a last-used stamp are commits that change no decision.
+        other.add_event(AuditEvent(1, "denied", "tok-1", "alice", None, None, "x"))
+        other.touch_token("tok-1", 1_700_000_000)
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == COUNTERS
+    finally:
+        other.close()
+        store.close()
+
+
+def test_sqlite_a_forged_token_is_never_answered_from_memory(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The grant a genuine token's requests keep is not the forged twin's: its refusal
+    reads the store, as an unknown id's does, so its time says nothing about the id."""
+    service = TokenService.from_url(sqlite_url, secret_file=tmp_path / "secret")
+    try:
+        service.add_user("alice")
+        raw, _record = service.mint("alice")
+        forged = Token.load(raw)
+        forged._raw = forged._raw._replace(signature=bytes(32))
+        store = service.store
+        assert isinstance(store, SQLiteStore)
+        use = Context(action="download")
+        service.authenticate(raw, use)  # read, kept, and last_used written (a commit)
+        assert statements_run(store, lambda: service.authenticate(raw, use)) == COUNTERS
+        for attempt in range(2):
+            ran = statements_run(store, lambda: _refused(service, forged.dump(), use))
+            joined = [sql for sql in ran if sql.startswith("SELECT ch.changed, ch.added, t.id")]
+            # The first attempt reads the grant; a repeat of the same forgery is kept,
+            # as a repeated unknown id is: either way only what the sender knows.
+            assert len(joined) == (1 if attempt == 0 else 0), ran
+    finally:
+        service.close()
+
+
+def _refused(service: TokenService, raw: str, use: Context) -> None:
+    with pytest.raises(ValidationError, match=r"^invalid or unknown token$"):
+        service.authenticate(raw, use)
+
+
 # -- migrations (both SQL backends) ------------------------------------------------------
 
 
@@ -360,7 +441,7 @@ def test_postgres_whole_database_in_public_schema(pg_database_url: str) -> None:
             " GROUP BY table_schema",
             (),
         )
-        assert tables == [("public", 11)]
+        assert tables == [("public", 12)]
         assert store.list_roles(foo.id) == [("alice", "Owner")]
     finally:
         store.close()
@@ -461,6 +542,35 @@ def test_forked_child_gets_its_own_connection(forked_store: TokenStore) -> None:
         assert parent_conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
     got = store.get_token("from-child")
     assert got is not None and got.user_id == alice.id
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_forked_child_sees_revocations_in_its_kept_reads(forked_store: TokenStore) -> None:
+    store = forked_store
+    alice = store.add_user("alice")
+    store.add_token(record(alice.id))
+    grant = store.get_token_grant("tok-1", None)  # kept in the parent, inherited
+    assert grant is not None and not grant.token.revoked
+    parent_end, child_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            kept = store.get_token_grant("tok-1", None)
+            if kept is not None and not kept.token.revoked:
+                child_end.sendall(b"read")
+                child_end.recv(1)  # the parent has revoked the token
+                later = store.get_token_grant("tok-1", None)
+                code = 0 if later is not None and later.token.revoked else 2
+        finally:
+            os._exit(code)
+    child_end.close()
+    with parent_end:
+        assert parent_end.recv(4) == b"read"
+        assert store.revoke_token("tok-1")
+        parent_end.sendall(b"r")
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_a_store_of_schema_3_is_migrated_to_4(

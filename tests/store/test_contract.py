@@ -1088,6 +1088,68 @@ class PageSessionsContract:
         assert store.login_failures("addr:1") == LoginFailures(100, 1000, 1000)
 
 
+def decision_fixture(store: TokenStore) -> dict[str, str]:
+    """alice owns foo with bob as maintainer, and token tok-1; ids by name."""
+    alice = store.add_user("alice")
+    bob = store.add_user("bob")
+    foo = store.add_project("foo", alice.id)
+    store.set_role(foo.id, bob.id, "Maintainer")
+    store.add_token(record(alice.id, "tok-1"))
+    return {"alice": alice.id, "bob": bob.id, "foo": foo.id}
+
+
+def decision_reads(store: TokenStore, ids: dict[str, str]) -> dict[str, object]:
+    """Every read a request's decision makes, including ones that find nothing yet."""
+    return {
+        "grant": store.get_token_grant("tok-1", "foo"),
+        "grant, no project": store.get_token_grant("tok-1", None),
+        "grant, new project": store.get_token_grant("tok-1", "bar"),
+        "grant, new token": store.get_token_grant("tok-2", "foo"),
+        "alice": store.get_user("alice"),
+        "carol": store.get_user("carol"),
+        "alice by id": store.get_user_by_id(ids["alice"]),
+        "bob by id": store.get_user_by_id(ids["bob"]),
+        "foo": store.get_project("foo"),
+        "bar": store.get_project("bar"),
+        "alice on foo": store.get_role(ids["foo"], ids["alice"]),
+        "bob on foo": store.get_role(ids["foo"], ids["bob"]),
+    }
+
+
+#: Every kind of write that changes what a request is allowed to do, made through the
+#: store (the SQL stores also count hand-written SQL: ``PersistentContract``).
+CHANGES: dict[str, Callable[[TokenStore, dict[str, str]], object]] = {
+    "revoke": lambda s, ids: s.revoke_token("tok-1"),
+    "mint": lambda s, ids: s.add_token(record(ids["alice"], "tok-2")),
+    "remove the owner": lambda s, ids: s.remove_user("alice"),
+    "remove a maintainer": lambda s, ids: s.remove_user("bob"),
+    "add a user": lambda s, ids: s.add_user("carol"),
+    "change a role": lambda s, ids: s.set_role(ids["foo"], ids["bob"], "Owner"),
+    "claim a project": lambda s, ids: s.add_project("bar", ids["bob"]),
+    "remove a project": lambda s, ids: s.remove_project(ids["foo"]),
+}
+
+#: Writes by hand (an operator's SQL, or a process of an older release): the database
+#: counts them itself.
+SQL_CHANGES: dict[str, str] = {
+    "revoke": "UPDATE tokens SET revoked = TRUE WHERE id = 'tok-1'",
+    "shorten the expiry": "UPDATE tokens SET expires = 1 WHERE id = 'tok-1'",
+    "change the scope": "UPDATE tokens SET projects = 'bar' WHERE id = 'tok-1'",
+    "delete the token": "DELETE FROM tokens WHERE id = 'tok-1'",
+    "drop the roles": "DELETE FROM roles",
+    "rename a project": "UPDATE projects SET name = 'bar' WHERE name = 'foo'",
+    "rename a user": "UPDATE users SET name = 'carol' WHERE name = 'alice'",
+}
+
+#: Writes that change no decision: they leave the change counter, and so every kept
+#: read, alone.
+UNCOUNTED: dict[str, Callable[[TokenStore], object]] = {
+    "touch": lambda s: s.touch_token("tok-1", 1_750_000_000),
+    "audit event": lambda s: s.add_event(event("denied"), merge_key="k", keep=10),
+    "prune": lambda s: s.prune_events(keep=0),
+}
+
+
 class TokenStoreContract(
     TokenRecordsContract,
     DirectoryContract,
@@ -1348,9 +1410,95 @@ class TokenStoreContract(
         assert len(store.list_tokens()) == 40
         assert len(store.list_events(limit=1000)) == 40
 
+    # -- reads kept in memory (store._cache) -----------------------------------------------
+
+    @pytest.mark.parametrize("writer", ["same store", "another store"])
+    @pytest.mark.parametrize("change", sorted(CHANGES))
+    def test_reads_see_every_change_that_can_alter_a_decision(
+        self, store: TokenStore, store_url: str, change: str, writer: str
+    ) -> None:
+        ids = decision_fixture(store)
+        other = (
+            store if writer == "same store" or store_url == "memory://" else open_store(store_url)
+        )
+        try:
+            before = decision_reads(store, ids)
+            assert decision_reads(store, ids) == before  # now answered from memory
+            decision_reads(other, ids)
+            CHANGES[change](other, ids)
+            after = decision_reads(store, ids)
+            assert after != before, "the change must show in what a request reads"
+            assert after == decision_reads(other, ids)
+            if store_url != "memory://":
+                fresh = open_store(store_url)
+                try:
+                    assert after == decision_reads(fresh, ids)
+                finally:
+                    fresh.close()
+        finally:
+            if other is not store:
+                other.close()
+
 
 class PersistentContract(TokenStoreContract):
     """What a real database adds: data and schema survive a reopen."""
+
+    @pytest.mark.parametrize("change", sorted(SQL_CHANGES))
+    def test_reads_see_changes_written_by_hand(
+        self, store: TokenStore, store_url: str, change: str
+    ) -> None:
+        ids = decision_fixture(store)
+        before = decision_reads(store, ids)
+        other = open_store(store_url)
+        try:
+            with other._tx() as conn:  # type: ignore[attr-defined]
+                conn.execute(SQL_CHANGES[change])
+        finally:
+            other.close()
+        after = decision_reads(store, ids)
+        assert after != before
+        fresh = open_store(store_url)
+        try:
+            assert after == decision_reads(fresh, ids)
+        finally:
+            fresh.close()
+
+    def test_a_new_token_keeps_every_read_but_those_that_found_nothing(
+        self, store: TokenStore, store_url: str
+    ) -> None:
+        ids = decision_fixture(store)
+        before = decision_reads(store, ids)
+        ((changed, added),) = store._read("SELECT changed, added FROM changes", ())  # type: ignore[attr-defined]
+        other = open_store(store_url)
+        try:
+            other.add_token(record(ids["alice"], "tok-2"))
+        finally:
+            other.close()
+        assert store._read("SELECT changed, added FROM changes", ()) == [(changed, added + 1)]  # type: ignore[attr-defined]
+        kept = store._cache._found  # type: ignore[attr-defined]
+        assert all(key in kept for key in [("grant", "tok-1", "foo", None), ("user", "alice")])
+        grant = store.get_token_grant("tok-2", "foo")
+        assert grant is not None and grant.token.id == "tok-2"
+        assert decision_reads(store, ids) == {**before, "grant, new token": grant}
+
+    def test_settings_count_as_changes(self, store: TokenStore) -> None:
+        counter = store._read("SELECT changed, added FROM changes", ())  # type: ignore[attr-defined]
+        store.set_setting("max_lifetime", "60")
+        assert store._read("SELECT changed, added FROM changes", ()) != counter  # type: ignore[attr-defined]
+
+    @pytest.mark.parametrize("write", sorted(UNCOUNTED))
+    def test_writes_that_change_no_decision_keep_the_kept_reads(
+        self, store: TokenStore, write: str
+    ) -> None:
+        ids = decision_fixture(store)
+        counter = store._read("SELECT changed, added FROM changes", ())  # type: ignore[attr-defined]
+        before = decision_reads(store, ids)
+        UNCOUNTED[write](store)
+        assert store._read("SELECT changed, added FROM changes", ()) == counter  # type: ignore[attr-defined]
+        assert decision_reads(store, ids) == before
+        if write == "touch":  # the one such write a read shows: kept grants lag behind it
+            touched = store.get_token("tok-1")
+            assert touched is not None and touched.last_used == 1_750_000_000
 
     def test_reopen_keeps_data_and_migrations_are_idempotent(self, store_url: str) -> None:
         first = open_store(store_url)

@@ -12,6 +12,8 @@ import hmac
 
 import pymacaroons
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pypitoken_core import LoaderError
 from pypitoken_core import _macaroon as m
@@ -170,8 +172,8 @@ def test_decode_refuses(data, message):
 
 
 def test_decode_truncations_never_leak():
-    data = v2(caveats=[b"[1, [\"foo\"]]", b"[3, \"u\"]"])
-    assert m.decode(data).caveats == (b"[1, [\"foo\"]]", b"[3, \"u\"]")
+    data = v2(caveats=[b'[1, ["foo"]]', b'[3, "u"]'])
+    assert m.decode(data).caveats == (b'[1, ["foo"]]', b'[3, "u"]')
     for end in range(len(data)):
         with pytest.raises(LoaderError, match=r"^Deserialization error: "):
             m.decode(data[:end])
@@ -198,7 +200,7 @@ def test_encode_decode_round_trip():
     assert m.decode(m.encode(raw)) == raw
 
 
-@pytest.mark.parametrize("caveats", [[], ["[1, [\"foo\"]]"], ["a", "b" * 200, "c"]])
+@pytest.mark.parametrize("caveats", [[], ['[1, ["foo"]]'], ["a", "b" * 200, "c"]])
 @pytest.mark.parametrize("location", ["", "pypi.org", "x" * 300])
 def test_encode_matches_pymacaroons(caveats, location):
     mac = pymacaroons.Macaroon(
@@ -223,6 +225,15 @@ def test_root_signature_vector():
     assert m.root_signature(b"ohsosecret", b"123foo") == VECTOR_SIG
 
 
+@given(
+    key=st.one_of(st.binary(max_size=200), st.sampled_from([b"", b"k" * 64, b"k" * 65])),
+    message=st.binary(max_size=300),
+)
+def test_hmac_sha256_is_the_stdlib_hmac(key: bytes, message: bytes) -> None:
+    # Keys shorter than, equal to and longer than SHA-256's 64-byte block.
+    assert m.hmac_sha256(key, message) == hmac.digest(key, message, "sha256")
+
+
 def test_sign_is_the_macaroon_hmac_chain():
     def h(key: bytes, msg: bytes) -> bytes:
         return hmac.new(key, msg, hashlib.sha256).digest()
@@ -235,7 +246,7 @@ def test_sign_is_the_macaroon_hmac_chain():
     assert m.chain(expected, []) == expected
 
 
-@pytest.mark.parametrize("caveats", [[], ["a"], ["[0, 2, 1]", "[1, [\"x\"]]", "{}"]])
+@pytest.mark.parametrize("caveats", [[], ["a"], ["[0, 2, 1]", '[1, ["x"]]', "{}"]])
 def test_sign_matches_pymacaroons(caveats):
     mac = pymacaroons.Macaroon(location="l", identifier="ident", key=b"\x00secret\xff")
     for caveat in caveats:

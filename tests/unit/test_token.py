@@ -193,6 +193,22 @@ def test_load_does_not_check_the_signature_or_parse_caveats():
         _ = token.restrictions
 
 
+def test_checks_share_caveat_readings_that_callers_never_get() -> None:
+    # A server checks the same caveats on every request: their readings are kept, but
+    # a restriction handed out is the caller's own, and changing it changes no check.
+    raw = Token.create("example.com", "id", "key").restrict(project_names=["foo"]).dump()
+    first = Token.load(raw)
+    first.check("key", project_name="foo")
+    handed_out = first.restrictions[0]
+    assert isinstance(handed_out, ProjectNamesRestriction)
+    handed_out.project_names.append("bar")
+    second = Token.load(raw)
+    assert second.restrictions == [ProjectNamesRestriction(project_names=["foo"])]
+    with pytest.raises(ValidationError, match=r"can only be used for project\(s\): foo\. "):
+        second.check("key", project_name="bar")
+    second.check("key", project_name="foo")
+
+
 def test_load_round_trips_what_restrict_writes():
     token = new(**EVERY_RESTRICTION)
     assert Token.load(token.dump()).dump() == token.dump()
@@ -226,9 +242,7 @@ LOAD_ERRORS = [
     ("pypi-" + _macaroon.b64encode(b"\x02\x01\x01\xff\x02\x01i\x00\x00\x06 " + b"s" * 32), "UTF-8"),
     (
         "pypi-"
-        + _macaroon.b64encode(
-            b"\x02\x02\x02id\x00\x02\x01c\x04\x01v\x00\x00\x06\x20" + b"s" * 32
-        ),
+        + _macaroon.b64encode(b"\x02\x02\x02id\x00\x02\x01c\x04\x01v\x00\x00\x06\x20" + b"s" * 32),
         "third-party caveats are not supported",
     ),
 ]
@@ -262,7 +276,7 @@ def test_load_ten_megabytes_is_refused_by_its_size():
 def _token_of_length(length: int) -> str:
     # Two big caveats, the second grown one byte at a time, until the dump has `length` chars.
     for size in range(2000, 4090):
-        text = raw_token([b"[3, \"" + b"u" * 4000 + b"\"]", b"[3, \"" + b"v" * size + b"\"]"])
+        text = raw_token([b'[3, "' + b"u" * 4000 + b'"]', b'[3, "' + b"v" * size + b'"]'])
         if len(text) >= length:
             return text
     raise AssertionError("unreachable")
@@ -283,10 +297,10 @@ def test_token_length_limit():
 def test_caveat_count_limit():
     limit = token_module.MAX_CAVEATS
     assert limit == 64
-    ok = Token.load(raw_token([b"[3, \"u\"]"] * limit))
+    ok = Token.load(raw_token([b'[3, "u"]'] * limit))
     assert len(ok.restrictions) == limit
     with pytest.raises(LoaderError, match="more than 64 caveats"):
-        Token.load(raw_token([b"[3, \"u\"]"] * (limit + 1)))
+        Token.load(raw_token([b'[3, "u"]'] * (limit + 1)))
 
 
 # --- restrict ----------------------------------------------------------------------------
@@ -1074,7 +1088,7 @@ def test_hostile_inputs_raise_only_library_exceptions(text):
         b"x" * 5000,
         b'"\\ud800"',
         b'[3, "\\ud800"]',
-        b"[1, [\"a\"], " + b"0, " * 1000 + b"0]",
+        b'[1, ["a"], ' + b"0, " * 1000 + b"0]",
         b"\x00",
         json.dumps([4, "p", {"deep": [[[[]]]]}]).encode(),
         b'{"version": 1, "permissions": {"projects": {"a": 1}}}',

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -409,15 +410,26 @@ def test_paste_factory_parses_strings(store) -> None:
     assert call(app, "GET", "/simple/", basic("__token__", token)) == "200 OK"
 
 
-def test_one_service_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_service_per_process() -> None:
     opened: list[object] = []
     per_process = app_module._PerProcess(lambda: opened.append(object()) or opened[-1])
 
     first = per_process()
     assert per_process() is first
-    monkeypatch.setattr(app_module.os, "getpid", lambda: -42)  # as in a forked worker
-    assert per_process() is not first
-    assert len(opened) == 2
+    read, write = os.pipe()
+    pid = os.fork()  # as gunicorn forks a worker after building the app
+    if pid == 0:
+        try:
+            fresh = per_process() is not first and len(opened) == 2
+            os.write(write, b"fresh" if fresh else b"inherited")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as answer:
+        assert answer.read() == b"fresh"
+    assert per_process() is first
+    assert len(opened) == 1
 
 
 def test_cli_help_lists_the_token_options(capsys: pytest.CaptureFixture[str]) -> None:
