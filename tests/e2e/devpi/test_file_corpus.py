@@ -169,6 +169,11 @@ class Conn:
     def send(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> Answer:
+        retry = method in ("GET", "PUT")
+        if not retry:
+            # A request that must not be sent twice goes on a new connection: a kept-alive
+            # one the server has just dropped fails it mid-send (BrokenPipe under load).
+            self.close()
         for attempt in (1, 2):
             if self._conn is None:
                 parts = urllib.parse.urlsplit(self.devpi.url)
@@ -180,7 +185,7 @@ class Conn:
                 data = resp.read()
             except (http.client.HTTPException, OSError):
                 self.close()
-                if attempt == 2 or method not in ("GET", "PUT"):
+                if attempt == 2 or not retry:
                     raise
                 continue
             if resp.getheader("Connection", "").lower() == "close":
