@@ -1,5 +1,6 @@
-# Two commands: `make serve` and `make test`. Both create .venv on first use; `serve`
-# installs only what serving needs (the pypiserver extra), `test` the whole dev set.
+# Two commands: `make serve` and `make test` (and `make lint`, which CI runs too). All create
+# .venv on first use; `serve` installs only what serving needs (the pypiserver extra), `test`
+# and `lint` the whole dev set.
 PYTHON ?= python3
 VENV   ?= .venv
 HOST   ?= 127.0.0.1
@@ -32,8 +33,11 @@ serve: $(BIN)/.installed-serve
 bench: $(BIN)/.installed-dev
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
+# `ruff format --check` covers the code trees; the tests are not held to it yet.
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check pypitoken_core plugins benchmarks examples
+	$(BIN)/mypy --strict pypitoken_core plugins/pypitoken_pypiserver plugins/pypitoken_devpi
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .hypothesis

@@ -198,7 +198,7 @@ class TokenAuther:
                 raise forbidden("Forbidden", exc) from None
             _remember(identity, target)
             return True
-        target = target_from_url(request.method, request.path, request.url_args)
+        routed = target_from_url(request.method, request.path, request.url_args)
         read: list[Target] = []
 
         def context() -> Context:
@@ -211,11 +211,11 @@ class TokenAuther:
             # Any other request names its use in the URL: a ready Context lets the service
             # answer with a single store read.
             identity = self._service().authenticate(
-                token, context if target is None else _to_context(target)
+                token, context if routed is None else _to_context(routed)
             )
         except ValidationError as exc:
             raise forbidden("Invalid API Token", exc) from None
-        _remember(identity, read[0] if target is None else target)
+        _remember(identity, read[0] if routed is None else routed)
         return True
 
 

@@ -104,11 +104,11 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
         except (PackageDirectoryError, PyPITokenException) as exc:
             sys.exit(f"pypitoken-pypiserver: {exc}")
 
-    RunConfig.get_auther = get_auther  # type: ignore[method-assign]
+    RunConfig.get_auther = get_auther
     try:
         yield
     finally:
-        RunConfig.get_auther = original  # type: ignore[method-assign]
+        RunConfig.get_auther = original
 
 
 def main(argv: Sequence[str] | None = None) -> None:
