@@ -1,11 +1,12 @@
-"""Which project a request on a file route (``+f``, ``+e``) acts on, read as devpi's view does.
+"""Which project a request acts on, read as devpi's view does: project and file routes.
 
-devpi's views find the file from the request path in two ways: ``del_pkg`` (DELETE) and
-``post_toxresult`` (POST on ``+f``) take the path as it is; ``stage_pkgserv`` and
-``mirror_pkgserv`` (GET) first cut off a ``#...`` fragment, then a ``.metadata`` suffix
-(core metadata of the file). ``request_project`` must find the same file, so each reading
-is pinned here on a real devpi-server's file store, with a path that only that reading
-resolves (the positive control) next to one it must not.
+A project route names the project in the URL, with or without a trailing slash. On file
+routes (``+f``, ``+e``), devpi's views find the file from the request path in two ways:
+``del_pkg`` (DELETE) and ``post_toxresult`` (POST on ``+f``) take the path as it is;
+``stage_pkgserv`` and ``mirror_pkgserv`` (GET) first cut off a ``#...`` fragment, then a
+``.metadata`` suffix (core metadata of the file). ``request_project`` must find the same
+file, so each reading is pinned here on a real devpi-server's file store, with a path that
+only that reading resolves (the positive control) next to one it must not.
 """
 
 from __future__ import annotations
@@ -24,6 +25,28 @@ from .conftest import App
 FILE_ROUTE = Route(
     "/{user}/{index}/+f/{relpath:.*}", "/{user:[^+/]+}/{index:[^+/]+}/+f/{relpath:.*}"
 )
+
+
+PROJECT_ROUTE = Route(
+    "/{user}/{index}/{project}", "/{user:[^+/]+}/{index:[^+/]+}/{project:[^+/]+/?}"
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/alice/dev/mine", "mine"),
+        ("/alice/dev/mine/", "mine"),
+        ("/alice/dev/Mine_X", "mine-x"),
+        ("/alice/dev/mineX/", "minex"),
+        ("/alice/dev/X", "x"),
+    ],
+)
+def test_a_project_route_names_the_project(path: str, expected: str) -> None:
+    request = Request.blank(path)
+    request.matched_route = PROJECT_ROUTE
+    request.matchdict = PROJECT_ROUTE.match(path)
+    assert request_project(request, xom=None) == expected
 
 
 def file_path(app: App, index: str) -> str:
