@@ -139,3 +139,8 @@ def test_events_are_read_a_hundred_at_a_time(make_service: MakeService) -> None:
     assert len(svc.list_events()) == 100
     assert len(svc.list_events(limit=2)) == 2
     assert {e.token_id for e in svc.list_events(limit=1000) if e.event == "revoked"} == ids
+
+
+def test_removing_a_user_names_them(service: TokenService) -> None:
+    service.remove_user("bob")
+    assert line(latest(service)) == ("user_removed", "bob", None, None, "user removed", 1)
