@@ -92,3 +92,10 @@ def test_an_upload_that_names_no_project_claims_nothing(service: TokenService) -
     with pytest.raises(ValidationError, match=r"^the upload names no project$"):
         service.claim_upload(bob, None, has_files=lambda: False)  # type: ignore[arg-type]
     assert service.claim_upload(bob, "named", has_files=lambda: False) is not None
+
+
+def test_adopting_skips_what_is_not_a_name(service: TokenService) -> None:
+    # The names come from the index's package directory; anything else is skipped, whole.
+    found = [None, 123, b"bytes", "Good_One", "bad name!"]
+    assert service.adopt_unowned("alice", found) == ["good-one"]  # type: ignore[list-item]
+    assert [p.name for p in service.list_projects()] == ["foo", "good-one"]
