@@ -1,6 +1,6 @@
-"""The whole reason a push is refused with: what twine or devpi-client prints, word for word.
+"""The whole reason an upload or a push is refused with: what twine or devpi-client prints.
 
-Each refused body is paired with the accepted push it differs from by one field.
+Each refused body is paired with an accepted one of the same kind.
 """
 
 from __future__ import annotations
@@ -43,3 +43,33 @@ def test_a_refused_push_says_exactly_why(body: bytes, reason: str) -> None:
     assert str(refused.value) == reason
     good = read_index_write(pushed(json.dumps(GOOD).encode()))
     assert good == IndexWrite("push", "mine", target="alice/prod")
+
+
+def posted(body: bytes, content_type: str) -> Request:
+    request = pushed(body)
+    request.content_type = content_type
+    return request
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"%3Aaction=submit&name=", FORM, "the upload form names no project"),
+        (
+            b"%3Aaction=submit&name=mine",
+            f"{FORM}; charset={'x' * 50}",
+            f"a token request must be UTF-8, not charset '{'x' * 40}'",
+        ),
+    ],
+)
+def test_a_refused_upload_form_says_exactly_why(
+    body: bytes, content_type: str, reason: str
+) -> None:
+    with pytest.raises(Unreadable) as refused:
+        read_index_write(posted(body, content_type))
+    assert str(refused.value) == reason
+    good = read_index_write(posted(b"%3Aaction=submit&name=mine", FORM))
+    assert good == IndexWrite("submit", "mine")

@@ -1,4 +1,4 @@
-"""What a token may do on a stage, for restrictions a holder adds offline and external pushes.
+"""What a token may do on a stage: restrictions a holder adds offline, external pushes, prefix.
 
 A holder may narrow a devpi token to project ids (``Token.restrict(project_ids=...)``, as
 pypi.org's tokens carry them): the plugin gives every project on every index its own id, so
@@ -61,3 +61,10 @@ def test_an_external_push_the_token_may_not_read_is_refused_for_reading(app: App
         assert target.projects() == ["tinypkg"]
     finally:
         target.close()
+
+
+def test_an_empty_prefix_option_means_the_default(make_app: Any) -> None:
+    app = make_app("--pypitoken-prefix", "")
+    _, token = app.mint()
+    assert token.startswith("pypi-")
+    assert app.authstatus(auth=("__token__", token))[:2] == ["ok", "alice"]

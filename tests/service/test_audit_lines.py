@@ -8,9 +8,11 @@ reason, and a token refused as a whole names the project and action its uses sha
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from pypitoken_core import ValidationError
+from pypitoken_core import Token, ValidationError
 from pypitoken_core.service import TokenService
 from pypitoken_core.store import AuditEvent
 from tests.service.conftest import MakeService, download, upload
@@ -58,6 +60,26 @@ def test_a_password_users_refusals_fold_whatever_the_reason(service: TokenServic
     with pytest.raises(ValidationError, match=r"^user carol may not upload to project 'foo'$"):
         service.authorize_user("carol", upload("foo"))
     assert [(e.user, e.count) for e in service.list_events(2)] == [("carol", 1), ("bob", 2)]
+
+
+def test_a_tokens_restricted_refusals_fold_whether_identified_or_used(
+    service: TokenService,
+) -> None:
+    raw, record = service.mint("alice", expires=60)
+    someone_else = Token.load(raw).restrict(user_id="0" * 8 + "-0000-4000-8000-" + "0" * 12)
+    narrowed = someone_else.dump()
+
+    with pytest.raises(ValidationError, match=r"^This token can only be used by user "):
+        service.identify(narrowed)
+    with pytest.raises(ValidationError, match=r"^This token can only be used by user "):
+        service.authenticate(narrowed, download("foo"))
+
+    refused = latest(service)
+    assert (refused.event, refused.token_id, refused.count) == ("denied", record.id, 2)
+    # An expired token is refused under another kind: a line of its own.
+    with pytest.raises(ValidationError, match=r"^token expired at "):
+        service.identify(raw, now=int(time.time()) + 3600)
+    assert [e.count for e in service.list_events(2)] == [1, 2]
 
 
 @pytest.mark.parametrize(
