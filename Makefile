@@ -8,7 +8,7 @@ PORT   ?= 8080
 DATA   ?= .data
 BIN     = $(VENV)/bin
 
-.PHONY: serve test bench lint clean
+.PHONY: serve test bench lint mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,5 +39,18 @@ lint: $(BIN)/.installed-dev
 	$(BIN)/ruff format --check pypitoken_core plugins benchmarks examples
 	$(BIN)/mypy --strict pypitoken_core plugins/pypitoken_pypiserver plugins/pypitoken_devpi
 
+# Mutation testing (docs/mutation-testing.md): mutmut, configured in pyproject.toml, in a
+# staging directory where the devpi plugin sits at the top level, under the name it is
+# imported by. mutmut is installed here, not by `test`: the suite never needs it.
+MUTATION ?= .mutation
+mutation: $(BIN)/.installed-dev
+	$(BIN)/python -m pip install --quiet 'mutmut>=3.8,<4'
+	rm -rf $(MUTATION)
+	mkdir -p $(MUTATION)
+	for p in pypitoken_core plugins tests pyproject.toml; do ln -s $(CURDIR)/$$p $(MUTATION)/$$p; done
+	ln -s $(CURDIR)/plugins/pypitoken_devpi $(MUTATION)/pypitoken_devpi
+	cd $(MUTATION) && $(abspath $(BIN))/mutmut run --max-children 2
+	cd $(MUTATION) && $(abspath $(BIN))/mutmut results
+
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DATA) $(MUTATION) .pytest_cache .hypothesis
