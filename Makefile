@@ -42,14 +42,16 @@ lint: $(BIN)/.installed-dev
 # Mutation testing (docs/mutation-testing.md): mutmut, configured in pyproject.toml, in a
 # staging directory where the devpi plugin sits at the top level, under the name it is
 # imported by. mutmut is installed here, not by `test`: the suite never needs it.
+# MUTANTS narrows the run to mutant names or globs ('pypitoken_core.service.*').
 MUTATION ?= .mutation
+MUTANTS  ?=
 mutation: $(BIN)/.installed-dev
 	$(BIN)/python -m pip install --quiet 'mutmut>=3.8,<4'
 	rm -rf $(MUTATION)
 	mkdir -p $(MUTATION)
 	for p in pypitoken_core plugins tests pyproject.toml; do ln -s $(CURDIR)/$$p $(MUTATION)/$$p; done
 	ln -s $(CURDIR)/plugins/pypitoken_devpi $(MUTATION)/pypitoken_devpi
-	cd $(MUTATION) && $(abspath $(BIN))/mutmut run --max-children 2
+	cd $(MUTATION) && $(abspath $(BIN))/mutmut run --max-children 2 $(MUTANTS)
 	cd $(MUTATION) && $(abspath $(BIN))/mutmut results
 
 clean:

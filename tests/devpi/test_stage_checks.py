@@ -63,6 +63,16 @@ def test_an_external_push_the_token_may_not_read_is_refused_for_reading(app: App
         target.close()
 
 
+def test_a_push_by_a_token_that_may_not_read_the_source_says_so(app: App) -> None:
+    # A push reads the source stage first: devpi asks for pkg_read there, with a POST.
+    assert app.upload("alice/dev", "tinypkg", "1.0", user="alice").status_int == 200
+    _, upload_only = app.mint(actions=["upload"])
+    response = push(app, upload_only, targetindex="alice/other")
+    assert response.status == refusal("not valid for action 'download'")
+    _, both = app.mint(actions=["upload", "download"])
+    assert push(app, both, targetindex="alice/other").status_int == 200
+
+
 def test_an_empty_prefix_option_means_the_default(make_app: Any) -> None:
     app = make_app("--pypitoken-prefix", "")
     _, token = app.mint()
