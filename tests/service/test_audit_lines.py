@@ -76,10 +76,25 @@ def test_a_tokens_restricted_refusals_fold_whether_identified_or_used(
 
     refused = latest(service)
     assert (refused.event, refused.token_id, refused.count) == ("denied", record.id, 2)
-    # An expired token is refused under another kind: a line of its own.
+    # An expired token is refused under another kind: a line of its own, whether
+    # identified or used.
+    later = int(time.time()) + 3600
     with pytest.raises(ValidationError, match=r"^token expired at "):
-        service.identify(raw, now=int(time.time()) + 3600)
-    assert [e.count for e in service.list_events(2)] == [1, 2]
+        service.identify(raw, now=later)
+    with pytest.raises(ValidationError, match=r"^token expired at "):
+        service.authenticate(raw, download("foo", now=later))
+    assert [e.count for e in service.list_events(2)] == [2, 2]
+
+
+def test_a_bad_name_in_a_deferred_use_is_recorded_for_its_token(service: TokenService) -> None:
+    raw, record = service.mint("alice")
+    with pytest.raises(ValidationError, match=r"^invalid project name 'bad name!'"):
+        service.authenticate(raw, lambda: upload("bad name!"))
+
+    refused = latest(service)
+    assert (refused.event, refused.token_id, refused.user) == ("denied", record.id, "alice")
+    assert (refused.project, refused.action) == (None, "upload")  # the name is not kept
+    assert service.authenticate(raw, lambda: upload("foo")).token_id == record.id
 
 
 @pytest.mark.parametrize(
