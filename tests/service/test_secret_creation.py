@@ -31,3 +31,23 @@ def test_a_created_secret_is_64_hex_digits_and_logged(
     with caplog.at_level(logging.INFO, logger="pypitoken_core"):
         TokenService.from_url(f"sqlite:///{db}").close()
     assert caplog.records == []
+
+
+def test_a_changed_secret_is_one_warning_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "tokens.sqlite3"
+    first = TokenService.from_url(f"sqlite:///{db}")
+    first.add_user("alice")
+    first.mint("alice")  # the store now knows the secret its tokens are minted with
+    first.close()
+    db.with_name(db.name + ".secret").write_bytes(b"another-secret-of-enough-length-0123456789\n")
+    with caplog.at_level(logging.INFO, logger="pypitoken_core"):
+        TokenService.from_url(f"sqlite:///{db}").close()
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.WARNING,
+            "the server secret differs from the one this store's tokens were minted with: "
+            "every existing token will be refused",
+        )
+    ]

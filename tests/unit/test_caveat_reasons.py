@@ -1,4 +1,4 @@
-"""The reason a trusted-publisher caveat (tag 4) is not understood, kept as the cause.
+"""The reason a user-id or trusted-publisher caveat is not understood, kept as the cause.
 
 ``Restriction.load`` refuses with one message for every caveat it cannot read and chains the
 class's own reason, which says what is wrong; each refused shape is paired with the one it
@@ -10,12 +10,15 @@ from __future__ import annotations
 import pytest
 
 from pypitoken_core.exceptions import LoaderError
-from pypitoken_core.restrictions import OIDCPublisherRestriction, Restriction
+from pypitoken_core.restrictions import OIDCPublisherRestriction, Restriction, UserIDRestriction
 
 
 @pytest.mark.parametrize(
     ("caveat", "reason"),
     [
+        ([3], "user id caveat must be [3, user_id]"),
+        ([3, ""], "user id caveat must be [3, user_id]"),
+        ([3, "u", "v"], "user id caveat must be [3, user_id]"),
         ([4], "trusted publisher caveat must be [4, publisher_id, claims]"),
         ([4, "", None], "trusted publisher caveat must be [4, publisher_id, claims]"),
         ([4, "pub", None, None], "trusted publisher caveat must be [4, publisher_id, claims]"),
@@ -23,7 +26,7 @@ from pypitoken_core.restrictions import OIDCPublisherRestriction, Restriction
         ([4, "pub", "x"], "trusted publisher claims must be an object or null"),
     ],
 )
-def test_a_bad_trusted_publisher_caveat_says_what_is_wrong(caveat: list, reason: str) -> None:
+def test_a_bad_caveat_says_what_is_wrong(caveat: list, reason: str) -> None:
     with pytest.raises(LoaderError, match=r"^Could not find matching Restriction for ") as info:
         Restriction.load(caveat)
     assert str(info.value.__cause__) == reason
@@ -32,10 +35,11 @@ def test_a_bad_trusted_publisher_caveat_says_what_is_wrong(caveat: list, reason:
 @pytest.mark.parametrize(
     ("caveat", "expected"),
     [
+        ([3, "u"], UserIDRestriction("u")),
         ([4, "pub"], OIDCPublisherRestriction("pub")),
         ([4, "pub", None], OIDCPublisherRestriction("pub")),
         ([4, "pub", {"sub": "x"}], OIDCPublisherRestriction("pub", {"sub": "x"})),
     ],
 )
-def test_a_trusted_publisher_caveat_loads(caveat: list, expected: Restriction) -> None:
+def test_a_good_caveat_loads(caveat: list, expected: Restriction) -> None:
     assert Restriction.load(caveat) == expected
