@@ -3,10 +3,12 @@
 Creates ``DATA/packages`` and the token store ``DATA/pypitoken.sqlite3`` (its secret in
 ``DATA/pypitoken.sqlite3.secret``, mode 0600), registers the user ``admin`` on first run,
 revokes the token an earlier run minted and mints a new user-wide one that expires
-(``--token-lifetime``, default 7 days), prints the upload URL and the token (each on a
-line of its own) and the commands to use them, then runs ``pypitoken-pypiserver`` in the
-foreground until Ctrl-C. Uploads, downloads and listings all need a token
-(``-a update,download,list``).
+(``--token-lifetime``, default 7 days), gives ``admin`` a new random password for the
+token page (``DATA/htpasswd``, mode 0600; ``admin`` is the page's administrator), prints
+the upload URL and the token, the token page's URL and the password (each on a line of
+its own) and the commands to use them, then runs ``pypitoken-pypiserver`` in the
+foreground until Ctrl-C. Uploads, downloads and listings all need a token or the
+password (``-a update,download,list``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import secrets
 import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
+
+from passlib.apache import HtpasswdFile
 
 from pypitoken_core.exceptions import AlreadyExists, PyPITokenException
 from pypitoken_core.service import TokenService
@@ -63,6 +68,18 @@ def _rotate(service: TokenService, lifetime: int) -> tuple[str, TokenRecord, lis
     return token, record, revoked
 
 
+def _new_password(htpasswd: Path) -> str:
+    """A new random password for ``admin`` in the htpasswd file (created mode 0600); the
+    previous run's stops working."""
+    password = secrets.token_urlsafe(16)
+    fd = os.open(htpasswd, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    users = HtpasswdFile(str(htpasswd), default_scheme="apr_md5_crypt")
+    users.set_password(USER, password)
+    users.save()
+    return password
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -93,6 +110,8 @@ def main() -> None:
         sys.exit(f"make serve: {exc}")
     finally:
         service.close()
+    htpasswd = data / "htpasswd"
+    password = _new_password(htpasswd)
 
     url = f"http://{args.host}:{args.port}/"
     until = datetime.datetime.fromtimestamp(record.expires or 0, datetime.UTC)
@@ -102,6 +121,10 @@ def main() -> None:
     print(url)
     print(f"Token (user-wide, expires {until:%Y-%m-%d %H:%M} UTC; shown once, keep it secret):")
     print(token)
+    print(f"Token page (make tokens, revoke them, manage projects), for {USER!r}:")
+    print(f"{url}+tokens")
+    print(f"Password of {USER!r} there (until the next `make serve`; keep it secret):")
+    print(password)
     netloc = f"{args.host}:{args.port}"
     print(
         "In another shell, in this directory, with TOKEN set to the token above (twine and\n"
@@ -126,6 +149,10 @@ def main() -> None:
         db_url,
         "--token-domain",
         f"{args.host}:{args.port}",
+        "--passwords",
+        str(htpasswd),
+        "--token-admins",
+        USER,
         str(packages),
     ]
     os.execv(server, argv)  # noqa: S606 (replace this process: Ctrl-C reaches the server)

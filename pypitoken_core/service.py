@@ -49,6 +49,7 @@ from ._keys import (
 from ._minting import DEFAULT_ACTIONS, checked_lifetime, issue, mint_actions, mint_window
 from ._ownership import (
     MAINTAINER,
+    OWNER,
     OWNERSHIP_CHOICES,
     OWNERSHIP_MODES,
     Ownership,
@@ -246,15 +247,76 @@ class TokenService:
             raise InvalidInput(f"invalid user name {name!r}")
         return self._directory().add_user(name)
 
-    def remove_user(self, name: str) -> None:
-        """Remove a user; all their tokens are refused from the next request on."""
+    def remove_user(self, name: str, *, transfer_to: str | None = None) -> None:
+        """Remove a user; all their tokens are refused from the next request on, and their
+        token-page sessions end.
+
+        A project must not be left without an owner, where nobody (not even an
+        administrator's tokens) could upload: while ``name`` is the only owner of a
+        project (see :meth:`sole_owned_projects`), the removal is refused with
+        :class:`ValidationError`, unless ``transfer_to`` names the user who becomes the
+        owner of those projects first. Raises :class:`NotFound` for an unknown user.
+        """
+        user = self._user(name)
+        orphans = self.sole_owned_projects(name)
+        if orphans and transfer_to is None:
+            raise ValidationError(
+                f"user {name} is the only owner of {_project_list(orphans)}: name the user"
+                " who takes them over, or transfer or remove them first"
+            )
+        if orphans and transfer_to is not None:
+            heir = self._user(transfer_to)
+            if heir.id == user.id:
+                raise InvalidInput(f"user {name} cannot take over their own projects")
+            for project in orphans:
+                self._directory().transfer_project(
+                    project.id,
+                    heir.id,
+                    event=event(
+                        "project_transferred",
+                        user=heir.name,
+                        project=project.name,
+                        reason=f"from {name}, who was removed",
+                    ),
+                )
         self._directory().remove_user(
             name, event=event("user_removed", user=name, reason="user removed")
         )
 
+    def sole_owned_projects(self, name: str) -> list[Project]:
+        """The projects whose only owner is the user ``name``, by name."""
+        user = self._user(name)
+        directory = self._directory()
+        return [
+            project
+            for project, role in directory.list_user_roles(user.id)
+            if role == OWNER
+            and [n for n, r in directory.list_roles(project.id) if r == OWNER] == [name]
+        ]
+
     def list_users(self) -> list[User]:
         """All registered users."""
         return self._directory().list_users()
+
+    def register_user(self, name: str) -> User:
+        """The user called ``name``, registered now if new: a user the index authenticated
+        with a password is the registered user of the same name from their first use on.
+
+        Where the index keeps its own users (``external``), only reads them: raises
+        :class:`NotFound` for a name the index does not know. :class:`InvalidInput` for a
+        name that cannot be a user's.
+        """
+        if not is_user_name(name):
+            raise InvalidInput(f"invalid user name {name!r}")
+        user = self.store.get_user(name)
+        if user is not None:
+            return user
+        if self.directory is None:
+            raise NotFound(f"unknown user {name!r}")
+        try:
+            return self.directory.add_user(name)
+        except AlreadyExists:  # registered meanwhile, by another request
+            return self._user(name)
 
     def user_name(self, user_id: str) -> str | None:
         """The name of the user with this id, or None if removed."""
@@ -267,10 +329,90 @@ class TokenService:
         normalized = self._project_name(name)
         return self._directory().add_project(normalized, self._user(owner).id)
 
-    def add_maintainer(self, project: str, user: str) -> None:
-        """Let ``user`` upload to ``project``."""
+    def get_project(self, name: str) -> Project:
+        """The registered project called ``name`` (normalised here); raises
+        :class:`InvalidInput` or :class:`NotFound`."""
+        return self._project(name)
+
+    def add_maintainer(self, project: str, user: str, *, by: str | None = None) -> None:
+        """Let ``user`` upload to ``project``.
+
+        ``by`` is the user who asks, who must own the project; None is an administrator
+        (the admin CLI, an index's named admins). An owner stays an owner: handing a
+        project over is :meth:`transfer_project`. Raises :class:`NotFound` for an unknown
+        project or user, :class:`ValidationError` when ``by`` may not, or ``user`` owns it.
+        """
         record = self._project(project)
-        self._directory().set_role(record.id, self._user(user).id, MAINTAINER)
+        self._require_owner(record, by)
+        target = self._user(user)
+        if self._directory().get_role(record.id, target.id) == OWNER:
+            raise ValidationError(f"user {target.name} already owns project {record.name!r}")
+        self._directory().set_role(
+            record.id,
+            target.id,
+            MAINTAINER,
+            event=_role_event("maintainer_added", target.name, record.name, by),
+        )
+
+    def remove_maintainer(self, project: str, user: str, *, by: str | None = None) -> None:
+        """Stop ``user`` maintaining ``project``: they can no longer upload to it.
+
+        ``by`` must own the project (None: an administrator), or be ``user`` (a maintainer
+        may leave). An owner cannot be removed this way (the project would have no owner
+        to manage it): transfer it first. Raises :class:`NotFound` (also when ``user``
+        has no role there) or :class:`ValidationError`.
+        """
+        record = self._project(project)
+        target = self._user(user)
+        if by != target.name:
+            self._require_owner(record, by)
+        role = self._directory().get_role(record.id, target.id)
+        if role is None:
+            raise NotFound(f"user {target.name} does not maintain project {record.name!r}")
+        if role == OWNER:
+            raise ValidationError(
+                f"user {target.name} owns project {record.name!r}; transfer it to another"
+                " user first"
+            )
+        removed = self._directory().remove_role(
+            record.id,
+            target.id,
+            event=_role_event("maintainer_removed", target.name, record.name, by),
+        )
+        if not removed:  # taken away by someone else meanwhile
+            raise NotFound(f"user {target.name} does not maintain project {record.name!r}")
+
+    def transfer_project(self, project: str, to: str, *, by: str | None = None) -> None:
+        """Make ``to`` the owner of ``project``; its other owners become maintainers.
+
+        ``by`` must own the project; None (an administrator) may also give a project
+        that lost its owner a new one. Raises :class:`NotFound` or
+        :class:`ValidationError`.
+        """
+        record = self._project(project)
+        self._require_owner(record, by)
+        target = self._user(to)
+        self._directory().transfer_project(
+            record.id,
+            target.id,
+            event=_role_event("project_transferred", target.name, record.name, by),
+        )
+
+    def remove_project(self, project: str) -> None:
+        """Forget a project and every role on it (an administrator's operation).
+
+        Its files stay on the index: a project that still has files then has no owner, and
+        uploads to it are refused until an administrator names one (``pypitoken project
+        add``). Tokens scoped to it stay scoped to its old id, which no later project of
+        the same name will have. Raises :class:`NotFound` for an unknown project.
+        """
+        record = self._project(project)
+        removed = self._directory().remove_project(
+            record.id,
+            event=event("project_removed", project=record.name, reason="by an administrator"),
+        )
+        if not removed:
+            raise NotFound(f"unknown project {project!r}")
 
     def list_projects(self) -> list[Project]:
         """All registered projects."""
@@ -279,6 +421,19 @@ class TokenService:
     def list_roles(self, project: Project) -> list[tuple[str, str]]:
         """``(user name, role)`` of everyone with a role on ``project``, by user name."""
         return self._directory().list_roles(project.id)
+
+    def list_user_projects(self, user: str) -> list[tuple[Project, str]]:
+        """``(project, role)`` for every project ``user`` owns or maintains, by name."""
+        return self._directory().list_user_roles(self._user(user).id)
+
+    def _require_owner(self, project: Project, by: str | None) -> None:
+        """Refuse unless ``by`` owns ``project`` (None, an administrator, always may)."""
+        if by is None:
+            return
+        user = self.store.get_user(by)
+        role = None if user is None else self._directory().get_role(project.id, user.id)
+        if role != OWNER:
+            raise ValidationError(f"user {by} does not own project {project.name!r}")
 
     def _user(self, name: str) -> User:
         user = self.store.get_user(name)
@@ -312,6 +467,7 @@ class TokenService:
         actions: Iterable[str] | None = None,
         description: str = "",
         domain: str | None = None,
+        unlimited: bool = False,
     ) -> tuple[str, TokenRecord]:
         """Create a token for ``user``; return the raw token (show it once) and its record.
 
@@ -324,7 +480,8 @@ class TokenService:
         for parameters that cannot describe the token (times outside years 1 to 9999; with
         a ``max_lifetime``, a token that would never expire or live longer),
         :class:`NotFound` for an unknown user or project, :class:`ValidationError` when
-        the policy refuses.
+        the policy refuses. ``unlimited`` exempts the token from ``max_lifetime``: the
+        index's administrators mint such tokens through its token API.
         """
         owner = self._user(user)
         now = int(time.time())
@@ -338,7 +495,8 @@ class TokenService:
                 if refused is not None:
                     raise ValidationError(refused)
                 ids.append(project.id)
-        not_before_ts, expires_ts = mint_window(expires, not_before, now, self.max_lifetime)
+        lifetime = None if unlimited else self.max_lifetime
+        not_before_ts, expires_ts = mint_window(expires, not_before, now, lifetime)
         return issue(
             self.store,
             self._secret,
@@ -411,7 +569,7 @@ class TokenService:
         else:
             use = context()
             if (bad := _name_refusal(use)) is not None:
-                refused = Refusal((bad,), "request")
+                refused = _bad_name_refusal(grant.token, use, bad)
                 self._denied(refused, grant, use)
                 raise refused.error()
             project, role = self._project_and_role(use, owner)
@@ -499,6 +657,18 @@ class TokenService:
             raise refusal.error()
         return Identity(owner.name, owner.id, grant.token.id)
 
+    def recognizes(self, raw_token: str) -> bool:
+        """Whether ``raw_token`` has the shape of a token this service issues.
+
+        Its prefix, a macaroon that loads, and an identifier of our form (a lowercase
+        UUID). Nothing is read from the store, so the answer says nothing about whether
+        such a token exists: a server that must tell its tokens from passwords that merely
+        start like one (devpi's ``<user>:<password>``) asks this, then :meth:`identify`,
+        which refuses an unknown id as it refuses a known one.
+        """
+        loaded = self._load(raw_token)
+        return not isinstance(loaded, Refusal) and _UUID.fullmatch(loaded.identifier) is not None
+
     def authorize_user(self, user_name: str, context: Context) -> Identity:
         """Apply the ownership rules to a user who logged in with a password.
 
@@ -507,12 +677,7 @@ class TokenService:
         """
         if not is_user_name(user_name):
             raise ValidationError(f"invalid user name {user_name!r}")
-        user = self.store.get_user(user_name)
-        if user is None:
-            try:
-                user = self._directory().add_user(user_name)
-            except AlreadyExists:
-                user = self._user(user_name)
+        user = self.register_user(user_name)
         context = context._evolve(user_id=user.id)
         bad = _name_refusal(context)
         refusal = (
@@ -715,10 +880,33 @@ class TokenService:
         return self._claims
 
 
+def _role_event(name: str, user: str, project: str, by: str | None) -> AuditEvent:
+    """The audit line of a role change on ``project`` for ``user``, asked for by ``by``."""
+    return event(name, user=user, project=project, reason=f"by {by or 'an administrator'}")
+
+
+def _project_list(projects: Sequence[Project]) -> str:
+    names = ", ".join(repr(p.name) for p in projects)
+    return f"project {names}" if len(projects) == 1 else f"projects {names}"
+
+
 def _name_refusal(context: Context) -> str | None:
     """Why the project a use names cannot be looked up or recorded (None: it can, or it
     names none)."""
     return None if context.project_name is None else bad_project_name(context.project_name)
+
+
+def _bad_name_refusal(record: TokenRecord, use: Context, bad: str) -> Refusal:
+    """The refusal of a genuine token for a use whose project name is invalid.
+
+    The token's own window comes first (an expired token reads expired, whatever the
+    request names); the audit line gives the name's length only, never the name.
+    """
+    window = window_reasons(record, use.now)
+    if window:
+        return Refusal(tuple(window), "expired")
+    length = len(use.project_name or "")
+    return Refusal((bad,), "request", recorded=f"invalid project name ({length} characters)")
 
 
 def _common(contexts: Sequence[Context]) -> Context:

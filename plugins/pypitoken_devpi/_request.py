@@ -12,15 +12,19 @@ it for tokens.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from devpi_common.validation import normalize_name
+from webob import Request
 
 from pypitoken_core.token import TOKEN_USERNAME
 
 __all__ = [
     "ALWAYS_DENIED",
+    "AUTHCHECK_ROUTE",
+    "FILE_ACTIONS",
     "INDEX_ROUTES",
     "PERMISSIONS",
     "IndexWrite",
@@ -28,6 +32,7 @@ __all__ = [
     "extract_token",
     "is_index_write",
     "method_action",
+    "read_authcheck",
     "read_index_write",
     "request_project",
 ]
@@ -55,6 +60,8 @@ ALWAYS_DENIED: tuple[str, ...] = (
 
 #: devpi's routes whose POST and PUSH are ``pushrelease``: an upload form or a JSON push.
 INDEX_ROUTES = frozenset({"/{user}/{index}", "/{user}/{index}/"})
+#: devpi's route that answers whether a request to another URL would be allowed.
+AUTHCHECK_ROUTE = "/+authcheck"
 #: The content types webob parses into ``request.POST``, compared as webob compares them
 #: (the raw type before ``;``, case and spaces included).
 _FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
@@ -63,6 +70,12 @@ MAX_PUSH_BODY = 64 * 1024
 #: The first byte of any JSON text (after whitespace): a cheap test before a full parse.
 _JSON_START = frozenset(b'{["-0123456789tfn')
 _ENVIRON_KEY = "pypitoken_devpi.index_write"
+#: The form fields devpi reads as files: the distribution or documentation zip, and the
+#: signature twine sends beside it (devpi ignores it). devpi reads every other field as
+#: text, and answers a file there with a 500 (views.py: an AssertionError).
+_FILE_FIELDS = frozenset({"content", "gpg_signature"})
+#: The ``:action`` values that make devpi store the form's ``content``.
+FILE_ACTIONS = frozenset({"file_upload", "doc_upload"})
 
 
 class Unreadable(Exception):
@@ -75,14 +88,20 @@ class IndexWrite:
 
     ``kind`` is devpi's dispatch: ``"submit"`` (a form with ``:action``: upload, register,
     documentation) or ``"push"`` (a JSON body). ``project`` is normalised as devpi
-    normalises it. For a push, ``target`` is the ``user/index`` of an internal push and
-    ``posturl`` the server an external push (``target`` is None) sends the files to.
+    normalises it, ``version`` is the form's or the push's (None if the form has none).
+    For a submit, ``action`` is the ``:action`` and ``filename`` the name the uploaded
+    file was sent under (None without one). For a push, ``target`` is the ``user/index``
+    of an internal push and ``posturl`` the server an external push (``target`` is None)
+    sends the files to.
     """
 
     kind: Literal["submit", "push"]
     project: str
     target: str | None = None
     posturl: str | None = None
+    version: str | None = None
+    action: str | None = None
+    filename: str | None = None
 
     @property
     def external(self) -> bool:
@@ -170,7 +189,7 @@ def _read(request: Any) -> IndexWrite:
         name = _single(form, "name")
         if not name:
             raise Unreadable("the upload form names no project")
-        return IndexWrite("submit", normalize_name(name))
+        return _submit(form, action, normalize_name(name))
     if len(form) and _may_be_json(request):
         raise Unreadable("the body is both a form and JSON")
     if content_type.strip().lower() != "application/json":
@@ -197,6 +216,30 @@ def _single(form: Any, field: str) -> str | None:
     if len(set(values)) > 1:
         raise Unreadable(f"the form gives {field!r} more than once, with different values")
     return form.get(field)
+
+
+def _submit(form: Any, action: str, project: str) -> IndexWrite:
+    """An upload form with ``:action``, as devpi's ``submit`` reads it, or Unreadable for
+    the shapes devpi itself answers with a 500."""
+    for field, value in form.items():
+        if field not in _FILE_FIELDS and not isinstance(value, str):
+            raise Unreadable(f"the form field {field[:40]!r} must be text, not a file")
+    version = _single(form, "version") or None
+    filename = None
+    if action in FILE_ACTIONS:
+        contents = form.getall("content")
+        if len(contents) > 1:
+            raise Unreadable("the form gives 'content' more than once")
+        if contents:
+            # webob hands a file part without a file name over as bytes, and devpi asks
+            # it for its file name (an AttributeError)
+            filename = getattr(contents[0], "filename", None)
+            if not isinstance(filename, str) or not filename:
+                raise Unreadable("the form field 'content' must be a file with a name")
+        if version is None:
+            # devpi: a 500 for a file (KeyError), a guessed version for documentation
+            raise Unreadable(f"{action} needs the form field 'version'")
+    return IndexWrite("submit", project, version=version, action=action, filename=filename)
 
 
 def _may_be_json(request: Any) -> bool:
@@ -250,9 +293,42 @@ def _push(request: Any) -> IndexWrite:
     posturl = body.get("posturl")
     if target is not None and not isinstance(target, str):
         raise Unreadable("'targetindex' must be a string")
-    if target is None and not isinstance(posturl, str):
-        raise Unreadable("a push needs 'targetindex' or 'posturl'")
-    return IndexWrite("push", normalize_name(name), target, posturl if target is None else None)
+    if target is None:
+        if not isinstance(posturl, str):
+            raise Unreadable("a push needs 'targetindex' or 'posturl'")
+        _external(body, posturl)
+    return IndexWrite(
+        "push", normalize_name(name), target, posturl if target is None else None, version
+    )
+
+
+def _external(body: dict[str, Any], posturl: str) -> None:
+    """Refuse an external push devpi would answer with a 500 (views.py
+    ``_push_external``: a missing credential is a KeyError, a ``posturl`` that is not an
+    http(s) URL fails in its HTTP client)."""
+    try:
+        parts = urllib.parse.urlsplit(posturl)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise Unreadable("an external push needs an http(s) URL in 'posturl'")
+    if not all(isinstance(body.get(key), str) for key in ("username", "password")):
+        raise Unreadable("an external push needs 'username' and 'password'")
+
+
+def read_authcheck(request: Any) -> None:
+    """Raise Unreadable if devpi's ``/+authcheck`` cannot read the URL it is asked about.
+
+    devpi builds a request from ``X-Original-URI`` (``Request.blank``) and routes its
+    path (views.py ``authcheck_view``): a URL webob cannot split (``http://[::1``) or a
+    path that is not UTF-8 once unquoted (``%ff%fe``) is a 500 there.
+    """
+    url = request.headers.get("x-original-uri", request.url)
+    try:
+        Request.blank(url).path_info  # noqa: B018 (decoding it is the check)
+    except ValueError:  # UnicodeDecodeError included
+        raise Unreadable("the X-Original-URI header is not a URL devpi can read") from None
 
 
 def _head(request: Any, size: int) -> bytes:

@@ -20,8 +20,17 @@ export/import, and let pypitoken write ``[2, [ids]]`` / ``[3, id]`` caveats offl
 Every method needs the keyfs transaction devpi opens around each request; writes need a
 write transaction (POST/PUT/PATCH/DELETE on the primary) and fail with ``StoreError``
 elsewhere. Users, projects and roles belong to devpi, so the store is
-:class:`~pypitoken_core.store.TokenRecords` only (no ``Directory``): it reads devpi's
+:class:`~pypitoken_core.store.TokenRecords` (no ``Directory``): it reads devpi's
 users to name a token's owner, and the service runs with ``ownership="external"``.
+
+It also keeps the token page's sessions (:class:`~pypitoken_core.store.PageSessions`):
+each in its user's record under the hidden key ``"pypitoken_sessions"``, by the hash of
+the cookie's id, written at log-in and log-out (POSTs, so write transactions), gone with
+the user. Two things stay in this process instead, because devpi-server is one process
+and keyfs keeps every write in its changelog for ever: a session's last use (written on
+every page view, most of them read transactions; after a restart a session counts as
+last used when it was last written), and the failed log-ins of the throttle (an attacker
+must not be able to grow the changelog).
 """
 
 from __future__ import annotations
@@ -30,16 +39,33 @@ import base64
 import binascii
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from devpi_server.readonly import ensure_deeply_readonly
 
 from pypitoken_core.exceptions import AlreadyExists, NotFound, StoreError
 from pypitoken_core.names import normalize
-from pypitoken_core.store import AuditEvent, TokenGrant, TokenRecord, User
-from pypitoken_core.store.base import check_record, check_setting, check_time
+from pypitoken_core.store import (
+    AuditEvent,
+    LoginFailures,
+    PageSession,
+    TokenGrant,
+    TokenRecord,
+    User,
+)
+from pypitoken_core.store.base import (
+    check_keep,
+    check_record,
+    check_session,
+    check_setting,
+    check_time,
+    count_login_failure,
+)
 
 __all__ = [
     "PROJECT_NAMESPACE",
+    "SESSIONS_KEY",
     "TOKENS_KEY",
     "USER_NAMESPACE",
     "KeyfsStore",
@@ -49,6 +75,8 @@ __all__ = [
 
 #: The hidden key of a devpi user record that holds that user's token records.
 TOKENS_KEY = "pypitoken_tokens"
+#: The hidden key of a devpi user record that holds that user's token-page sessions.
+SESSIONS_KEY = "pypitoken_sessions"
 #: Namespaces of the derived ids; changing them would invalidate every id caveat.
 USER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:user")
 PROJECT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "pypitoken-core:devpi:project")
@@ -102,6 +130,29 @@ def _record_from_dict(token_id: str, data: Mapping[str, Any]) -> TokenRecord:
         raise StoreError(f"token record {token_id} in devpi's keyfs is damaged") from exc
 
 
+#: A record as devpi hands one out (a read-only view), for the work an unknown id is
+#: made to cost in ``get_token_grant``.
+_STAND_IN = ensure_deeply_readonly(
+    _record_to_dict(
+        TokenRecord(
+            id=str(uuid.UUID(int=0)),
+            user_id=user_id("root"),
+            salt=bytes(32),
+            description="",
+            projects=(),
+            project_ids=(),
+            indexes=(),
+            actions=("upload", "download"),
+            created=0,
+            expires=None,
+            not_before=None,
+            last_used=None,
+            revoked=False,
+        )
+    )
+)
+
+
 class KeyfsStore:
     """:class:`~pypitoken_core.store.TokenRecords` in devpi's keyfs, owners from devpi's users.
 
@@ -119,6 +170,10 @@ class KeyfsStore:
         self._name_of: dict[str, str] = {}
         self._built_at: int | None = None
         self._settings: dict[str, str] = {}
+        self._session_owner: dict[str, str] = {}
+        self._sessions_built_at: int | None = None
+        self._seen: dict[str, int] = {}
+        self._failures: dict[str, LoginFailures] = {}
 
     def __repr__(self) -> str:
         return f"<KeyfsStore {self.url}>"
@@ -229,6 +284,16 @@ class KeyfsStore:
         # devpi has no project registry here (its ACLs decide): project and role are None.
         token = self.get_token(token_id)
         if token is None:
+            # What a found id costs (its owner's record read, a record parsed, the owner
+            # looked up), paid on root's record (devpi-init always creates root), so that
+            # the time of a refusal says next to nothing about whether the id exists. The
+            # rest is devpi reading a bigger user record for a real owner; measured in
+            # benchmarks/bench_forged_ids.py.
+            root = self._model().get_user("root")
+            if root is not None:
+                self._tokens_of(root).get(token_id)
+            _record_from_dict(token_id, _STAND_IN)
+            self.get_user_by_id(_STAND_IN["user_id"])
             return None
         return TokenGrant(token, self.get_user_by_id(token.user_id), None, None)
 
@@ -269,6 +334,119 @@ class KeyfsStore:
         # read requests (and every request on a replica is). A bad time is still refused,
         # as by every store.
         check_time("a last-used time", when)
+
+    # -- page sessions -----------------------------------------------------------------
+
+    def _sessions_of(self, devpi_user: Any) -> Mapping[str, Any]:
+        config = devpi_user.key.get() or {}
+        sessions = config.get(SESSIONS_KEY)
+        return sessions if isinstance(sessions, Mapping) else {}
+
+    def _session_user(self, key: str) -> str | None:
+        owner = self._session_owner.get(key)
+        if owner is not None:
+            return owner
+        serial = self._keyfs_tx().at_serial
+        with self._lock:
+            if self._sessions_built_at == serial:
+                return None
+            # As for tokens: rebuilt from the user records when a lookup misses after a
+            # keyfs change (a session written by another thread, or before a restart).
+            owners: dict[str, str] = {}
+            for devpi_user in self._model().get_userlist():
+                for session_key in self._sessions_of(devpi_user):
+                    owners[session_key] = devpi_user.name
+            self._session_owner = owners
+            self._sessions_built_at = serial
+        return self._session_owner.get(key)
+
+    def add_session(self, session: PageSession, *, keep: int) -> None:
+        check_session(session)
+        check_keep(keep)
+        devpi_user = self._writable_user(session.user)
+        if self._session_user(session.key) is not None:
+            raise AlreadyExists("a session with this key already exists")
+        with devpi_user.key.update() as config:
+            sessions = dict(config.get(SESSIONS_KEY) or {})
+            live = {k: v for k, v in sessions.items() if int(v["expires"]) > session.created}
+            live[session.key] = {
+                "groups": list(session.groups),
+                "csrf": session.csrf,
+                "created": session.created,
+                "last_seen": session.last_seen,
+                "expires": session.expires,
+            }
+            newest = sorted(live, key=lambda k: (int(live[k]["created"]), k), reverse=True)
+            config[SESSIONS_KEY] = {k: live[k] for k in newest[:keep]}
+        self._session_owner[session.key] = session.user
+
+    def get_session(self, key: str) -> PageSession | None:
+        owner = self._session_user(key)
+        devpi_user = None if owner is None else self._model().get_user(owner)
+        data = None if devpi_user is None else self._sessions_of(devpi_user).get(key)
+        if owner is None or data is None:
+            self._session_owner.pop(key, None)
+            return None
+        try:
+            stored = int(data["last_seen"])
+            return PageSession(
+                key=key,
+                user=owner,
+                groups=tuple(str(g) for g in data.get("groups", ())),
+                csrf=str(data["csrf"]),
+                created=int(data["created"]),
+                last_seen=max(stored, self._seen.get(key, stored)),
+                expires=int(data["expires"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"a token page session of {owner} in devpi's keyfs is damaged"
+            ) from exc
+
+    def touch_session(self, key: str, when: int) -> None:
+        check_time("a session's last use", when)
+        if self._session_user(key) is None:
+            return
+        with self._lock:
+            if self._seen.get(key, -1) < when:
+                self._seen[key] = when
+
+    def _drop_sessions(self, name: str, doomed: Any) -> int:
+        devpi_user = self._writable_user(name)
+        with devpi_user.key.update() as config:
+            sessions = dict(config.get(SESSIONS_KEY) or {})
+            gone = [k for k in sessions if doomed(k)]
+            for k in gone:
+                del sessions[k]
+                self._session_owner.pop(k, None)
+                self._seen.pop(k, None)
+            config[SESSIONS_KEY] = sessions
+        return len(gone)
+
+    def remove_session(self, key: str) -> bool:
+        owner = self._session_user(key)
+        if owner is None or self._model().get_user(owner) is None:
+            return False
+        return self._drop_sessions(owner, lambda k: k == key) == 1
+
+    def remove_user_sessions(self, user: str) -> int:
+        devpi_user = self._model().get_user(user)
+        if devpi_user is None or not self._sessions_of(devpi_user):
+            return 0
+        return self._drop_sessions(user, lambda k: True)
+
+    # -- the log-in throttle: in this process (see the module docstring) ----------------
+
+    def note_login_failure(self, keys: Sequence[str], when: int, window: int, keep: int) -> None:
+        with self._lock:
+            self._failures = count_login_failure(self._failures, keys, when, window, keep)
+
+    def login_failures(self, key: str) -> LoginFailures | None:
+        return self._failures.get(key)
+
+    def clear_login_failures(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
 
     # -- audit and settings ------------------------------------------------------------
 

@@ -12,10 +12,14 @@ Installed with ``pypitoken-core[devpi]``, found through the ``devpi_server`` ent
   (index, project, project id, time), all actions in one ``evaluate``. Denied actions
   become devpi ``Deny`` ACL entries; ``user_*`` and ``index_*`` permissions are always
   denied to tokens.
-- A view deriver wraps devpi's upload/push view (``pushrelease``): a token request it
-  cannot read exactly as devpi will (no Content-Type, a charset other than UTF-8, a body
-  that is a form and JSON at once, repeated identifying fields) is refused before devpi
-  reads it. An external push (``posturl``) also needs the token to allow ``upload``.
+- A view deriver wraps devpi's upload/push view (``pushrelease``) and ``/+authcheck``: a
+  token request it cannot read exactly as devpi will (no Content-Type, a charset other
+  than UTF-8, a body that is a form and JSON at once, repeated identifying fields, the
+  shapes devpi answers with a 500) is refused before devpi reads it. An external push
+  (``posturl``) also needs the token to allow ``upload``.
+- Every file devpi would store or delete for a token's request (upload, documentation,
+  tox result, push, deletion) must be the checked project's by its name and by devpi's
+  record of it (``_files``): devpi keys files by hash and name only.
 - A response subscriber turns a refusal into ``403 Invalid API Token: <reason>``, the
   reason phrase twine and devpi-client print. Nothing here ever answers 500.
 """
@@ -33,20 +37,23 @@ from pyramid.authorization import Everyone
 from pyramid.events import NewResponse
 from pyramid.httpexceptions import HTTPException, HTTPForbidden
 
-from pypitoken_core import Context, LoaderError, Token, ValidationError
+from pypitoken_core import Context, ValidationError
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.service import TokenService
 
 from . import views
+from ._files import foreign_file
 from ._identity import REGISTRY_KEY, TokenIdentity
 from ._request import (
     ALWAYS_DENIED,
+    AUTHCHECK_ROUTE,
     INDEX_ROUTES,
     PERMISSIONS,
     Unreadable,
     extract_token,
     is_index_write,
     method_action,
+    read_authcheck,
     read_index_write,
     request_project,
 )
@@ -59,6 +66,8 @@ hookimpl = HookimplMarker("devpiserver")
 #: request.environ key of the last stage evaluation that denied something:
 #: (token id, index, project, {action: reason}).
 _DENIAL_KEY = "pypitoken_devpi.denial"
+#: request.environ key of :func:`foreign_file`'s answers for the request, by stage name.
+_FILES_KEY = "pypitoken_devpi.files"
 #: Label of the service secret, derived from devpi's argon2-stretched auth secret.
 _SECRET_LABEL = b"pypitoken-core devpi token secret v1"
 _ALL_STAGE_PERMISSIONS = frozenset(p for perms in PERMISSIONS.values() for p in perms)
@@ -85,25 +94,26 @@ class _Plugin:
             prefix=self.prefix,
             ownership="external",
             allow_delete=True,
+            # The token API exempts devpi's administrators (root, --restrict-modify).
+            max_lifetime=self.max_expiry or None,
         )
+        self.pages = views.make_pages(xom, self)
 
     def identify(
         self, request: Any, raw: str, claimed: str | None, explicit: bool
     ) -> TokenIdentity | None:
         """Verify that ``raw`` is a genuine, current token; return its owner's identity.
 
-        Returns None when the credentials are not ours after all (``<owner>:<password>``
-        where the password merely starts with our prefix). Raises ValidationError.
+        Returns None when the credentials are not ours after all: ``<owner>:<password>``
+        where the password merely starts with our prefix. Whether it is ours is a question
+        of its shape only (the service's ``recognizes``), never of the store: a token of
+        ours whose id is unknown is refused like one whose id exists, so the answer tells
+        nothing about which ids exist. Raises ValidationError.
         """
-        try:
-            token = Token.load(raw)
-        except LoaderError:
+        if not self.service.recognizes(raw):
             if not explicit:
                 return None
-            raise ValidationError("malformed token") from None
-        record = self.store.get_token(token.identifier)
-        if record is None and not explicit:
-            return None
+            raise ValidationError("malformed token")
         # The use is known only per stage (a push reads one index and writes another):
         # here the service checks that the token is genuine and current, and
         # devpiserver_auth_denials asks it about each stage devpi checks.
@@ -118,7 +128,7 @@ class _Plugin:
         try:
             project = request_project(request, self.xom)
         except Unreadable as exc:
-            # _guard_index_writes refuses these before devpi's view runs; fail closed
+            # _guard_token_requests refuses these before devpi's view runs; fail closed
             # wherever else one reaches a permission check.
             request.environ[_DENIAL_KEY] = (
                 identity.token_id,
@@ -153,8 +163,24 @@ class _Plugin:
             reason = f"an external push (posturl) needs upload: {reasons['upload']}"
             denied.update(PERMISSIONS["download"])
             reasons.update(upload=reason, download=reason)
+        action = method_action(request.method)
+        if project is not None and action != "download" and action not in reasons:
+            # The token may act on the project here: the files devpi would store or
+            # delete for it must be the project's too.
+            reason = self._foreign_file(request, stage, project)
+            if reason is not None:
+                denied.update(PERMISSIONS[action])
+                reasons[action] = reason
         request.environ[_DENIAL_KEY] = (identity.token_id, index, project, reasons)
         return denied
+
+    def _foreign_file(self, request: Any, stage: Any, project: str) -> str | None:
+        """:func:`foreign_file` for this request and stage, worked out once per request."""
+        found = request.environ.setdefault(_FILES_KEY, {})
+        if stage.name not in found:
+            found[stage.name] = foreign_file(request, self.xom, stage, project)
+        reason: str | None = found[stage.name]
+        return reason
 
 
 def _default_domain(args: Any) -> str:
@@ -199,7 +225,9 @@ def devpiserver_add_parser_options(parser: Any) -> None:
         type=int,
         default=0,
         metavar="SECONDS",
-        help="longest lifetime a non-root user may give a new API token; 0 means no limit",
+        help="longest lifetime (seconds) a user other than devpi's administrators (root, "
+        "--restrict-modify) may give a new API token, and the lifetime of one created "
+        "without an expiry; 0 means no limit",
     )
 
 
@@ -213,7 +241,7 @@ def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
     xom = pyramid_config.registry["xom"]
     pyramid_config.registry[REGISTRY_KEY] = _Plugin(xom)
     pyramid_config.add_subscriber(_explain_refusal, NewResponse)
-    pyramid_config.add_view_deriver(_guard_index_writes)
+    pyramid_config.add_view_deriver(_guard_token_requests)
     pyramid_config.include(views.includeme)
 
 
@@ -260,28 +288,35 @@ def devpiserver_auth_denials(request: Any, acl: Any, user: Any, stage: Any) -> A
     return [(Everyone, permission) for permission in sorted(denied)]
 
 
-def _guard_index_writes(view: Any, info: Any) -> Any:
-    """View deriver: a token's upload or push that cannot be read one way only is refused.
+def _guard_token_requests(view: Any, info: Any) -> Any:
+    """View deriver: a token request devpi cannot read one way only is refused.
 
-    Wraps devpi's views on the index routes (``pushrelease``, ``submit``), so the refusal
-    comes before devpi reads the body, whatever devpi would answer on its own (a 400, or
-    a 500 for a body it cannot decode). Requests without one of our tokens pass untouched:
-    only their credentials are looked at, as devpi itself will.
+    Wraps devpi's views on the index routes (``pushrelease``, ``submit``: an upload or
+    push) and on ``/+authcheck`` (which reads the ``X-Original-URI`` it is asked about),
+    so the refusal comes before devpi reads the request, whatever devpi would answer on
+    its own (a 400, or a 500 for what it cannot decode). Requests without one of our
+    tokens pass untouched: only their credentials are looked at, as devpi itself will.
     """
-    if info.options.get("route_name") not in INDEX_ROUTES:
+    if info.options.get("route_name") not in (*INDEX_ROUTES, AUTHCHECK_ROUTE):
         return view
 
     def guarded(context: Any, request: Any) -> Any:
-        refusal = _unreadable_token_write(request)
+        refusal = _unreadable_token_request(request)
         return view(context, request) if refusal is None else refusal
 
     return guarded
 
 
-def _unreadable_token_write(request: Any) -> HTTPForbidden | None:
-    """The refusal of a token's upload or push that read_index_write cannot read, or None."""
+def _unreadable_token_request(request: Any) -> HTTPForbidden | None:
+    """The refusal of a token request devpi's view could not read, or None."""
     plugin = _plugin(request)
-    if plugin is None or not is_index_write(request):
+    if plugin is None:
+        return None
+    if is_index_write(request):
+        read: Any = read_index_write
+    elif getattr(request.matched_route, "name", None) == AUTHCHECK_ROUTE:
+        read = read_authcheck
+    else:
         return None
     credentials = plugin.xom.config.hook.devpiserver_get_credentials(request=request)
     if extract_token(request, credentials, plugin.prefix) is None:
@@ -290,7 +325,7 @@ def _unreadable_token_write(request: Any) -> HTTPForbidden | None:
     if not isinstance(identity, TokenIdentity):
         return None
     try:
-        read_index_write(request)
+        read(request)
     except Unreadable as exc:
         reason = str(exc)
     except Exception as exc:  # never a 500: what cannot be read is refused

@@ -1,178 +1,194 @@
-"""HTTP API to manage a user's API tokens, in devpi's JSON style.
+"""The token API and the token page on devpi-server.
 
-- ``POST /{user}/+api-tokens`` with a JSON object (all keys optional): ``projects`` and
-  ``indexes`` (lists of names; ``user/index`` for indexes), ``expires`` (seconds from now,
-  or an ISO 8601 datetime), ``actions`` (subset of ``upload``, ``download``, ``delete``;
-  default upload and download), ``description``. Answers 201 with
-  ``{"type": "api-token", "result": {"id": ..., "token": ...}}``; the token is shown
-  only here.
-- ``GET /{user}/+api-tokens``: ``{"type": "api-tokens", "result": {"tokens": [...]}}``,
-  the records without secrets.
-- ``DELETE /{user}/+api-tokens/{id}``: revokes the token.
+The API, whose meaning is the core's (:class:`pypitoken_core.api.TokenAPI`, documented in
+``docs/token-api.md``), is served at the paths both servers share and at devpi's older
+per-user ones, which the devpi-client commands (``devpi api-token-*``) use:
 
-Only the user's own login (password or devpi login) or an administrator (``root``, or a
-``--restrict-modify`` principal) may call them; a token never can. On a replica devpi
-forwards the POST and DELETE requests to the primary.
+- ``GET/POST /+api-tokens[?user=NAME]`` and ``DELETE /+api-tokens/{id}``;
+- ``GET/POST /{user}/+api-tokens`` and ``DELETE /{user}/+api-tokens/{id}`` (the same as
+  ``?user={user}``).
+
+The caller is devpi's own identity (password, or a devpi login): a token (ours or another
+plugin's) gets 403; a user may manage their own tokens, and devpi's administrators (root,
+or the ``--restrict-modify`` principals: devpi's ``user_modify`` permission) anyone's.
+On a replica, devpi forwards the POST and DELETE requests to the primary.
+
+The token page (``/+tokens``, :mod:`pypitoken_web`) logs users in with devpi's own
+password check, keeps its sessions in keyfs (:class:`~._store.KeyfsStore`), and shows
+each user the indexes they own or may upload to, with their ACLs, which devpi manages.
 """
 
 from __future__ import annotations
 
-import datetime
-import time
+import types
 from typing import Any
 
-from devpi_server.views import apiresult
+from devpi_server.view_auth import RootFactory
+from devpi_server.view_auth import devpiserver_get_identity as devpi_identity
+from pypitoken_web import IndexView, Site, TokenPages, Urls
+from pyramid.authorization import ACLHelper, Authenticated, Everyone
+from pyramid.response import Response
 
-from pypitoken_core.display import token_json
-from pypitoken_core.exceptions import NotFound, PyPITokenException, StoreError
+from pypitoken_core.api import (
+    MAX_BODY,
+    Caller,
+    Reply,
+    Request,
+    TokenAPI,
+    token_refused,
+    unauthenticated,
+)
 
 from ._identity import REGISTRY_KEY, TokenIdentity
-from ._store import user_id
 
-__all__ = ["includeme"]
+__all__ = ["includeme", "make_pages"]
 
-_FIELDS = frozenset({"projects", "indexes", "expires", "actions", "description"})
-_MAX_DESCRIPTION = 200
-
-
-class _BadRequest(Exception):
-    """The request body cannot describe a token."""
+#: Where the page finds the pyramid request of the environ it is called with.
+_REQUEST_KEY = "pypitoken_devpi.request"
+_API_ROUTES = (
+    ("pypitoken-api-tokens", "/+api-tokens"),
+    ("pypitoken-api-token", "/+api-tokens/{id}"),
+    ("pypitoken-user-api-tokens", "/{user:[^+/]+}/+api-tokens"),
+    ("pypitoken-user-api-token", "/{user:[^+/]+}/+api-tokens/{id}"),
+)
 
 
 def includeme(config: Any) -> None:
     """Add the routes and views (``pyramid_config.include`` target)."""
-    config.add_route("pypitoken-api-tokens", "/{user:[^+/]+}/+api-tokens")
-    config.add_route("pypitoken-api-token", "/{user:[^+/]+}/+api-tokens/{id}")
-    config.add_view(create_token, route_name="pypitoken-api-tokens", request_method="POST")
-    config.add_view(list_tokens, route_name="pypitoken-api-tokens", request_method="GET")
-    config.add_view(revoke_token, route_name="pypitoken-api-token", request_method="DELETE")
+    for name, pattern in _API_ROUTES:
+        config.add_route(name, pattern)
+        config.add_view(api_view, route_name=name)
+    config.add_route("pypitoken-page", "/+tokens")
+    config.add_route("pypitoken-pages", "/+tokens/*rest")
+    config.add_view(page_view, route_name="pypitoken-page")
+    config.add_view(page_view, route_name="pypitoken-pages")
 
 
-def _refusal(request: Any, username: str) -> Any:
-    """Return an error response unless the caller may manage ``username``'s tokens."""
-    if isinstance(request.identity, TokenIdentity):
-        return apiresult(403, "API tokens cannot manage API tokens; log in with a password")
-    if request.authenticated_userid is None:
-        response = apiresult(401, "log in to manage API tokens")
-        response.headers["WWW-Authenticate"] = 'Basic realm="pypi"'
-        return response
-    own = request.authenticated_userid == username
-    if not (
-        request.has_permission("user_modify")
-        or (own and request.has_permission("user_modify_password"))
-    ):
-        return apiresult(403, f"no permission to manage the API tokens of user {username!r}")
-    if request.registry["xom"].model.get_user(username) is None:
-        return apiresult(404, f"no user {username!r}")
-    return None
+class _UserContext(RootFactory):  # type: ignore[misc]
+    """devpi's root ACL as it applies to ``username``'s records (None: no user's)."""
 
+    def __init__(self, request: Any, username: str | None) -> None:
+        super().__init__(request)
+        self._user_name = username
 
-def _names(body: dict[str, Any], key: str) -> list[str]:
-    value = body.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _BadRequest(f"{key!r} must be a list of names")
-    return value
+    @property
+    def username(self) -> str | None:
+        return self._user_name
 
-
-def _expires(value: object) -> int | datetime.datetime | None:
-    if value is None:
+    @property
+    def index(self) -> None:
         return None
-    if type(value) is int:
-        if value <= 0:
-            raise _BadRequest("'expires' in seconds must be positive")
-        return value
-    if isinstance(value, str):
-        try:
-            when = datetime.datetime.fromisoformat(value)
-        except ValueError:
-            raise _BadRequest("'expires' must be seconds or an ISO 8601 datetime") from None
-        return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
-    raise _BadRequest("'expires' must be seconds or an ISO 8601 datetime")
 
 
-def _mint_arguments(request: Any, max_expiry: int) -> dict[str, Any]:
+def _caller(request: Any) -> Caller | Reply:
+    """The caller as devpi identified them, or the reply that refuses them."""
+    if isinstance(request.identity, TokenIdentity):
+        return token_refused()
+    name = request.authenticated_userid
+    if name is None:
+        return unauthenticated()
+    if not request.has_permission("user_modify_password", _UserContext(request, name)):
+        # Another plugin's token (devpi-tokens denies user_* to its tokens).
+        return Reply(403, {"message": "these credentials cannot manage API tokens"})
+    return Caller(name, bool(request.has_permission("user_modify", _UserContext(request, None))))
+
+
+def api_view(context: Any, request: Any) -> Response:
+    """Every method of the API routes: who calls, then the core's answer."""
+    caller = _caller(request)
+    if isinstance(caller, Reply):
+        return _response(caller)
+    query = {key: request.GET.getall(key) for key in set(request.GET.keys())}
+    path = "/+api-tokens" + (f"/{request.matchdict['id']}" if "id" in request.matchdict else "")
+    if "user" in request.matchdict:
+        if "user" in query:
+            return _response(Reply(400, {"message": "the path already names the user"}))
+        query["user"] = [request.matchdict["user"]]
+    method = request.method
+    api = TokenAPI(request.registry[REGISTRY_KEY].service, indexes=True)
+    reply = api.handle(
+        caller,
+        Request(
+            method=method,
+            path=path,
+            query=query,
+            body=request.body_file.read(MAX_BODY + 1) if method in ("POST", "PUT") else b"",
+            content_type=request.headers.get("Content-Type"),
+        ),
+    )
+    return _response(reply)
+
+
+def _response(reply: Reply) -> Response:
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Cache-Control", "no-store"),
+        *reply.headers,
+    ]
+    return Response(body=reply.encode(), status=reply.status, headerlist=headers)
+
+
+def page_view(context: Any, request: Any) -> Response:
+    """Every request under ``/+tokens``: the token page, in devpi's keyfs transaction."""
+    request.environ[_REQUEST_KEY] = request
     try:
-        body = request.json_body
-    except (ValueError, RecursionError, LookupError):
-        # ValueError: not JSON or not in its charset; RecursionError: nested deeper than
-        # the parser goes; LookupError: a charset Python does not know.
-        raise _BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _BadRequest("the body must be a JSON object")
-    unknown = sorted(set(body) - _FIELDS)
-    if unknown:
-        raise _BadRequest(f"unknown field(s): {', '.join(unknown)}")
-    indexes = _names(body, "indexes")
-    for index in indexes:
-        user, _, name = index.partition("/")
-        if not user or not name or "/" in name:
-            raise _BadRequest(f"index {index!r} is not in the form user/index")
-    actions = _names(body, "actions") if "actions" in body else None
-    description = body.get("description", "")
-    if not isinstance(description, str) or len(description) > _MAX_DESCRIPTION:
-        raise _BadRequest(f"'description' must be a string of up to {_MAX_DESCRIPTION} characters")
-    if "\x00" in description:  # no store keeps one (PostgreSQL cannot)
-        raise _BadRequest("'description' cannot contain NUL characters")
-    expires = _expires(body.get("expires"))
-    if max_expiry and request.authenticated_userid != "root":
-        if expires is None:
-            expires = max_expiry
-        seconds = expires if isinstance(expires, int) else expires.timestamp() - time.time()
-        if seconds > max_expiry:
-            raise _BadRequest(f"tokens on this server must expire within {max_expiry} seconds")
-    return {
-        "projects": _names(body, "projects"),
-        "indexes": indexes,
-        "expires": expires,
-        "actions": actions,
-        "description": description,
-    }
+        return request.get_response(request.registry[REGISTRY_KEY].pages)
+    finally:
+        request.environ.pop(_REQUEST_KEY, None)
 
 
-def create_token(context: Any, request: Any) -> Any:
-    """``POST /{user}/+api-tokens``: mint a token for the user."""
-    username = context.username
-    refusal = _refusal(request, username)
-    if refusal is not None:
-        return refusal
-    plugin = request.registry[REGISTRY_KEY]
-    try:
-        raw, record = plugin.service.mint(username, **_mint_arguments(request, plugin.max_expiry))
-    except _BadRequest as exc:
-        return apiresult(400, str(exc))
-    except NotFound as exc:
-        return apiresult(404, str(exc))
-    except StoreError as exc:
-        return apiresult(503, f"the token could not be stored: {exc}")
-    except PyPITokenException as exc:
-        return apiresult(400, str(exc))
-    return apiresult(201, type="api-token", result={"id": record.id, "token": raw})
+def make_pages(xom: Any, plugin: Any) -> TokenPages:
+    """The token page of this devpi-server (``plugin`` holds the service and store)."""
 
+    def check_password(environ: Any, user: str, password: str) -> tuple[str, ...] | None:
+        # devpi's own identity for a user name and password (or a devpi login), exactly
+        # as its trylast identity hook finds it: never a token, whoever else is installed.
+        identity = devpi_identity(environ[_REQUEST_KEY], (user, password))
+        return None if identity is None else tuple(identity.groups)
 
-def list_tokens(context: Any, request: Any) -> Any:
-    """``GET /{user}/+api-tokens``: the user's token records, without secrets."""
-    username = context.username
-    refusal = _refusal(request, username)
-    if refusal is not None:
-        return refusal
-    records = request.registry[REGISTRY_KEY].store.list_tokens(user_id(username))
-    tokens = [token_json(r, owner=username, epoch=True) for r in records]
-    return apiresult(200, type="api-tokens", result={"tokens": tokens})
+    def is_admin(user: str, groups: tuple[str, ...]) -> bool:
+        # The user_modify entries of devpi's root ACL (RootFactory.__acl__ without a user):
+        # root, or the --restrict-modify principals.
+        restrict = xom.config.restrict_modify
+        admins = {"root"} if restrict is None else set(restrict)
+        return bool(admins & {user, *(":" + g for g in groups)})
 
+    def urls(base: str, index: str | None) -> Urls:
+        where = index or "USER/INDEX"
+        return Urls(upload=f"{base}/{where}/", simple=f"{base}/{where}/+simple/")
 
-def revoke_token(context: Any, request: Any) -> Any:
-    """``DELETE /{user}/+api-tokens/{id}``: revoke one of the user's tokens."""
-    username = context.username
-    refusal = _refusal(request, username)
-    if refusal is not None:
-        return refusal
-    token_id = request.matchdict["id"]
-    plugin = request.registry[REGISTRY_KEY]
-    record = plugin.store.get_token(token_id)
-    if record is None or record.user_id != user_id(username):
-        return apiresult(404, f"user {username!r} has no API token {token_id!r}")
-    try:
-        plugin.service.revoke(token_id)
-    except StoreError as exc:
-        return apiresult(503, f"the token could not be revoked: {exc}")
-    return apiresult(200, f"API token {token_id} revoked")
+    def indexes(user: str, groups: tuple[str, ...]) -> list[IndexView]:
+        principals = {Everyone, Authenticated, user, *(":" + g for g in groups)}
+        views = []
+        for devpi_user in xom.model.get_userlist():
+            for name, ixconfig in sorted((devpi_user.get().get("indexes") or {}).items()):
+                stage = xom.model.getstage(devpi_user.name, name)
+                if stage is None or ixconfig.get("type") == "mirror":
+                    continue
+                acl = types.SimpleNamespace(__acl__=stage.__acl__())
+                may_upload = bool(ACLHelper().permits(acl, principals, "upload"))
+                if devpi_user.name != user and not may_upload:
+                    continue
+                views.append(
+                    IndexView(
+                        name=f"{devpi_user.name}/{name}",
+                        owner=devpi_user.name,
+                        kind=str(ixconfig.get("type", "")),
+                        acl_upload=tuple(ixconfig.get("acl_upload", ())),
+                        bases=tuple(ixconfig.get("bases", ())),
+                        projects=tuple(sorted(stage.list_projects_perstage())),
+                        may_upload=may_upload,
+                    )
+                )
+        return views
+
+    site = Site(
+        name="devpi",
+        api=lambda: TokenAPI(plugin.service, indexes=True),
+        sessions=lambda: plugin.store,
+        check_password=check_password,
+        is_admin=is_admin,
+        urls=urls,
+        indexes=indexes,
+    )
+    return TokenPages(site)

@@ -25,15 +25,18 @@ from pypitoken_core.store import redact_url
 from ._auth import TokenAuther
 from ._redact import install_log_redaction
 from ._storage import OwnedStorage
+from ._web import WebSettings, token_front
 
 __all__ = [
     "PackageDirectoryError",
     "TokenSettings",
+    "admin_names",
     "check_package_dirs",
     "default_token_db",
     "install_auther",
     "make_app",
     "paste_app_factory",
+    "with_token_pages",
 ]
 
 
@@ -97,6 +100,11 @@ class TokenSettings:
     max_lifetime: int | None = None
     #: The user who owns every project found with files but no owner (``--adopt-unowned``).
     adopt_unowned: str | None = None
+    #: Users who may manage every user's tokens and projects (``--token-admins``).
+    admins: tuple[str, ...] = ()
+    #: Take https and the client's address from X-Forwarded-Proto and X-Forwarded-For
+    #: (``--trust-proxy-headers``): only behind a proxy that sets them.
+    trust_proxy_headers: bool = False
 
     def __post_init__(self) -> None:
         if self.ownership not in OWNERSHIP_CHOICES:
@@ -177,6 +185,22 @@ def install_auther(config: RunConfig, settings: TokenSettings) -> RunConfig:
     return config
 
 
+def with_token_pages(app: Any, config: RunConfig, settings: TokenSettings) -> Any:
+    """``app`` (pypiserver's) with the token page (``/+tokens``) and the token API
+    (``/+api-tokens``, ``/+api-projects``) in front, once :func:`install_auther` put
+    the token auther in ``config``; ``app`` itself when it did not (``-a .``)."""
+    auther = config.auther
+    if not isinstance(auther, TokenAuther):
+        return app
+    password_file = getattr(config, "password_file", None)
+    web = WebSettings(
+        admins=frozenset(settings.admins),
+        trust_proxy_headers=settings.trust_proxy_headers,
+        passwords=password_file not in (None, "."),
+    )
+    return token_front(app, auther.service, auther.fallback, web)
+
+
 def make_app(
     *,
     token_db: str | None = None,
@@ -186,8 +210,10 @@ def make_app(
     allow_token_delete: bool = False,
     token_max_lifetime: int | None = None,
     adopt_unowned: str | None = None,
+    token_admins: Sequence[str] | str = (),
+    trust_proxy_headers: bool = False,
     **pypiserver_options: Any,
-) -> Bottle:
+) -> Any:
     """Return pypiserver's WSGI app with token authentication.
 
     ``pypiserver_options`` are those of ``pypiserver.app()`` (``roots``, ``authenticate``,
@@ -199,7 +225,12 @@ def make_app(
     without it, uploads to such a project are refused until an admin names its owner).
     Unlike ``pypiserver.app()``, a ``server_base_url`` is honoured by mounting the app
     under it, and a package directory that is missing, or the first one unwritable,
-    raises :class:`PackageDirectoryError` (see :func:`check_package_dirs`). For gunicorn:
+    raises :class:`PackageDirectoryError` (see :func:`check_package_dirs`). The token
+    page (``/+tokens``) and the token API (``/+api-tokens``) are in front of pypiserver:
+    users log in with their ``password_file`` password; ``token_admins`` (names, or one
+    comma-separated string) may manage everyone's tokens and projects;
+    ``trust_proxy_headers`` reads https and the client's address from the proxy's
+    X-Forwarded-Proto and X-Forwarded-For. For gunicorn:
     ``gunicorn 'pypitoken_pypiserver:make_app(root="/srv/packages")'``.
     """
     if "auther" in pypiserver_options:
@@ -215,16 +246,29 @@ def make_app(
         allow_delete=allow_token_delete,
         max_lifetime=token_max_lifetime,
         adopt_unowned=adopt_unowned,
+        admins=admin_names(token_admins),
+        trust_proxy_headers=trust_proxy_headers,
     )
     config = pypiserver.Config.default_with_overrides(**options)
     check_package_dirs(config.roots)
     config = install_auther(config, settings)
     app = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)
+    app = with_token_pages(app, config, settings)
     if config.server_base_url.strip("/"):
         outer = Bottle()
         outer.mount(config.server_base_url, app)
         return outer
     return app
+
+
+def admin_names(value: Sequence[str] | str) -> tuple[str, ...]:
+    """Token administrators from a list of names or one string of names separated by
+    commas or spaces; refuses a name no user can have."""
+    names = _words(value) if isinstance(value, str) else list(value)
+    for name in names:
+        if not isinstance(name, str) or not name or name != name.strip() or "," in name:
+            raise ValueError(f"not a user name for --token-admins: {name!r}")
+    return tuple(dict.fromkeys(names))
 
 
 def _flag(value: str) -> bool:
@@ -254,6 +298,8 @@ _PASTE_TYPES: Mapping[str, Callable[[str], Any]] = {
     "redirect_to_fallback": _flag,
     "overwrite": _flag,
     "allow_token_delete": _flag,
+    "trust_proxy_headers": _flag,
+    "token_admins": _words,
     "token_max_lifetime": int,
     "cache_control": int,
     "verbosity": int,
@@ -261,7 +307,7 @@ _PASTE_TYPES: Mapping[str, Callable[[str], Any]] = {
 }
 
 
-def paste_app_factory(global_config: Mapping[str, str], **local_conf: str) -> Bottle:
+def paste_app_factory(global_config: Mapping[str, str], **local_conf: str) -> Any:
     """The ``paste.app_factory`` entry point: ``use = egg:pypitoken-core#main``.
 
     Takes the options of :func:`make_app` as strings (lists space- or comma-separated,

@@ -22,7 +22,7 @@ from pypiserver.pkg_helpers import guess_pkgname_and_version
 from pypitoken_core import Context
 from pypitoken_core.display import reason_phrase
 from pypitoken_core.exceptions import ValidationError
-from pypitoken_core.names import normalize
+from pypitoken_core.names import is_valid, normalize
 from pypitoken_core.service import Identity, TokenService
 from pypitoken_core.token import TOKEN_USERNAME
 
@@ -169,6 +169,16 @@ class TokenAuther:
     def __repr__(self) -> str:
         return f"<TokenAuther prefix={self._prefix!r}>"
 
+    @property
+    def service(self) -> Callable[[], TokenService]:
+        """The function that gives this process's service."""
+        return self._service
+
+    @property
+    def fallback(self) -> Callable[[str, str], bool]:
+        """pypiserver's own password check (htpasswd from ``-P``, or always False)."""
+        return self._fallback
+
     def __call__(self, username: str, password: str) -> bool:
         try:
             return self._check(username, password)
@@ -198,24 +208,29 @@ class TokenAuther:
                 raise forbidden("Forbidden", exc) from None
             _remember(identity, target)
             return True
-        routed = target_from_url(request.method, request.path, request.url_args)
+        target = target_from_url(request.method, request.path, request.url_args)
         read: list[Target] = []
 
         def context() -> Context:
-            read.append(_request_target())
+            read.append(_request_target() if target is None else target)
             return _to_context(read[0])
 
+        # A POST's use is in its form: pass a function, which the service calls only once
+        # the signature is verified, so a forged token's form is never parsed. So is a URL
+        # naming what cannot be a project (250 000 letters): the token is looked up and
+        # verified first, and the refusal recorded under it (the name itself never is).
+        # Any other request names its use in the URL: a ready Context lets the service
+        # answer with a single store read.
+        ready = None
+        if target is not None and (target.project is None or is_valid(target.project)):
+            ready = target
         try:
-            # A POST's use is in its form: pass a function, which the service calls only
-            # once the signature is verified, so a forged token's form is never parsed.
-            # Any other request names its use in the URL: a ready Context lets the service
-            # answer with a single store read.
             identity = self._service().authenticate(
-                token, context if routed is None else _to_context(routed)
+                token, context if ready is None else _to_context(ready)
             )
         except ValidationError as exc:
             raise forbidden("Invalid API Token", exc) from None
-        _remember(identity, read[0] if routed is None else routed)
+        _remember(identity, read[0] if ready is None else ready)
         return True
 
 

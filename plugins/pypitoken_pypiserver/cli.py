@@ -7,8 +7,10 @@ pypiserver's own ``main()``, so flags, defaults, logging set-up, server selectio
 ``--server-base-url`` behave exactly as in ``pypi-server``. The one change is the auther:
 while ``main()`` runs, ``RunConfig.get_auther`` is wrapped so that the auther pypiserver
 builds (htpasswd from ``-P``, or always-False) becomes the fallback of a
-:class:`~pypitoken_pypiserver._auth.TokenAuther`. Wrapping that one method, rather than
-re-implementing ``main()``, keeps us from drifting from pypiserver's start-up code.
+:class:`~pypitoken_pypiserver._auth.TokenAuther`, and ``setup_routes_from_config`` is
+wrapped so that the app ``main()`` runs has the token page and API in front. Wrapping
+those two, rather than re-implementing ``main()``, keeps us from drifting from
+pypiserver's start-up code.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+import pypiserver
 from pypiserver.__main__ import main as pypiserver_main
+from pypiserver.bottle_wrapper import bottle
 from pypiserver.config import RunConfig
 
 from pypitoken_core.exceptions import PyPITokenException
@@ -27,9 +32,11 @@ from pypitoken_core.service import OWNERSHIP_CHOICES
 from ._app import (
     PackageDirectoryError,
     TokenSettings,
+    admin_names,
     check_package_dirs,
     default_token_db,
     install_auther,
+    with_token_pages,
 )
 
 __all__ = ["main"]
@@ -83,7 +90,28 @@ def _token_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let tokens remove packages (:action=remove_pkg); off by default",
     )
+    parser.add_argument(
+        "--token-admins",
+        metavar="USER,USER",
+        default="",
+        help="users (of -P) who may manage every user's tokens and projects on the token "
+        "page (/+tokens) and the token API (/+api-tokens)",
+    )
+    parser.add_argument(
+        "--trust-proxy-headers",
+        action="store_true",
+        help="take https and the client's address (the token page's Secure cookies and "
+        "log-in throttle) from the proxy's X-Forwarded-Proto and X-Forwarded-For: only "
+        "when every request comes through a proxy that sets both",
+    )
     return parser
+
+
+def _admins(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:
+    try:
+        return admin_names(text)
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def _seconds(text: str) -> int:
@@ -95,6 +123,7 @@ def _seconds(text: str) -> int:
 @contextmanager
 def _token_auther(settings: TokenSettings) -> Iterator[None]:
     original = RunConfig.get_auther
+    original_routes = pypiserver.setup_routes_from_config
 
     def get_auther(self: RunConfig, passed_auther: Auther | None) -> Auther:
         self.auther = original(self, passed_auther)
@@ -104,11 +133,44 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
         except (PackageDirectoryError, PyPITokenException) as exc:
             sys.exit(f"pypitoken-pypiserver: {exc}")
 
-    RunConfig.get_auther = get_auther
+    def setup_routes(app: Any, config: RunConfig) -> Any:
+        # main() runs the app this returns (mounted under --server-base-url, if given):
+        # the token page and API go in front of it here.
+        return with_token_pages(original_routes(app, config), config, settings)
+
+    RunConfig.get_auther = get_auther  # type: ignore[method-assign]
+    pypiserver.setup_routes_from_config = setup_routes
+    original_waitress = bottle.WaitressServer.run
+    if settings.trust_proxy_headers:
+        bottle.WaitressServer.run = _waitress_behind_a_proxy
     try:
         yield
     finally:
-        RunConfig.get_auther = original
+        RunConfig.get_auther = original  # type: ignore[method-assign]
+        pypiserver.setup_routes_from_config = original_routes
+        bottle.WaitressServer.run = original_waitress
+
+
+def _waitress_behind_a_proxy(self: Any, handler: Any) -> None:
+    """bottle's waitress adapter, with the proxy's headers trusted.
+
+    waitress drops X-Forwarded-* headers unless told which proxy to trust, and bottle's
+    adapter (which pypiserver's ``main()`` runs) passes it no options. With
+    ``--trust-proxy-headers`` the operator says that every request comes through the
+    proxy: waitress then takes the scheme and the client's address from the proxy's
+    X-Forwarded-Proto and (last hop of) X-Forwarded-For, for pypiserver and the token
+    page alike.
+    """
+    from waitress import serve
+
+    serve(
+        handler,
+        host=self.host,
+        port=self.port,
+        trusted_proxy="*",
+        trusted_proxy_count=1,
+        trusted_proxy_headers="x-forwarded-proto x-forwarded-for",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -127,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         allow_delete=ours.allow_token_delete,
         max_lifetime=ours.token_max_lifetime,
         adopt_unowned=ours.adopt_unowned,
+        admins=_admins(parser, ours.token_admins),
+        trust_proxy_headers=ours.trust_proxy_headers,
     )
     with _token_auther(settings):
         pypiserver_main(rest)

@@ -1,12 +1,14 @@
-"""The ``pypitoken`` command: inspect and restrict tokens offline, administer a store.
+"""The ``pypitoken`` command: inspect and restrict tokens offline, administer a store,
+and manage one's own tokens on an index.
 
 Offline: ``inspect`` and ``restrict`` need no key and no database. Admin: ``user``,
 ``project``, ``token`` and ``audit`` work on the store named by ``--db`` / ``$PYPITOKEN_DB``.
+Client: ``remote`` talks to an index's token API (``--url``), as one of its users.
 A raw token is printed only by ``token create`` and ``restrict``, the commands whose job
 is to hand one to its owner; errors never echo it. Pass ``-`` to read a token from
 standard input and keep it out of the shell history.
 
-Layout: ``_common`` (what every command shares), ``_offline``, ``_admin``; this module
+Layout: ``_common`` (what every command shares), ``_offline``, ``_admin``, ``_client``; this module
 builds the group and adds each module's commands. A new family of commands is a module
 beside them, added below.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import click
 
 from ..service import OWNERSHIP_CHOICES
-from . import _admin, _offline
+from . import _admin, _client, _offline
 from ._common import Admin
 from ._common import parse_duration as parse_duration
 from ._common import parse_moment as parse_moment
@@ -66,6 +68,7 @@ for command in (
     _admin.project,
     _admin.token,
     _admin.audit,
+    _client.remote,
 ):
     cli.add_command(command)
 

@@ -13,9 +13,18 @@ import click
 
 from .. import _time
 from ..display import token_json
+from ..exceptions import AlreadyExists
 from ..service import TokenService
 from ..store import TokenRecord
-from ._common import Admin, admin_errors, iso, parse_duration, parse_expiry, pass_admin
+from ._common import (
+    Admin,
+    admin_errors,
+    fail,
+    iso,
+    parse_duration,
+    parse_expiry,
+    pass_admin,
+)
 
 __all__ = ["audit", "project", "token", "user"]
 
@@ -46,11 +55,31 @@ def user_list(admin: Admin) -> None:
 
 @user.command("remove")
 @click.argument("name")
+@click.option(
+    "--transfer-to",
+    metavar="USER",
+    help="Make USER the owner of the projects NAME is the only owner of.",
+)
 @pass_admin
 @admin_errors
-def user_remove(admin: Admin, name: str) -> None:
-    """Remove a user; all their tokens are refused from now on."""
-    admin.service().remove_user(name)
+def user_remove(admin: Admin, name: str, transfer_to: str | None) -> None:
+    """Remove a user; all their tokens are refused from now on.
+
+    Refused while NAME is the only owner of a project, unless --transfer-to names who
+    takes those projects over: a project without an owner can take no uploads.
+    """
+    service = admin.service()
+    orphans = service.sole_owned_projects(name)
+    if orphans and transfer_to is None:
+        listed = ", ".join(p.name for p in orphans)
+        fail(
+            f"user {name} is the only owner of {listed}; add --transfer-to USER to give"
+            f" them to another user, or run `pypitoken project transfer PROJECT USER`"
+            f" (or `pypitoken project remove PROJECT`) first"
+        )
+    service.remove_user(name, transfer_to=transfer_to)
+    for project in orphans:
+        click.echo(f"{project.name} now belongs to {transfer_to}")
     click.echo(f"removed user {name}; their tokens are revoked")
 
 
@@ -66,7 +95,17 @@ def project() -> None:
 @admin_errors
 def project_add(admin: Admin, name: str, owner: str) -> None:
     """Register a project with its owner."""
-    record = admin.service().add_project(name, owner)
+    service = admin.service()
+    try:
+        record = service.add_project(name, owner)
+    except AlreadyExists:
+        existing = service.get_project(name)
+        owners = [n for n, role in service.list_roles(existing) if role == "Owner"]
+        fail(
+            f"project {existing.name} already exists"
+            + (f" (owned by {', '.join(owners)})" if owners else " (it has no owner)")
+            + f"; to give it to {owner}: pypitoken project transfer {existing.name} {owner}"
+        )
     click.echo(f"added project {record.name} ({record.id}) owned by {owner}")
 
 
@@ -90,6 +129,42 @@ def project_add_maintainer(admin: Admin, name: str, user_name: str) -> None:
     """Let USER upload to project NAME."""
     admin.service().add_maintainer(name, user_name)
     click.echo(f"{user_name} now maintains {name}")
+
+
+@project.command("remove-maintainer")
+@click.argument("name")
+@click.argument("user_name", metavar="USER")
+@pass_admin
+@admin_errors
+def project_remove_maintainer(admin: Admin, name: str, user_name: str) -> None:
+    """Stop USER maintaining project NAME (an owner must be transferred away instead)."""
+    admin.service().remove_maintainer(name, user_name)
+    click.echo(f"{user_name} no longer maintains {name}")
+
+
+@project.command("transfer")
+@click.argument("name")
+@click.argument("user_name", metavar="USER")
+@pass_admin
+@admin_errors
+def project_transfer(admin: Admin, name: str, user_name: str) -> None:
+    """Make USER the owner of project NAME; its other owners become maintainers.
+
+    Also gives a project that lost its owner (a removed user) a new one.
+    """
+    admin.service().transfer_project(name, user_name)
+    click.echo(f"{name} now belongs to {user_name}")
+
+
+@project.command("remove")
+@click.argument("name")
+@pass_admin
+@admin_errors
+def project_remove(admin: Admin, name: str) -> None:
+    """Forget project NAME and its roles (its files stay on the index; tokens scoped to it
+    stop working for any project registered later under the same name)."""
+    admin.service().remove_project(name)
+    click.echo(f"removed project {name}")
 
 
 @click.group()

@@ -8,11 +8,12 @@ One URL selects the backend (the ``--db`` option / ``PYPITOKEN_DB``)::
     memory://                          in-process only, for tests
 
 Every backend implements :class:`TokenStore`, which is :class:`TokenRecords` (tokens,
-grants, events, settings), :class:`Directory` (users, projects, roles) and
-:class:`AuditTrail` together; each passes the contract suites of those protocols
-(``tests/store``), and every failure surfaces as a
-:class:`~pypitoken_core.exceptions.StoreError`. A server that keeps its own users (the
-devpi plugin) implements :class:`TokenRecords` alone (see ``store.base``).
+grants, events, settings), :class:`Directory` (users, projects, roles),
+:class:`AuditTrail` and :class:`PageSessions` (the token page's sessions and log-in
+throttle) together; each passes the contract suites of those protocols (``tests/store``),
+and every failure surfaces as a :class:`~pypitoken_core.exceptions.StoreError`. A server
+that keeps its own users (the devpi plugin) implements :class:`TokenRecords` and
+:class:`PageSessions` only (see ``store.base``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from ..exceptions import StoreError
 from .base import AuditEvent as AuditEvent
 from .base import AuditTrail as AuditTrail
 from .base import Directory as Directory
+from .base import LoginFailures as LoginFailures
+from .base import PageSession as PageSession
+from .base import PageSessions as PageSessions
 from .base import Project as Project
 from .base import TokenGrant as TokenGrant
 from .base import TokenRecord as TokenRecord
@@ -34,6 +38,9 @@ __all__ = [
     "AuditEvent",
     "AuditTrail",
     "Directory",
+    "LoginFailures",
+    "PageSession",
+    "PageSessions",
     "Project",
     "TokenGrant",
     "TokenRecord",

@@ -36,11 +36,16 @@ from .base import (
     MAX_EVENT_TEXT,
     ROLES,
     AuditEvent,
+    LoginFailures,
+    PageSession,
     Project,
     TokenGrant,
     TokenRecord,
     User,
+    check_failure_keys,
+    check_keep,
     check_record,
+    check_session,
     check_setting,
     check_text,
     check_time,
@@ -85,6 +90,7 @@ class Statements:
     user_lock_share: str = "SELECT id FROM users WHERE id = ?"
     user_lock_update: str = "SELECT id FROM users WHERE name = ?"
     delete_roles_of_user: str = "DELETE FROM roles WHERE user_id = ?"
+    delete_sessions_of_user: str = "DELETE FROM sessions WHERE user_name = ?"
     revoke_tokens_of_user: str = "UPDATE tokens SET revoked = TRUE WHERE user_id = ?"
     delete_user: str = "DELETE FROM users WHERE id = ?"
     insert_project: str = (
@@ -103,6 +109,14 @@ class Statements:
     roles: str = (
         "SELECT users.name, roles.role FROM roles JOIN users ON users.id = roles.user_id"
         " WHERE roles.project_id = ?"
+    )
+    user_roles: str = (
+        "SELECT p.id, p.name, p.created, r.role FROM roles r"
+        " JOIN projects p ON p.id = r.project_id WHERE r.user_id = ?"
+    )
+    delete_role: str = "DELETE FROM roles WHERE project_id = ? AND user_id = ?"
+    demote_owners: str = (
+        "UPDATE roles SET role = 'Maintainer' WHERE project_id = ? AND role = 'Owner'"
     )
     insert_token: str = (
         "INSERT INTO tokens (id, user_id, salt, description, projects, project_ids, indexes,"
@@ -164,6 +178,45 @@ class Statements:
     # seq only grows, so "all but the newest n" is a range of the primary key.
     trim_events: str = "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?"
     prune_events: str = "DELETE FROM events WHERE time < ?"
+    insert_session: str = (
+        "INSERT INTO sessions (key, user_name, groups, csrf, created, last_seen, expires)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    session: str = (
+        "SELECT key, user_name, groups, csrf, created, last_seen, expires FROM sessions"
+        " WHERE key = ?"
+    )
+    touch_session: str = "UPDATE sessions SET last_seen = ? WHERE key = ? AND last_seen < ?"
+    delete_session: str = "DELETE FROM sessions WHERE key = ?"
+    delete_ended_sessions: str = "DELETE FROM sessions WHERE expires <= ?"
+    # A user's sessions but the newest n (by creation, then key: a total order).
+    trim_user_sessions: str = (
+        "DELETE FROM sessions WHERE user_name = ? AND key NOT IN (SELECT key FROM sessions"
+        " WHERE user_name = ? ORDER BY created DESC, key DESC LIMIT ?)"
+    )
+    # Parameters: key, when, when, window start, window start. In an UPDATE every
+    # right-hand side reads the row as it was, in SQLite and PostgreSQL alike.
+    note_failure: str = (
+        "INSERT INTO login_failures (key, count, first, last) VALUES (?, 1, ?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET"
+        " count = CASE WHEN login_failures.first > ? THEN login_failures.count + 1 ELSE 1 END,"
+        " first = CASE WHEN login_failures.first > ? THEN login_failures.first"
+        " ELSE excluded.first END,"
+        " last = CASE WHEN login_failures.last > excluded.last THEN login_failures.last"
+        " ELSE excluded.last END"
+    )
+    # Serialises the throttle's writers, which delete lines others may be counting into
+    # (PostgreSQL could otherwise deadlock two of them); SQLite serialises writers anyway.
+    failures_lock: str = ""
+    drop_old_failures: str = "DELETE FROM login_failures WHERE first <= ?"
+    # The least recent lines beyond the newest n (the parameter is n - 1); lines tied with
+    # the n-th stay, so a line just counted is never dropped.
+    trim_failures: str = (
+        "DELETE FROM login_failures WHERE last < (SELECT last FROM login_failures"
+        " ORDER BY last DESC LIMIT 1 OFFSET ?)"
+    )
+    failures: str = "SELECT count, first, last FROM login_failures WHERE key = ?"
+    clear_failures: str = "DELETE FROM login_failures WHERE key = ?"
     setting: str = "SELECT value FROM settings WHERE key = ?"
     upsert_setting: str = (
         "INSERT INTO settings (key, value) VALUES (?, ?)"
@@ -362,6 +415,7 @@ class SQLStore:
                 raise NotFound(f"no user {name!r}")
             (user_id,) = rows[0]
             conn.execute(sql.delete_roles_of_user, (user_id,))
+            conn.execute(sql.delete_sessions_of_user, (name,))
             conn.execute(sql.revoke_tokens_of_user, (user_id,))
             conn.execute(sql.delete_user, (user_id,))
             if params is not None:
@@ -404,18 +458,49 @@ class SQLStore:
     def list_projects(self) -> list[Project]:
         return sorted((Project(*r) for r in self._read(self._sql.projects, ())), key=_by_name)
 
-    def set_role(self, project_id: str, user_id: str, role: str) -> None:
-        if role not in ROLES:
-            raise StoreError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+    def _lock_project_and_user(self, conn: Connection, project_id: str, user_id: str) -> None:
         if has_nul(project_id, user_id):
             raise NotFound("no such project or user")
-        sql = self._sql
+        if not conn.execute(self._sql.project_exists, (project_id,)).fetchall():
+            raise NotFound(f"no project with id {project_id!r}")
+        if not conn.execute(self._sql.user_lock_share, (user_id,)).fetchall():
+            raise NotFound(f"no user with id {user_id!r}")
+
+    def set_role(
+        self, project_id: str, user_id: str, role: str, *, event: AuditEvent | None = None
+    ) -> None:
+        if role not in ROLES:
+            raise StoreError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+        params = None if event is None else event_params(clean_event(event))
         with self._tx() as conn:
-            if not conn.execute(sql.project_exists, (project_id,)).fetchall():
-                raise NotFound(f"no project with id {project_id!r}")
-            if not conn.execute(sql.user_lock_share, (user_id,)).fetchall():
-                raise NotFound(f"no user with id {user_id!r}")
-            conn.execute(sql.upsert_role, (project_id, user_id, role))
+            self._lock_project_and_user(conn, project_id, user_id)
+            conn.execute(self._sql.upsert_role, (project_id, user_id, role))
+            if params is not None:
+                conn.execute(self._sql.insert_event, params)
+
+    def remove_role(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> bool:
+        params = None if event is None else event_params(clean_event(event))
+        if has_nul(project_id, user_id):
+            return False
+        with self._tx() as conn:
+            if conn.execute(self._sql.delete_role, (project_id, user_id)).rowcount != 1:
+                return False
+            if params is not None:
+                conn.execute(self._sql.insert_event, params)
+        return True
+
+    def transfer_project(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> None:
+        params = None if event is None else event_params(clean_event(event))
+        with self._tx() as conn:
+            self._lock_project_and_user(conn, project_id, user_id)
+            conn.execute(self._sql.demote_owners, (project_id,))
+            conn.execute(self._sql.upsert_role, (project_id, user_id, "Owner"))
+            if params is not None:
+                conn.execute(self._sql.insert_event, params)
 
     def get_role(self, project_id: str, user_id: str) -> str | None:
         rows = self._read(self._sql.role, (project_id, user_id))
@@ -423,6 +508,13 @@ class SQLStore:
 
     def list_roles(self, project_id: str) -> list[tuple[str, str]]:
         return sorted((name, role) for name, role in self._read(self._sql.roles, (project_id,)))
+
+    def list_user_roles(self, user_id: str) -> list[tuple[Project, str]]:
+        rows = self._read(self._sql.user_roles, (user_id,))
+        return sorted(
+            ((Project(pid, name, created), role) for pid, name, created, role in rows),
+            key=lambda pair: pair[0].name,
+        )
 
     # -- tokens --------------------------------------------------------------------------
 
@@ -526,6 +618,78 @@ class SQLStore:
             if keep is not None:
                 dropped += conn.execute(self._sql.trim_events, (keep,)).rowcount
         return dropped
+
+    # -- page sessions and the log-in throttle -----------------------------------------
+
+    def add_session(self, session: PageSession, *, keep: int) -> None:
+        check_session(session)
+        check_keep(keep)
+        sql = self._sql
+        with self._tx() as conn:
+            conn.execute(sql.delete_ended_sessions, (session.created,))
+            params = (
+                session.key,
+                session.user,
+                _SEP.join(session.groups),
+                session.csrf,
+                session.created,
+                session.last_seen,
+                session.expires,
+            )
+            if conn.execute(sql.insert_session, params).rowcount != 1:
+                raise AlreadyExists("a session with this key already exists")
+            conn.execute(sql.trim_user_sessions, (session.user, session.user, keep))
+
+    def get_session(self, key: str) -> PageSession | None:
+        rows = self._read(self._sql.session, (key,))
+        if not rows:
+            return None
+        key, user, groups, csrf, created, last_seen, expires = rows[0]
+        return PageSession(key, user, split_names(groups), csrf, created, last_seen, expires)
+
+    def touch_session(self, key: str, when: int) -> None:
+        check_time("a session's last use", when)
+        if has_nul(key):
+            return
+        with self._tx() as conn:
+            conn.execute(self._sql.touch_session, (when, key, when))
+
+    def remove_session(self, key: str) -> bool:
+        if has_nul(key):
+            return False
+        with self._tx() as conn:
+            return bool(conn.execute(self._sql.delete_session, (key,)).rowcount == 1)
+
+    def remove_user_sessions(self, user: str) -> int:
+        if has_nul(user):
+            return 0
+        with self._tx() as conn:
+            return int(conn.execute(self._sql.delete_sessions_of_user, (user,)).rowcount)
+
+    def note_login_failure(self, keys: Sequence[str], when: int, window: int, keep: int) -> None:
+        check_failure_keys(keys)
+        check_time("a failed log-in's time", when)
+        check_bound("window", window)
+        check_keep(keep)
+        start = when - window
+        sql = self._sql
+        with self._tx() as conn:
+            if sql.failures_lock:
+                conn.execute(sql.failures_lock, ())
+            conn.execute(sql.drop_old_failures, (start,))
+            for key in keys:
+                conn.execute(sql.note_failure, (key, when, when, start, start))
+            conn.execute(sql.trim_failures, (keep - 1,))
+
+    def login_failures(self, key: str) -> LoginFailures | None:
+        rows = self._read(self._sql.failures, (key,))
+        return LoginFailures(*rows[0]) if rows else None
+
+    def clear_login_failures(self, key: str) -> None:
+        if has_nul(key):
+            return
+        with self._tx() as conn:
+            conn.execute(self._sql.clear_failures, (key,))
 
     def get_setting(self, key: str) -> str | None:
         rows = self._read(self._sql.setting, (key,))

@@ -5,19 +5,22 @@ A store keeps two things that can live apart:
 - **token records** (:class:`TokenRecords`): the tokens, the one-read grant lookup, the
   audit events written with them, and settings; plus reading the users the records
   belong to (:class:`UserLookup`), because a grant names its owner;
-- a **directory** (:class:`Directory`): users, projects and the roles between them.
+- a **directory** (:class:`Directory`): users, projects and the roles between them;
+- the **sessions of the token page** (:class:`PageSessions`): who is logged in, and the
+  failed log-ins that throttle the next ones, shared by every worker process.
 
-A store that keeps both, and an :class:`AuditTrail` to read its events back, is a
+A store that keeps all of it, and an :class:`AuditTrail` to read its events back, is a
 :class:`TokenStore`: every store :func:`~pypitoken_core.store.open_store` opens (SQLite,
 PostgreSQL, memory). devpi-server keeps its own users and decides with its own ACLs, so
-the devpi plugin's keyfs store is token records only, and its service runs with
-``ownership="external"``::
+the devpi plugin's keyfs store is token records and page sessions only, and its service
+runs with ``ownership="external"``::
 
     UserLookup -+- TokenRecords -+
                 |                +- TokenStore   SQLiteStore, PostgreSQLStore, MemoryStore
                 +- Directory ----+
                    AuditTrail ---+
-    TokenRecords                                  KeyfsStore (devpi plugin)
+                   PageSessions -+
+    TokenRecords + PageSessions                   KeyfsStore (devpi plugin)
 
 What holds for every method of every protocol here: it raises only
 :class:`~pypitoken_core.exceptions.StoreError` and its subclasses (``NotFound``,
@@ -40,6 +43,7 @@ happens on the hot path.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -53,6 +57,9 @@ __all__ = [
     "AuditEvent",
     "AuditTrail",
     "Directory",
+    "LoginFailures",
+    "PageSession",
+    "PageSessions",
     "Project",
     "TokenGrant",
     "TokenRecord",
@@ -60,10 +67,14 @@ __all__ = [
     "TokenStore",
     "User",
     "UserLookup",
+    "check_failure_keys",
+    "check_keep",
     "check_record",
+    "check_session",
     "check_setting",
     "check_text",
     "check_time",
+    "count_login_failure",
     "has_nul",
     "redact_url",
 ]
@@ -82,6 +93,10 @@ EVENTS: frozenset[str] = frozenset(
         "project_created",
         "project_adopted",
         "claim_released",
+        "maintainer_added",
+        "maintainer_removed",
+        "project_transferred",
+        "project_removed",
     }
 )
 
@@ -168,6 +183,37 @@ class AuditEvent:
     def __post_init__(self) -> None:
         if self.first_time is None:
             object.__setattr__(self, "first_time", self.time)
+
+
+@dataclass(frozen=True, slots=True)
+class PageSession:
+    """A user logged in to the token page.
+
+    ``key`` is the SHA-256 (hex) of the random session id the browser's cookie holds: the
+    id itself is never stored, so a copy of the store cannot be used as a cookie.
+    ``groups`` are the groups the index reported when the user logged in (devpi's; none
+    on pypiserver). ``csrf`` is the token every form of the session must carry. The
+    session ends at ``expires`` whatever happens, or earlier when it was not used for a
+    while after ``last_seen`` (the page decides how long).
+    """
+
+    key: str
+    user: str
+    groups: tuple[str, ...]
+    csrf: str
+    created: int
+    last_seen: int
+    expires: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    """The failed log-ins counted under one key (a user, an address) since ``first``;
+    ``last`` is the latest."""
+
+    count: int
+    first: int
+    last: int
 
 
 @runtime_checkable
@@ -328,10 +374,31 @@ class Directory(UserLookup, Protocol):
         """Return every project, ordered by name."""
         ...
 
-    def set_role(self, project_id: str, user_id: str, role: str) -> None:
+    def set_role(
+        self, project_id: str, user_id: str, role: str, *, event: AuditEvent | None = None
+    ) -> None:
         """Give ``user_id`` the ``role`` ("Owner" or "Maintainer") on a project, replacing any.
 
         Raises ``NotFound`` if the project or user is unknown, ``StoreError`` for another role.
+        """
+        ...
+
+    def remove_role(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> bool:
+        """Take the user's role on the project away (and write ``event``) in one transaction.
+
+        False if the user has no role there (then ``event`` is not written).
+        """
+        ...
+
+    def transfer_project(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> None:
+        """Make ``user_id`` the project's only Owner, in one transaction: every other Owner
+        becomes a Maintainer (they keep uploading; the new owner may remove them).
+
+        Raises ``NotFound`` if the project or user is unknown.
         """
         ...
 
@@ -341,6 +408,10 @@ class Directory(UserLookup, Protocol):
 
     def list_roles(self, project_id: str) -> list[tuple[str, str]]:
         """Return ``(user name, role)`` pairs for a project, ordered by user name."""
+        ...
+
+    def list_user_roles(self, user_id: str) -> list[tuple[Project, str]]:
+        """Return ``(project, role)`` for every project the user has a role on, by name."""
         ...
 
 
@@ -367,12 +438,73 @@ class AuditTrail(Protocol):
 
 
 @runtime_checkable
-class TokenStore(TokenRecords, Directory, AuditTrail, Protocol):
-    """A store that keeps it all: token records, the directory and the audit trail.
+class PageSessions(Protocol):
+    """The token page's sessions and its log-in throttle, shared by every server process.
 
-    What the parts promise together: removing a user revokes their tokens in the same
-    transaction (:meth:`Directory.remove_user`), and a grant names the project and the
-    owner's role on it (:meth:`TokenRecords.get_token_grant`).
+    Bounded whatever a client sends: a session is written only after a password was
+    checked, a user keeps at most ``keep`` of them, and each new one drops that user's
+    sessions that have ended; failed log-ins are counters, one line per key, and
+    :meth:`note_login_failure` drops the lines older than its window and the least recent
+    ones beyond ``keep``.
+    """
+
+    def add_session(self, session: PageSession, *, keep: int) -> None:
+        """Store a new session; drop the user's sessions whose ``expires`` is not after
+        ``session.created`` (a store may drop other users' ended sessions too), and the
+        user's oldest beyond the newest ``keep`` (a positive number).
+
+        Raises ``AlreadyExists`` for a duplicate key, StoreError for a session that
+        :func:`check_session` refuses.
+        """
+        ...
+
+    def get_session(self, key: str) -> PageSession | None:
+        """Return the session with this key, or None."""
+        ...
+
+    def touch_session(self, key: str, when: int) -> None:
+        """Record ``when`` as the session's last use; never moves ``last_seen`` backwards.
+
+        Unknown keys are ignored. The page calls it at most about once a minute per
+        session; a store that cannot write during a page's read requests may keep the
+        stamp in its process only (devpi's keyfs; devpi-server is one process).
+        """
+        ...
+
+    def remove_session(self, key: str) -> bool:
+        """End a session (log out); False if there was none with this key."""
+        ...
+
+    def remove_user_sessions(self, user: str) -> int:
+        """End every session of ``user``; return how many there were."""
+        ...
+
+    def note_login_failure(self, keys: Sequence[str], when: int, window: int, keep: int) -> None:
+        """Count a failed log-in at ``when`` under each of ``keys`` (a user, an address).
+
+        A key's count starts again at one when its first counted failure is ``window``
+        seconds old or older. Lines whose first failure is that old are dropped, and then
+        the least recent beyond the newest ``keep``.
+        """
+        ...
+
+    def login_failures(self, key: str) -> LoginFailures | None:
+        """The failures counted under ``key``, or None (the caller applies the window)."""
+        ...
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget the failures counted under ``key`` (a successful log-in of that user)."""
+        ...
+
+
+@runtime_checkable
+class TokenStore(TokenRecords, Directory, AuditTrail, PageSessions, Protocol):
+    """A store that keeps it all: token records, the directory, the audit trail and the
+    token page's sessions.
+
+    What the parts promise together: removing a user revokes their tokens and ends their
+    page sessions in the same transaction (:meth:`Directory.remove_user`), and a grant
+    names the project and the owner's role on it (:meth:`TokenRecords.get_token_grant`).
     """
 
 
@@ -398,12 +530,12 @@ def check_time(what: str, *values: object) -> None:
             raise StoreError(f"{what} must be an integer timestamp within years 1 to 9999")
 
 
-def _check_names(field: str, names: object) -> None:
+def _check_names(field: str, names: object, what: str = "token field") -> None:
     if type(names) is not tuple:
-        raise StoreError(f"token field {field!r} must be a tuple of strings")
+        raise StoreError(f"{what} {field!r} must be a tuple of strings")
     for name in names:
         if type(name) is not str or not name or "\n" in name or _NUL in name:
-            raise StoreError(f"token field {field!r} holds an empty, multi-line or NUL value")
+            raise StoreError(f"{what} {field!r} holds an empty, multi-line or NUL value")
 
 
 def check_record(record: object) -> TokenRecord:
@@ -424,6 +556,77 @@ def check_record(record: object) -> TokenRecord:
     for field in ("projects", "project_ids", "indexes", "actions"):
         _check_names(field, getattr(record, field))
     return record
+
+
+def check_session(session: object) -> PageSession:
+    """Return ``session`` if every store can keep it and give it back equal.
+
+    Raises StoreError for anything but a :class:`PageSession`, for strings that are not
+    strings or hold a NUL, groups that are not a tuple of non-empty single-line strings,
+    and times outside years 1 to 9999.
+    """
+    if not isinstance(session, PageSession):
+        raise StoreError("add_session needs a PageSession")
+    for value in (session.key, session.user, session.csrf):
+        if type(value) is not str or not value:
+            raise StoreError("a session's key, user and csrf must be non-empty strings")
+    check_text("a session's key, user and csrf", session.key, session.user, session.csrf)
+    _check_names("groups", session.groups, "session field")
+    check_time("a session's times", session.created, session.last_seen, session.expires)
+    return session
+
+
+#: Longest key a failed log-in is counted under; longer keys are refused (they come from
+#: requests: a user name, an address).
+MAX_FAILURE_KEY = 300
+
+
+def check_keep(keep: object) -> None:
+    """Refuse a bound on kept lines that is not a positive integer."""
+    if type(keep) is not int or keep < 1:
+        raise StoreError(f"keep must be a positive integer, not {keep!r}")
+
+
+def check_failure_keys(keys: object) -> None:
+    """Refuse keys of failed log-ins that are not short strings without NUL characters."""
+    if isinstance(keys, str) or not isinstance(keys, Sequence):
+        raise StoreError("failed log-ins are counted under a sequence of keys")
+    for key in keys:
+        if type(key) is not str or not key or len(key) > MAX_FAILURE_KEY or _NUL in key:
+            raise StoreError(
+                f"a failed log-in's key must be a string of 1 to {MAX_FAILURE_KEY} characters"
+                " without NUL"
+            )
+
+
+def count_login_failure(
+    failures: Mapping[str, LoginFailures],
+    keys: Sequence[str],
+    when: int,
+    window: int,
+    keep: int,
+) -> dict[str, LoginFailures]:
+    """:meth:`PageSessions.note_login_failure` for a store that keeps the counts in a
+    dict: the new dict. Checks its arguments as every store does."""
+    check_failure_keys(keys)
+    check_time("a failed log-in's time", when)
+    if type(window) is not int or window < 0:
+        raise StoreError(f"window must be a non-negative integer, not {window!r}")
+    check_keep(keep)
+    start = when - window
+    counted = {k: f for k, f in failures.items() if f.first > start}
+    for key in keys:
+        old = counted.get(key)
+        counted[key] = (
+            LoginFailures(1, when, when)
+            if old is None
+            else LoginFailures(old.count + 1, old.first, max(old.last, when))
+        )
+    if len(counted) > keep:
+        # As the SQL stores do: drop what is older than the keep-th most recent line.
+        bound = sorted((f.last for f in counted.values()), reverse=True)[keep - 1]
+        counted = {k: f for k, f in counted.items() if f.last >= bound}
+    return counted
 
 
 def check_setting(key: object, value: object) -> None:

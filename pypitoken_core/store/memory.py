@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
@@ -17,14 +17,19 @@ from ._sql import check_bound, check_limit, check_merge, clean_event, new_id, no
 from .base import (
     ROLES,
     AuditEvent,
+    LoginFailures,
+    PageSession,
     Project,
     TokenGrant,
     TokenRecord,
     User,
+    check_keep,
     check_record,
+    check_session,
     check_setting,
     check_text,
     check_time,
+    count_login_failure,
     grant_from_parts,
 )
 
@@ -48,6 +53,8 @@ class MemoryStore:
         self._seq = 0
         self._merge_keys: dict[str, int] = {}  # merge key -> seq of its newest line
         self._settings: dict[str, str] = {}
+        self._sessions: dict[str, PageSession] = {}
+        self._failures: dict[str, LoginFailures] = {}
 
     @property
     def url(self) -> str:
@@ -96,6 +103,7 @@ class MemoryStore:
             if user is None:
                 raise NotFound(f"no user {name!r}")
             self._roles = {k: r for k, r in self._roles.items() if k[1] != user.id}
+            self._sessions = {k: s for k, s in self._sessions.items() if s.user != name}
             for tid, record in self._tokens.items():
                 if record.user_id == user.id:
                     self._tokens[tid] = dataclasses.replace(record, revoked=True)
@@ -135,15 +143,47 @@ class MemoryStore:
         with self._locked():
             return sorted(self._projects.values(), key=lambda p: p.name)
 
-    def set_role(self, project_id: str, user_id: str, role: str) -> None:
+    def _check_project_and_user(self, project_id: str, user_id: str) -> None:
+        if project_id not in self._projects:
+            raise NotFound(f"no project with id {project_id!r}")
+        if user_id not in self._users:
+            raise NotFound(f"no user with id {user_id!r}")
+
+    def set_role(
+        self, project_id: str, user_id: str, role: str, *, event: AuditEvent | None = None
+    ) -> None:
         if role not in ROLES:
             raise StoreError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+        event = _clean(event)
         with self._locked():
-            if project_id not in self._projects:
-                raise NotFound(f"no project with id {project_id!r}")
-            if user_id not in self._users:
-                raise NotFound(f"no user with id {user_id!r}")
+            self._check_project_and_user(project_id, user_id)
             self._roles[(project_id, user_id)] = role
+            if event is not None:
+                self._append(event)
+
+    def remove_role(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> bool:
+        event = _clean(event)
+        with self._locked():
+            if self._roles.pop((project_id, user_id), None) is None:
+                return False
+            if event is not None:
+                self._append(event)
+            return True
+
+    def transfer_project(
+        self, project_id: str, user_id: str, *, event: AuditEvent | None = None
+    ) -> None:
+        event = _clean(event)
+        with self._locked():
+            self._check_project_and_user(project_id, user_id)
+            for key, role in self._roles.items():
+                if key[0] == project_id and role == "Owner":
+                    self._roles[key] = "Maintainer"
+            self._roles[(project_id, user_id)] = "Owner"
+            if event is not None:
+                self._append(event)
 
     def get_role(self, project_id: str, user_id: str) -> str | None:
         with self._locked():
@@ -155,6 +195,17 @@ class MemoryStore:
                 (self._users[uid].name, role)
                 for (pid, uid), role in self._roles.items()
                 if pid == project_id
+            )
+
+    def list_user_roles(self, user_id: str) -> list[tuple[Project, str]]:
+        with self._locked():
+            return sorted(
+                (
+                    (self._projects[pid], role)
+                    for (pid, uid), role in self._roles.items()
+                    if uid == user_id
+                ),
+                key=lambda pair: pair[0].name,
             )
 
     # -- tokens --------------------------------------------------------------------------
@@ -274,6 +325,60 @@ class MemoryStore:
             if keep is not None:
                 dropped += self._drop_all_but(keep)
             return dropped
+
+    # -- page sessions and the log-in throttle -----------------------------------------
+
+    def add_session(self, session: PageSession, *, keep: int) -> None:
+        check_session(session)
+        check_keep(keep)
+        with self._locked():
+            if session.key in self._sessions:
+                raise AlreadyExists("a session with this key already exists")
+            self._sessions = {
+                k: s for k, s in self._sessions.items() if s.expires > session.created
+            }
+            self._sessions[session.key] = session
+            mine = sorted(
+                (s for s in self._sessions.values() if s.user == session.user),
+                key=lambda s: (s.created, s.key),
+                reverse=True,
+            )
+            for old in mine[keep:]:
+                del self._sessions[old.key]
+
+    def get_session(self, key: str) -> PageSession | None:
+        with self._locked():
+            return self._sessions.get(key)
+
+    def touch_session(self, key: str, when: int) -> None:
+        check_time("a session's last use", when)
+        with self._locked():
+            session = self._sessions.get(key)
+            if session is not None and session.last_seen < when:
+                self._sessions[key] = dataclasses.replace(session, last_seen=when)
+
+    def remove_session(self, key: str) -> bool:
+        with self._locked():
+            return self._sessions.pop(key, None) is not None
+
+    def remove_user_sessions(self, user: str) -> int:
+        with self._locked():
+            doomed = [k for k, s in self._sessions.items() if s.user == user]
+            for key in doomed:
+                del self._sessions[key]
+            return len(doomed)
+
+    def note_login_failure(self, keys: Sequence[str], when: int, window: int, keep: int) -> None:
+        with self._locked():
+            self._failures = count_login_failure(self._failures, keys, when, window, keep)
+
+    def login_failures(self, key: str) -> LoginFailures | None:
+        with self._locked():
+            return self._failures.get(key)
+
+    def clear_login_failures(self, key: str) -> None:
+        with self._locked():
+            self._failures.pop(key, None)
 
     def get_setting(self, key: str) -> str | None:
         with self._locked():

@@ -37,11 +37,14 @@ CONNECT_TIMEOUT = 10
 
 #: Key of the transaction-level advisory lock that serialises migrations across processes.
 MIGRATION_LOCK = 0x7079_7069_746F  # "pypito"
+#: Key of the one that serialises the writers of the log-in throttle.
+FAILURES_LOCK = 0x7079_7069_746C  # "pypitl"
 
 _STATEMENTS = Statements().in_style(
     "%s",
     user_lock_share="SELECT id FROM users WHERE id = %s FOR SHARE",
     user_lock_update="SELECT id FROM users WHERE name = %s FOR UPDATE",
+    failures_lock=f"SELECT pg_advisory_xact_lock({FAILURES_LOCK})",
 )
 
 #: Schema migrations, applied in order; ``pypitoken_schema.version`` counts the applied
@@ -107,6 +110,28 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE events SET first_time = time;
     ALTER TABLE events ALTER COLUMN first_time SET NOT NULL;
     CREATE INDEX events_merge ON events (merge_key, seq)
+    """,
+    # 3: the token page's sessions (by the hash of the cookie's id) and its log-in throttle.
+    """
+    CREATE TABLE sessions (
+        key text PRIMARY KEY,
+        user_name text NOT NULL,
+        groups text NOT NULL,
+        csrf text NOT NULL,
+        created bigint NOT NULL,
+        last_seen bigint NOT NULL,
+        expires bigint NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_name, created);
+    CREATE INDEX sessions_expires ON sessions (expires);
+    CREATE TABLE login_failures (
+        key text PRIMARY KEY,
+        count bigint NOT NULL,
+        first bigint NOT NULL,
+        last bigint NOT NULL
+    );
+    CREATE INDEX login_failures_first ON login_failures (first);
+    CREATE INDEX login_failures_last ON login_failures (last)
     """,
 )
 

@@ -96,6 +96,28 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE events SET first_time = time;
     CREATE INDEX events_merge ON events (merge_key, seq)
     """,
+    # 3: the token page's sessions (by the hash of the cookie's id) and its log-in throttle.
+    """
+    CREATE TABLE sessions (
+        key TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_user ON sessions (user_name, created);
+    CREATE INDEX sessions_expires ON sessions (expires);
+    CREATE TABLE login_failures (
+        key TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        first INTEGER NOT NULL,
+        last INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX login_failures_first ON login_failures (first);
+    CREATE INDEX login_failures_last ON login_failures (last)
+    """,
 )
 
 

@@ -35,8 +35,16 @@ def populated(invoke: Invoke) -> Invoke:
         (("user", "add", "alice"), "user 'alice' already exists"),
         (("user", "add", "__token__"), "invalid user name"),
         (("user", "remove", "nobody"), "nobody"),
-        (("project", "add", "foo", "--owner", "alice"), "project 'foo' already exists"),
-        (("project", "add", "FOO", "--owner", "bob"), "project 'foo' already exists"),
+        (
+            ("project", "add", "foo", "--owner", "alice"),
+            "project foo already exists (owned by alice); to give it to alice:"
+            " pypitoken project transfer foo alice",
+        ),
+        (
+            ("project", "add", "FOO", "--owner", "bob"),
+            "project foo already exists (owned by alice); to give it to bob:"
+            " pypitoken project transfer foo bob",
+        ),
         (("project", "add", "new", "--owner", "nobody"), "unknown user 'nobody'"),
         (("project", "add", "bad name!", "--owner", "alice"), "invalid project name"),
         (("project", "add-maintainer", "nothere", "bob"), "unknown project 'nothere'"),

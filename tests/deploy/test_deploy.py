@@ -96,3 +96,18 @@ def test_plain_http_redirects_to_https(deployed: Deployment) -> None:
     proc = deployed.box.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
                              f"http://{HOST}/simple/"])  # fmt: skip
     assert proc.stdout == f"301 https://{HOST}/simple/"
+
+
+def test_the_token_page_through_nginx_has_secure_cookies(deployed: Deployment) -> None:
+    """nginx says https (X-Forwarded-Proto), the unit trusts it: the page's cookies are
+    Secure. The control: straight to the server, over plain http, they are not."""
+    through = deployed.box.run(["curl", "-s", "-D", "-", "-o", "/dev/null", "--cacert",
+                                str(deployed.ca), f"https://{HOST}/+tokens/login"])  # fmt: skip
+    direct = deployed.box.run(["curl", "-s", "-D", "-", "-o", "/dev/null",
+                               "http://127.0.0.1:8080/+tokens/login"])  # fmt: skip
+    for answer, secure in ((through.stdout, True), (direct.stdout, False)):
+        assert answer.startswith("HTTP/1.1 200"), answer
+        (cookie,) = [line for line in answer.splitlines() if line.lower().startswith("set-cookie")]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert ("; Secure" in cookie) is secure, cookie
+        assert "cache-control: no-store" in answer.lower()

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pypitoken_devpi._store import (
     PROJECT_NAMESPACE,
+    SESSIONS_KEY,
     TOKENS_KEY,
     USER_NAMESPACE,
     KeyfsStore,
@@ -27,12 +28,21 @@ from pypitoken_devpi._store import (
 
 from pypitoken_core.exceptions import ConfigurationError, StoreError
 from pypitoken_core.service import TokenService
-from pypitoken_core.store import AuditEvent, AuditTrail, Directory, TokenRecords, User
+from pypitoken_core.store import (
+    AuditEvent,
+    AuditTrail,
+    Directory,
+    PageSessions,
+    TokenRecords,
+    User,
+)
 from tests.store.test_contract import (
     MakeOwner,
+    PageSessionsContract,
     TokenRecordsContract,
     Written,
     record,
+    session,
 )
 
 # -- the contract ---------------------------------------------------------------------------
@@ -93,13 +103,49 @@ class TestKeyfsStore(TokenRecordsContract):
         return lambda: [tuple(r.args) for r in lines[1].records]  # type: ignore[arg-type]
 
 
+class TestKeyfsSessions(PageSessionsContract):
+    """The token page's sessions in keyfs (the throttle in the process), inside a write
+    transaction as devpi opens one around the page's POSTs."""
+
+    @pytest.fixture
+    def store(self, xom: Any) -> Iterator[KeyfsStore]:
+        xom.keyfs.begin_transaction_in_thread(write=True)
+        try:
+            yield KeyfsStore(xom)
+        finally:
+            xom.keyfs.rollback_transaction_in_thread()
+
+
+def test_sessions_live_in_the_user_record_and_go_with_the_user(xom: Any) -> None:
+    with xom.keyfs.write_transaction():
+        store = KeyfsStore(xom)
+        store.add_session(session("k1", "alice"), keep=5)
+        config = xom.model.get_user("alice").key.get()
+        assert set(config[SESSIONS_KEY]) == {"k1"}
+        assert SESSIONS_KEY not in xom.model.get_user("alice").get()  # never shown
+    with xom.keyfs.read_transaction():
+        # Another process (or this one after a restart) finds it in keyfs.
+        again = KeyfsStore(xom)
+        assert again.get_session("k1") == session("k1", "alice")
+        again.touch_session("k1", 1_700_000_600)  # a read transaction: kept in the process
+        got = again.get_session("k1")
+        assert got is not None and got.last_seen == 1_700_000_600
+        with pytest.raises(StoreError, match="write request"):
+            again.remove_session("k1")
+    with xom.keyfs.write_transaction():
+        xom.model.get_user("alice").delete()
+    with xom.keyfs.read_transaction():
+        assert KeyfsStore(xom).get_session("k1") is None
+
+
 # -- what only this store does -------------------------------------------------------------
 
 
 def _protocol_methods() -> list[str]:
     return sorted(
         name
-        for cls in TokenRecords.__mro__
+        for protocol in (TokenRecords, PageSessions)
+        for cls in protocol.__mro__
         if cls.__module__ == TokenRecords.__module__
         for name, member in vars(cls).items()
         if not name.startswith("_") and callable(member)
@@ -117,14 +163,15 @@ def _shape(method: object) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("name", _protocol_methods())
 def test_every_protocol_method_has_the_protocol_signature(name: str) -> None:
-    assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(TokenRecords, name))
+    protocol = TokenRecords if hasattr(TokenRecords, name) else PageSessions
+    assert _shape(getattr(KeyfsStore, name)) == _shape(getattr(protocol, name))
 
 
-def test_it_is_token_records_and_nothing_more() -> None:
+def test_it_is_token_records_and_page_sessions_and_nothing_more() -> None:
     """devpi keeps the users, projects and ACLs, and its log is the trail: the store has
     none of the directory's or the trail's methods, so none that only refuses."""
     store = KeyfsStore(xom=None)
-    assert isinstance(store, TokenRecords)
+    assert isinstance(store, TokenRecords) and isinstance(store, PageSessions)
     assert not isinstance(store, Directory) and not isinstance(store, AuditTrail)
     public = {n for n in dir(KeyfsStore) if not n.startswith("_")}
     assert public == set(_protocol_methods()) | {"url"}
@@ -133,7 +180,8 @@ def test_it_is_token_records_and_nothing_more() -> None:
 def test_a_service_over_it_needs_external_ownership(xom: Any) -> None:
     store = KeyfsStore(xom)
     for mode in ("pypi", "open"):
-        with pytest.raises(ConfigurationError, match=rf"^ownership '{mode}' needs a store that keeps"):
+        needs = rf"^ownership '{mode}' needs a store that keeps"
+        with pytest.raises(ConfigurationError, match=needs):
             TokenService(store, b"s" * 32, ownership=mode)
     service = TokenService(store, b"s" * 32, ownership="external")
     assert service.directory is None

@@ -25,6 +25,7 @@ from pypitoken_devpi._request import (
     extract_token,
     is_index_write,
     method_action,
+    read_authcheck,
     read_index_write,
     request_project,
 )
@@ -93,66 +94,77 @@ def push(**fields: object) -> bytes:
 ACCEPTED = [
     pytest.param(
         make(
-            multipart((":action", "file_upload"), ("name", "Mine"), ("version", "1.0")), MULTIPART
+            multipart(
+                (":action", "file_upload"),
+                ("name", "Mine"),
+                ("version", "1.0"),
+                ("content", b"PK"),
+                ("gpg_signature", b"sig"),
+                files=["content", "gpg_signature"],
+            ),
+            MULTIPART,
         ),
-        IndexWrite("submit", "mine"),
+        IndexWrite("submit", "mine", version="1.0", action="file_upload", filename="content.bin"),
         id="twine-multipart",
     ),
     pytest.param(
         make(urlenc((":action", "submit"), ("name", "Mine_Pkg.x")), FORM),
-        IndexWrite("submit", "mine-pkg-x"),
+        IndexWrite("submit", "mine-pkg-x", action="submit"),
         id="register-urlencoded",
     ),
     pytest.param(
         make(urlenc((":action", "submit"), ("name", "mine"), ("name", "mine")), FORM),
-        IndexWrite("submit", "mine"),
+        IndexWrite("submit", "mine", action="submit"),
         id="repeated-name-that-agrees",
     ),
     pytest.param(
-        make(urlenc((":action", "doc_upload"), ("name", "mine")), f"{FORM}; charset=UTF8"),
-        IndexWrite("submit", "mine"),
+        make(
+            urlenc((":action", "doc_upload"), ("name", "mine"), ("version", "1.0")),
+            f"{FORM}; charset=UTF8",
+        ),
+        IndexWrite("submit", "mine", version="1.0", action="doc_upload"),
         id="utf8-spelled-differently",
     ),
     pytest.param(
         make(urlenc((":action", "submit"), ("name", "mine"), ("description", "x" * 70_000)), FORM),
-        IndexWrite("submit", "mine"),
+        IndexWrite("submit", "mine", action="submit"),
         id="large-form",
     ),
     pytest.param(
         make(push(name="mine", targetindex="alice/prod")),
-        IndexWrite("push", "mine", target="alice/prod"),
+        IndexWrite("push", "mine", target="alice/prod", version="1.0"),
         id="internal-push",
     ),
     pytest.param(
         make(push(name="mine", targetindex="alice/prod"), method="PUSH"),
-        IndexWrite("push", "mine", target="alice/prod"),
+        IndexWrite("push", "mine", target="alice/prod", version="1.0"),
         id="push-method",
     ),
     pytest.param(
         make(push(name="mine", posturl="https://pypi.example/", username="u", password="p")),
-        IndexWrite("push", "mine", posturl="https://pypi.example/"),
+        IndexWrite("push", "mine", posturl="https://pypi.example/", version="1.0"),
         id="external-push",
     ),
     pytest.param(
         make(push(name="mine", targetindex=None, posturl="https://x/", username="u", password="p")),
-        IndexWrite("push", "mine", posturl="https://x/"),
+        IndexWrite("push", "mine", posturl="https://x/", version="1.0"),
         id="null-targetindex-is-external",
     ),
     pytest.param(
         make(push(name="mine", targetindex="alice/prod", posturl="https://x/")),
-        IndexWrite("push", "mine", target="alice/prod"),
+        IndexWrite("push", "mine", target="alice/prod", version="1.0"),
         id="targetindex-wins-over-posturl",
     ),
     pytest.param(
         make(push(name="mine", targetindex="alice/prod"), "Application/JSON; charset=utf-8"),
-        IndexWrite("push", "mine", target="alice/prod"),
+        IndexWrite("push", "mine", target="alice/prod", version="1.0"),
         id="json-type-any-case",
     ),
     pytest.param(
         # devpi turns every run of non-alphanumerics into '-' (PEP 503 only -_.), and the
         # Kelvin sign is not ASCII: devpi acts on '-ey', so that is the project checked.
         make(push(name="\u212aey", targetindex="alice/prod")),
-        IndexWrite("push", "-ey", target="alice/prod"),
+        IndexWrite("push", "-ey", target="alice/prod", version="1.0"),
         id="devpi-normalisation",
     ),
 ]
@@ -332,6 +344,110 @@ REFUSED = [
         f"must not exceed {MAX_PUSH_BODY} bytes",
         id="json-too-large",
     ),
+    # shapes devpi itself answers with a 500 (issue 8, red team round 2: H4)
+    pytest.param(
+        make(
+            multipart(
+                (":action", "file_upload"), ("name", "mine"), ("content", b"PK"), files=["content"]
+            ),
+            MULTIPART,
+        ),
+        "file_upload needs the form field 'version'",
+        id="file-upload-without-version",
+    ),
+    pytest.param(
+        make(
+            multipart(
+                (":action", "file_upload"),
+                ("name", "mine"),
+                ("version", "1.0"),
+                ("content", b"PK"),
+                files=["content"],
+            ).replace(b'filename="content.bin"', b'filename=""'),
+            MULTIPART,
+        ),
+        "the form field 'content' must be a file with a name",
+        id="file-without-a-name",
+    ),
+    pytest.param(
+        make(
+            multipart(
+                (":action", "file_upload"), ("name", "mine"), ("version", "1.0"), ("content", "PK")
+            ),
+            MULTIPART,
+        ),
+        "the form field 'content' must be a file with a name",
+        id="content-as-text",
+    ),
+    pytest.param(
+        make(
+            multipart(
+                (":action", "file_upload"),
+                ("name", "mine"),
+                ("version", "1.0"),
+                ("content", b"PK"),
+                ("content", b"PK2"),
+                files=["content"],
+            ),
+            MULTIPART,
+        ),
+        "the form gives 'content' more than once",
+        id="content-twice",
+    ),
+    pytest.param(
+        make(
+            multipart(
+                (":action", "submit"),
+                ("name", "mine"),
+                ("version", "1.0"),
+                ("summary", "x"),
+                files=["summary"],
+            ),
+            MULTIPART,
+        ),
+        "the form field 'summary' must be text, not a file",
+        id="metadata-field-as-file",
+    ),
+    pytest.param(
+        make(
+            multipart(
+                (":action", "submit"), ("name", "mine"), ("classifiers", "x"), files=["classifiers"]
+            ),
+            MULTIPART,
+        ),
+        "the form field 'classifiers' must be text, not a file",
+        id="list-field-as-file",
+    ),
+    pytest.param(
+        make(push(name="mine", posturl="http://127.0.0.1:9/", username="u")),
+        "an external push needs 'username' and 'password'",
+        id="external-push-without-password",
+    ),
+    pytest.param(
+        make(push(name="mine", posturl="http://127.0.0.1:9/", username="u", password=None)),
+        "an external push needs 'username' and 'password'",
+        id="external-push-null-password",
+    ),
+    pytest.param(
+        make(push(name="mine", posturl="", username="u", password="p")),
+        "an external push needs an http(s) URL in 'posturl'",
+        id="empty-posturl",
+    ),
+    pytest.param(
+        make(push(name="mine", posturl="file:///etc/passwd", username="u", password="p")),
+        "an external push needs an http(s) URL in 'posturl'",
+        id="file-posturl",
+    ),
+    pytest.param(
+        make(push(name="mine", posturl="http://[::1", username="u", password="p")),
+        "an external push needs an http(s) URL in 'posturl'",
+        id="posturl-not-a-url",
+    ),
+    pytest.param(
+        make(push(name="mine", posturl="http:///nohost", username="u", password="p")),
+        "an external push needs an http(s) URL in 'posturl'",
+        id="posturl-without-host",
+    ),
     pytest.param(
         make(
             multipart((":action", "submit"), ("name", "mine")).replace(
@@ -369,16 +485,41 @@ def test_devpi_reads_the_body_after_the_plugin() -> None:
     body = multipart(
         (":action", "file_upload"),
         ("name", "mine"),
+        ("version", "1.0"),
         ("content", b"\x00PK" * 500),
         files=["content"],
     )
     request = make(body, MULTIPART)
-    assert read_index_write(request) == IndexWrite("submit", "mine")
+    assert read_index_write(request) == IndexWrite(
+        "submit", "mine", action="file_upload", version="1.0", filename="content.bin"
+    )
     assert request.POST["content"].file.read() == b"\x00PK" * 500
     assert request.body == body
     pushed = make(push(name="mine", targetindex="alice/prod"))
     read_index_write(pushed)
     assert pushed.json_body["name"] == "mine"
+
+
+@pytest.mark.parametrize(
+    ("uri", "readable"),
+    [
+        ("http://[::1", False),
+        ("/alice/dev/+f/%ff%fe", False),
+        ("/alice/dev/+simple/mine/", True),
+        ("http://devpi.example/alice/dev/+f/a/b/mine-1.0.tar.gz", True),
+        ("/alice/dev/+f/%00", True),
+    ],
+)
+def test_authcheck_uris_are_read_as_devpi_reads_them(uri: str, readable: bool) -> None:
+    request = Request.blank("/+authcheck", headers={"X-Original-URI": uri})
+    if readable:
+        read_authcheck(request)
+        Request.blank(uri).path_info  # noqa: B018 (devpi's own reading succeeds too)
+    else:
+        with pytest.raises(Unreadable, match="the X-Original-URI header is not a URL devpi"):
+            read_authcheck(request)
+        with pytest.raises(ValueError):  # what devpi's authcheck_view would raise: a 500
+            Request.blank(uri).path_info  # noqa: B018
 
 
 # -- the route and the project -----------------------------------------------------------
@@ -541,7 +682,11 @@ def test_generated_shapes_are_read_as_devpi_reads_them(shape) -> None:
     # devpi's own expressions (views.py: pushrelease, submit), on a fresh request
     devpi = make(body, content_type, method)
     if devpi.POST.get(":action"):
-        assert write == IndexWrite("submit", devpi_normalize(devpi.POST["name"]))
+        assert (write.kind, write.project) == ("submit", devpi_normalize(devpi.POST["name"]))
+        assert (write.action, write.version) == (
+            devpi.POST[":action"],
+            devpi.POST.get("version") or None,
+        )
         return
     pushdata = devpi.json_body
     target = pushdata.pop("targetindex", None)

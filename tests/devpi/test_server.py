@@ -98,14 +98,35 @@ def test_a_token_that_is_not_good_is_refused_with_the_reason(
 def test_credentials_that_are_not_ours_are_left_to_devpi(app: App) -> None:
     assert app.authstatus(user="alice") == OK_ALICE  # a devpi login
     assert app.authstatus(auth=("alice", "alicepw")) == OK_ALICE
-    # An owner's password that merely starts like a token, or a token no server here
-    # minted: devpi checks it as a password, and refuses it.
-    assert app.authstatus(auth=("alice", "pypi-notatoken")) == NOAUTH
-    assert app.authstatus(auth=("alice", foreign_token())) == NOAUTH
+    # An owner's password that merely starts like a token (not a macaroon, or not one
+    # with an id of ours): devpi checks it as a password, and refuses it.
+    not_ours = ["pypi-notatoken", Token.create("devpi", "alice-x", b"k" * 32, "pypi").dump()]
+    for password in not_ours:
+        assert app.authstatus(auth=("alice", password)) == NOAUTH
     # An upload with such a password is devpi's to refuse, in devpi's words.
     response = app.upload("alice/dev", "tinypkg", "1.0", auth=("alice", "pypi-notatoken"))
     assert response.status == "401 Unauthorized"
     assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
+
+
+@pytest.mark.parametrize("form", ["owner", "x-devpi-auth", "__token__"])
+def test_a_forged_token_reads_the_same_whatever_its_id(app: App, form: str) -> None:
+    """An id oracle (red team round 2, H2): with ``<owner>:<token>``, a forged token whose
+    id exists was refused while one whose id is unknown fell through to devpi's password
+    check (``noauth`` on /+api, 401 on an upload). Any token of our shape is ours."""
+    token_id, token = app.mint()
+    revoked_id, _ = app.mint()
+    assert app.request("DELETE", f"/alice/+api-tokens/{revoked_id}", user="alice").status_int == 200
+    ids = [str(uuid.uuid4()), token_id, revoked_id]
+    forged = [Token.create("devpi", i, b"not the server's key", "pypi").dump() for i in ids]
+    answers = set()
+    for raw in forged:
+        api = app.request("GET", "/+api", **forms(raw)[form])
+        upload = app.upload("alice/dev", "tinypkg", "1.0", **forms(raw)[form])
+        answers.add((api.status, upload.status))
+    assert answers == {(refusal("invalid or unknown token"),) * 2}
+    # Positive control: the genuine token, in the same form.
+    assert app.authstatus(**forms(token)[form]) == OK_ALICE
 
 
 def test_a_token_identity_never_shows_the_token(app: App) -> None:
@@ -321,6 +342,107 @@ def test_an_index_write_devpi_could_read_two_ways_is_refused(
         response = app.request("POST", "/alice/dev/", body=body.encode(), user="alice")
         assert response.status_int == 200, response.status
         assert app.request("GET", "/alice/other/tinypkg").status_int == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            {"posturl": "http://127.0.0.1:9/", "username": "u"},
+            "an external push needs 'username' and 'password'",
+        ),
+        (
+            {"posturl": "", "username": "u", "password": "p"},
+            "an external push needs an http(s) URL in 'posturl'",
+        ),
+        (
+            {"posturl": "file:///etc/passwd", "username": "u", "password": "p"},
+            "an external push needs an http(s) URL in 'posturl'",
+        ),
+    ],
+    ids=["no-password", "empty-posturl", "file-posturl"],
+)
+def test_an_external_push_devpi_cannot_send_is_refused(
+    app: App, body: dict[str, str], reason: str
+) -> None:
+    """devpi answers these with a 500 (red team round 2, H4); a token hears why."""
+    assert app.upload("alice/dev", "tinypkg", "1.0", user="alice").status_int == 200
+    _, token = app.mint()
+    assert push(app, token, **body).status == refusal(reason)
+    target = Listener()
+    try:  # the positive control: a push devpi can send
+        body = {"posturl": target.url, "username": "u", "password": "p"}
+        assert push(app, token, **body).status_int == 200
+        assert target.projects() == ["tinypkg"]
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"version": None}, "file_upload needs the form field 'version'"),
+        ({"filename": ""}, "the form field 'content' must be a file with a name"),
+        ({"summary": ("summary.txt", b"x")}, "the form field 'summary' must be text, not a file"),
+    ],
+    ids=["no-version", "empty-file-name", "metadata-as-a-file"],
+)
+def test_an_upload_form_devpi_cannot_read_is_refused(
+    app: App, fields: dict[str, Any], reason: str
+) -> None:
+    """devpi answers these with a 500 (red team round 2, H4); a token hears why."""
+    _, token = app.mint()
+    body, content_type = _form(**fields)
+    response = app.request(
+        "POST", "/alice/dev/", body=body, content_type=content_type, auth=("__token__", token)
+    )
+    assert response.status == refusal(reason)
+    assert app.request("GET", "/alice/dev/tinypkg").status_int == 404
+    body, content_type = _form()  # the positive control: the same form, whole
+    response = app.request(
+        "POST", "/alice/dev/", body=body, content_type=content_type, auth=("__token__", token)
+    )
+    assert response.status_int == 200, response.status
+
+
+def _form(
+    version: str | None = "1.0",
+    filename: str = "tinypkg-1.0.tar.gz",
+    summary: str | tuple[str, bytes] = "a summary",
+) -> tuple[bytes, str]:
+    """A ``file_upload`` of tinypkg 1.0; a tuple ``summary`` is sent as a file part."""
+    fields = [(":action", "file_upload"), ("name", "tinypkg"), ("version", version)]
+    parts = [
+        f'--b0\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields
+        if v is not None
+    ]
+    for name, value in [("summary", summary), ("content", (filename, b"sdist bytes"))]:
+        if isinstance(value, str):
+            parts.append(
+                f'--b0\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            )
+        else:
+            parts.append(
+                f'--b0\r\nContent-Disposition: form-data; name="{name}"; filename="{value[0]}"'
+                f"\r\n\r\n".encode()
+                + value[1]
+                + b"\r\n"
+            )
+    return b"".join(parts) + b"--b0--\r\n", "multipart/form-data; boundary=b0"
+
+
+@pytest.mark.parametrize("uri", ["http://[::1", "/alice/dev/+f/%ff%fe"])
+def test_an_authcheck_devpi_cannot_read_is_refused(app: App, uri: str) -> None:
+    """devpi's /+authcheck answers these X-Original-URI with a 500 (H4)."""
+    _, token = app.mint()
+    headers = {"X-Original-URI": uri}
+    response = app.request("GET", "/+authcheck", headers=headers, auth=("__token__", token))
+    assert response.status == refusal("the X-Original-URI header is not a URL devpi can read")
+    # The positive control: a URL devpi reads, and the token may read.
+    headers = {"X-Original-URI": "/alice/dev/+simple/tinypkg/"}
+    response = app.request("GET", "/+authcheck", headers=headers, auth=("__token__", token))
+    assert response.status_int == 200, response.status
 
 
 # -- options ----------------------------------------------------------------------------------

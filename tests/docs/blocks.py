@@ -29,8 +29,12 @@ class Block:
 
 
 def doc_files() -> list[Path]:
-    """README.md and every Markdown file under examples/."""
-    return [ROOT / "README.md", *sorted((ROOT / "examples").rglob("*.md"))]
+    """README.md and every Markdown file under docs/ and examples/."""
+    return [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").rglob("*.md")),
+        *sorted((ROOT / "examples").rglob("*.md")),
+    ]
 
 
 def fenced_blocks(path: Path) -> list[Block]:

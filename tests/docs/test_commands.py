@@ -1,5 +1,5 @@
-"""Every command in README.md and examples/**/*.md is run by this module, as written, or is
-listed here as an exemption with its reason.
+"""Every command in README.md, docs/**/*.md and examples/**/*.md is run by this module, as
+written, or is listed here as an exemption with its reason.
 
 Each fenced block tagged ``sh``/``bash``/``console``/``shell`` must match exactly one entry
 of :data:`ENTRIES` (by a line it contains). A run entry executes the block's current text,
@@ -18,6 +18,7 @@ Servers are stopped by PID.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +126,20 @@ def _served_copy(tmp: Path) -> Path:
             timeout=600,
         ) as server:
             out = server.log_text()
+            # The token page, next to the upload URL, with the password to log in there.
+            page = re.search(
+                rf"^Token page .*\n({re.escape(url)}/\+tokens)\n.*\n(\S+)\n", out, re.M
+            )
+            assert page is not None, out
+            login = urllib.request.Request(page.group(1) + "/login")
+            with urllib.request.urlopen(login, timeout=30) as answer:
+                assert answer.status == 200
+            pair = base64.b64encode(f"admin:{page.group(2)}".encode()).decode()
+            api = urllib.request.Request(
+                url + "/+api-tokens", headers={"Authorization": f"Basic {pair}"}
+            )
+            with urllib.request.urlopen(api, timeout=30) as answer:
+                assert json.loads(answer.read())["type"] == "api-tokens"
         assert re.search(r"^pypi-\S+$", out, re.M), out
         assert f"\n{url}/\n" in out
         _served["copy"], _served["log"] = copy, tmp / "make-serve.log"
@@ -178,6 +194,33 @@ def run_quickstart_clients(block: Block, tmp: Path) -> None:
             ]
         ).stdout
         assert old == "403"
+
+
+def run_quickstart_remote(block: Block, tmp: Path) -> None:
+    """``pypitoken remote`` against ``make serve`` as written (port 8080 of the sandbox),
+    logged in with the password it printed; ``ID`` is a token of admin's."""
+    copy = _served_copy(tmp)
+    with (
+        sandbox("curl") as box,
+        box.serve(
+            ["make", "serve"], ready_url=LOCAL + "/health", log=tmp / "serve.log", cwd=copy
+        ) as server,
+    ):
+        found = re.search(r"^Password of 'admin' there .*\n(\S+)$", server.log_text(), re.M)
+        assert found is not None, server.log_text()
+        password = found.group(1)
+        mint = [str(copy / ".venv" / "bin" / "pypitoken"), "remote", "--url", LOCAL, "--user",
+                "admin", "create", "--description", "to revoke"]  # fmt: skip
+        env = _client_env(tmp, PYPITOKEN_PASSWORD=password)
+        _ok(box.run(mint, env=env), "remote create")
+        listing = box.run([*mint[:6], "list", "--json"], env=env)
+        token_id = json.loads(_ok(listing, "remote list"))[-1]["id"]
+        env = _client_env(tmp, PASSWORD=password, ID=token_id)
+        out = _ok(box.run(_bash(block.text), cwd=copy, env=env), block)
+        assert out.splitlines()[-1] == f"API token {token_id} revoked"
+        assert "laptop" in out and "ID" in out.splitlines()[0]
+        assert (copy / "laptop-token.txt").read_text().startswith("pypi-")
+        assert password not in out
 
 
 def run_install_from_clone(block: Block, tmp: Path) -> None:
@@ -371,6 +414,11 @@ ENTRIES = [
         "README.md",
         'twine upload --repository-url http://127.0.0.1:8080/ -u __token__ -p "$TOKEN" dist/*',
         run_quickstart_clients,
+    ),
+    Entry(
+        "README.md",
+        ".venv/bin/pypitoken remote create --expires 1d --description laptop > laptop-token.txt",
+        run_quickstart_remote,
     ),
     Entry("README.md", "python3 -m venv .venv", run_install_from_clone),
     Entry(

@@ -192,6 +192,11 @@ def test_pypiserver_runs_from_the_distribution(venvs, kind: str, tmp_path: Path)
         auth = basic("__token__", token)
         assert request(url, "GET", f"/simple/dist-{kind}/", auth=auth).status == 200
         assert request(url, "GET", f"/simple/dist-{kind}/").status == 401
+        # The token page's templates and static files come with the distribution.
+        page = request(url, "GET", "/+tokens/login")
+        assert page.status == 200 and b'<button type="submit" id="login">' in page.body
+        for name in ("copy.js", "style.css"):
+            assert request(url, "GET", f"/+tokens/static/{name}").status == 200
 
     paste = tmp_path / "paste"
     paste.mkdir()

@@ -396,7 +396,7 @@ def test_removed_user_tokens_are_refused(service: TokenService) -> None:
     raw, record = service.mint("alice", projects=["foo"])
     wide, _ = service.mint("alice")
     bob_raw, _ = service.mint("bob")
-    service.remove_user("alice")
+    service.remove_user("alice", transfer_to="bob")  # alice owned foo
     for token in (raw, wide):
         assert refused(service, token, upload("foo")) == "token revoked"
     assert service.get_token(record.id).revoked is True

@@ -63,3 +63,24 @@ def test_an_unreadable_caveat_still_fails(service: TokenService) -> None:
         signature=_macaroon.chain(token._raw.signature, [unknown]),
     )
     assert "Could not find matching Restriction" in refused(service, token.dump())
+
+
+def test_recognizes_answers_the_shape_only(service: TokenService) -> None:
+    """What devpi asks before reading ``<owner>:<password>`` as a token: the shape, never
+    the store, so an unknown id is as much a token as a live or revoked one."""
+    raw, record = service.mint("alice")
+    revoked, revoked_record = service.mint("alice")
+    service.revoke(revoked_record.id)
+    unknown = Token.create("localhost", "0e6b1b5e-9c1a-4f0e-9d7e-2a6f3c1d8b4a", b"k" * 32).dump()
+    for shaped in (raw, revoked, unknown, Token.create("x", record.id, b"k" * 32).dump()):
+        assert service.recognizes(shaped) is True
+    not_ours = [
+        "pypi-notatoken",
+        "pypi-",
+        "devpi-" + raw.partition("-")[2],  # another prefix
+        Token.create("localhost", "alice-abcdefgh", b"k" * 32).dump(),  # not our id form
+        Token.create("localhost", record.id.upper(), b"k" * 32).dump(),
+        "pypi-" + "A" * 10_000,  # longer than any token
+        "alicepw",
+    ]
+    assert [service.recognizes(p) for p in not_ours] == [False] * len(not_ours)

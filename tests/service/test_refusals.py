@@ -158,15 +158,40 @@ def test_invalid_project_names_are_refused_before_the_store(svc: TokenService, n
     assert len(reason) < 400
     assert svc.store.list_events(limit=1000) == before
     # The same refusal for a request whose form names the project (read after the
-    # signature): recorded, without the name.
+    # signature): recorded, without the name, only its length.
     assert reason_of(lambda: svc.authenticate(raw, lambda: download(name))) == reason
     (line,) = [e for e in svc.store.list_events(limit=1000) if e not in before]
-    assert line.project is None and line.reason == reason
+    assert (line.project, line.reason) == (None, f"invalid project name ({len(name)} characters)")
     # Positive control: the longest valid name is looked up and refused for its action.
     ok = "x" * 200
     assert (
         reason_of(lambda: svc.authenticate(raw, download(ok))) == "not valid for action 'download'"
     )
+
+
+def test_an_invalid_name_read_after_the_signature_comes_after_the_tokens_own_state(
+    svc: TokenService,
+) -> None:
+    """A use whose name is read after the signature (a form, or pypiserver's URL of an
+    invalid name): a forged token is refused as forged, an expired one as expired, and
+    recorded under its id either way (red team round 2, H5)."""
+    raw, record = svc.mint("alice", expires=3600)
+    later = int(record.expires or 0) + 1
+    before = denials(svc)
+    forged = forge(record.id)
+    assert reason_of(lambda: svc.authenticate(forged, lambda: download(HUGE))) == INVALID_TOKEN
+    expired = reason_of(lambda: svc.authenticate(raw, lambda: download(HUGE, now=later)))
+    assert expired.startswith("token expired at ")
+    lines = [e for e in denials(svc) if e not in before]
+    assert sorted(e.reason.split(" (")[0].split(" at ")[0] for e in lines) == [
+        "bad signature",
+        "token expired",
+    ]
+    assert all(e.token_id == record.id and e.project is None for e in lines)
+    assert all("bbbb" not in e.reason for e in lines)
+    # Positive control: the genuine, current token hears about the name.
+    reason = reason_of(lambda: svc.authenticate(raw, lambda: download(HUGE)))
+    assert reason.startswith("invalid project name 'bbbb")
 
 
 # "\u212a" is the Kelvin sign, which lowercases to an ASCII "k": not a PEP 508 name.

@@ -67,7 +67,7 @@ def test_nothing_secret_in_exceptions_reprs_events_or_logs(
     attempt(wide, download("foo"))
     svc.revoke(record.id)
     attempt(raw, upload("foo"))
-    svc.remove_user("alice")
+    svc.remove_user("alice", transfer_to="bob")
     attempt(wide, upload("foo"))
 
     token = Token.load(raw)

@@ -159,7 +159,7 @@ def test_unknown_caveat_added_by_the_holder_fails_closed(service: TokenService) 
 
 def test_token_of_a_deleted_user_is_refused(service: TokenService) -> None:
     raw, _ = service.mint("alice", projects=["foo"])
-    service.remove_user("alice")
+    service.remove_user("alice", transfer_to="bob")  # alice owned foo
     assert refused(service, raw) == "token revoked"
     service.add_user("alice")
     assert refused(service, raw) == "token revoked"

@@ -33,6 +33,9 @@ def test_exported_names() -> None:
         "AuditEvent",
         "AuditTrail",
         "Directory",
+        "LoginFailures",
+        "PageSession",
+        "PageSessions",
         "Project",
         "TokenGrant",
         "TokenRecord",
@@ -252,9 +255,7 @@ def test_new_migrations_apply_once_in_order(sql_url: str, monkeypatch: pytest.Mo
             store.close()
 
 
-def test_audit_trail_of_schema_1_is_migrated(
-    sql_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_audit_trail_of_schema_1_is_migrated(sql_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store written by the previous release: its events read as single occurrences."""
     name = "sqlite" if sql_url.startswith("sqlite") else "postgresql"
     backend: Any = importlib.import_module(f"pypitoken_core.store.{name}")
@@ -308,10 +309,12 @@ def test_postgres_unreachable_is_a_store_error() -> None:
 def test_postgres_bad_url(url: str) -> None:
     with pytest.raises(StoreError) as info:
         open_store(url)
-    assert str(info.value).startswith((
-        f"cannot use PostgreSQL store {url}: connection is bad: invalid integer value",
-        f"bad PostgreSQL URL {url}: invalid URI query parameter",
-    ))
+    assert str(info.value).startswith(
+        (
+            f"cannot use PostgreSQL store {url}: connection is bad: invalid integer value",
+            f"bad PostgreSQL URL {url}: invalid URI query parameter",
+        )
+    )
 
 
 @pytest.mark.postgres
@@ -354,7 +357,7 @@ def test_postgres_whole_database_in_public_schema(pg_database_url: str) -> None:
             " GROUP BY table_schema",
             (),
         )
-        assert tables == [("public", 7)]
+        assert tables == [("public", 9)]
         assert store.list_roles(foo.id) == [("alice", "Owner")]
     finally:
         store.close()

@@ -32,6 +32,9 @@ from pypitoken_core.store import (
     AuditEvent,
     AuditTrail,
     Directory,
+    LoginFailures,
+    PageSession,
+    PageSessions,
     Project,
     TokenGrant,
     TokenRecord,
@@ -442,6 +445,77 @@ class DirectoryContract:
     def test_roles_of_unknown_project(self, store: Directory) -> None:
         assert store.list_roles(UNKNOWN_ID) == []
 
+    def test_remove_role(self, store: Directory, alice: User) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        bar = store.add_project("bar", alice.id)
+        store.set_role(foo.id, bob.id, "Maintainer")
+        store.set_role(bar.id, bob.id, "Maintainer")
+        assert store.remove_role(foo.id, bob.id) is True
+        assert store.get_role(foo.id, bob.id) is None
+        assert store.list_roles(foo.id) == [("alice", "Owner")]
+        assert store.get_role(bar.id, bob.id) == "Maintainer"  # only that project's
+        assert store.remove_role(foo.id, bob.id) is False  # nothing left to take
+        assert store.remove_role(UNKNOWN_ID, bob.id) is False
+        assert store.remove_role(foo.id, bob.id + "\x00") is False
+
+    def test_transfer_makes_one_owner_and_keeps_the_others_as_maintainers(
+        self, store: Directory, alice: User
+    ) -> None:
+        bob = store.add_user("bob")
+        carol = store.add_user("carol")
+        dave = store.add_user("dave")
+        foo = store.add_project("foo", alice.id)
+        bar = store.add_project("bar", alice.id)
+        store.set_role(foo.id, carol.id, "Owner")
+        store.set_role(foo.id, dave.id, "Maintainer")
+
+        store.transfer_project(foo.id, bob.id)
+
+        assert store.list_roles(foo.id) == [
+            ("alice", "Maintainer"),
+            ("bob", "Owner"),
+            ("carol", "Maintainer"),
+            ("dave", "Maintainer"),
+        ]
+        assert store.list_roles(bar.id) == [("alice", "Owner")]  # only that project's
+        store.transfer_project(foo.id, dave.id)  # a maintainer can be made the owner
+        assert store.get_role(foo.id, dave.id) == "Owner"
+        assert store.get_role(foo.id, bob.id) == "Maintainer"
+
+    def test_transfer_of_an_ownerless_project(self, store: Directory, alice: User) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        store.remove_user("alice")
+        assert store.list_roles(foo.id) == []
+        store.transfer_project(foo.id, bob.id)
+        assert store.list_roles(foo.id) == [("bob", "Owner")]
+
+    def test_transfer_refuses_unknown_project_or_user(self, store: Directory, alice: User) -> None:
+        foo = store.add_project("foo", alice.id)
+        with pytest.raises(NotFound, match="project"):
+            store.transfer_project(UNKNOWN_ID, alice.id)
+        with pytest.raises(NotFound, match="user"):
+            store.transfer_project(foo.id, UNKNOWN_ID)
+        with pytest.raises(NotFound):
+            store.transfer_project(foo.id, alice.id + "\x00")
+        assert store.list_roles(foo.id) == [("alice", "Owner")]  # nothing demoted
+
+    def test_list_user_roles(self, store: Directory, alice: User) -> None:
+        bob = store.add_user("bob")
+        zope = store.add_project("zope", alice.id)
+        attrs = store.add_project("attrs", bob.id)
+        numpy = store.add_project("numpy", bob.id)
+        store.set_role(zope.id, bob.id, "Maintainer")
+        assert store.list_user_roles(bob.id) == [
+            (attrs, "Owner"),
+            (numpy, "Owner"),
+            (zope, "Maintainer"),
+        ]
+        assert store.list_user_roles(alice.id) == [(zope, "Owner")]
+        assert store.list_user_roles(UNKNOWN_ID) == []
+        assert store.list_user_roles(bob.id + "\x00") == []
+
     # -- NUL characters ----------------------------------------------------------------
 
     def test_directory_keys_with_nul_match_nothing(self, store: Directory, alice: User) -> None:
@@ -640,7 +714,213 @@ class AuditTrailContract:
         assert sum(e.count for e in lines) == 100
 
 
-class TokenStoreContract(TokenRecordsContract, DirectoryContract, AuditTrailContract):
+def session(key: str = "k1", user: str = "alice", /, **changes: object) -> PageSession:
+    fields: dict[str, object] = {
+        "key": key,
+        "user": user,
+        "groups": ("admins", "ünïcode"),
+        "csrf": "csrf-" + key,
+        "created": 1_700_000_000,
+        "last_seen": 1_700_000_000,
+        "expires": 1_700_028_800,
+    }
+    fields.update(changes)
+    return PageSession(**fields)  # type: ignore[arg-type]
+
+
+class PageSessionsContract:
+    """The token page's sessions and log-in throttle. Subclasses provide ``store``."""
+
+    @pytest.fixture
+    def store(self) -> PageSessions:
+        raise NotImplementedError
+
+    def test_implements_page_sessions(self, store: PageSessions) -> None:
+        assert isinstance(store, PageSessions)
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def test_session_round_trip(self, store: PageSessions) -> None:
+        store.add_session(session("k1", groups=()), keep=5)
+        store.add_session(session("k2", "bob"), keep=5)
+        assert store.get_session("k1") == session("k1", groups=())
+        assert store.get_session("k2") == session("k2", "bob")
+        assert store.get_session("k3") is None
+        assert store.get_session("k1\x00") is None
+
+    def test_duplicate_session_key(self, store: PageSessions) -> None:
+        store.add_session(session("k1"), keep=5)
+        with pytest.raises(AlreadyExists):
+            store.add_session(session("k1", "bob"), keep=5)
+        assert store.get_session("k1") == session("k1")
+
+    def test_a_new_session_drops_the_ended_ones(self, store: PageSessions) -> None:
+        store.add_session(session("old", expires=1_700_000_100), keep=5)
+        store.add_session(session("live", expires=1_700_000_201), keep=5)
+        store.add_session(session("new", created=1_700_000_200, last_seen=1_700_000_200), keep=5)
+        assert store.get_session("old") is None
+        assert store.get_session("live") is not None
+        assert store.get_session("new") is not None
+
+    def test_a_user_keeps_the_newest_sessions(self, store: PageSessions) -> None:
+        for n in range(5):
+            store.add_session(session(f"a{n}", created=1_700_000_000 + n), keep=3)
+        store.add_session(session("b0", "bob"), keep=3)
+        kept = [f"a{n}" for n in range(5) if store.get_session(f"a{n}") is not None]
+        assert kept == ["a2", "a3", "a4"]
+        assert store.get_session("b0") is not None  # another user's are not counted
+
+    def test_touch_session_moves_forward_only(self, store: PageSessions) -> None:
+        store.add_session(session("k1"), keep=5)
+        store.touch_session("k1", 1_700_000_500)
+        store.touch_session("k1", 1_700_000_400)
+        got = store.get_session("k1")
+        assert got is not None and got.last_seen == 1_700_000_500
+        store.touch_session("unknown", 1_700_000_600)  # ignored
+        store.touch_session("k1\x00", 1_700_000_600)
+        got = store.get_session("k1")
+        assert got is not None and got.last_seen == 1_700_000_500
+        with pytest.raises(StoreError, match="within years 1 to 9999"):
+            store.touch_session("k1", 10**20)
+
+    def test_remove_session(self, store: PageSessions) -> None:
+        store.add_session(session("k1"), keep=5)
+        store.add_session(session("k2"), keep=5)
+        assert store.remove_session("k1") is True
+        assert store.remove_session("k1") is False
+        assert store.remove_session("k2\x00") is False
+        assert store.get_session("k1") is None
+        assert store.get_session("k2") is not None
+
+    def test_remove_user_sessions(self, store: PageSessions) -> None:
+        store.add_session(session("a1"), keep=5)
+        store.add_session(session("a2"), keep=5)
+        store.add_session(session("b1", "bob"), keep=5)
+        assert store.remove_user_sessions("alice") == 2
+        assert store.remove_user_sessions("alice") == 0
+        assert store.remove_user_sessions("alice\x00") == 0
+        assert store.get_session("a1") is None and store.get_session("a2") is None
+        assert store.get_session("b1") is not None
+
+    @pytest.mark.parametrize(
+        ("bad", "message"),
+        [
+            ("not a session", "add_session needs a PageSession"),
+            (session("k\x00"), "NUL"),
+            (session("", "alice"), "non-empty strings"),
+            (session(user=""), "non-empty strings"),
+            (session(csrf=None), "non-empty strings"),
+            (session(groups=["a"]), "must be a tuple of strings"),
+            (session(groups=("a\nb",)), "empty, multi-line or NUL"),
+            (session(groups=("",)), "empty, multi-line or NUL"),
+            (session(expires=10**20), "within years 1 to 9999"),
+            (session(created=1.5), "within years 1 to 9999"),
+        ],
+    )
+    def test_sessions_that_cannot_round_trip(
+        self, store: PageSessions, bad: object, message: str
+    ) -> None:
+        with pytest.raises(StoreError, match=message):
+            store.add_session(bad, keep=5)  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match="keep must be a positive integer"):
+            store.add_session(session("good"), keep=0)
+        store.add_session(session("good"), keep=5)  # the control
+        assert store.get_session("good") == session("good")
+
+    # -- the log-in throttle -------------------------------------------------------------
+
+    def test_failures_are_counted_per_key(self, store: PageSessions) -> None:
+        store.note_login_failure(["user:alice", "addr:10.0.0.1"], 1000, 900, 100)
+        store.note_login_failure(["user:alice"], 1010, 900, 100)
+        store.note_login_failure(["user:alice", "addr:10.0.0.2"], 1005, 900, 100)
+        assert store.login_failures("user:alice") == LoginFailures(3, 1000, 1010)
+        assert store.login_failures("addr:10.0.0.1") == LoginFailures(1, 1000, 1000)
+        assert store.login_failures("addr:10.0.0.2") == LoginFailures(1, 1005, 1005)
+        assert store.login_failures("user:bob") is None
+        assert store.login_failures("user:alice\x00") is None
+
+    def test_a_count_starts_again_after_its_window(self, store: PageSessions) -> None:
+        store.note_login_failure(["user:alice"], 1000, 900, 100)
+        store.note_login_failure(["user:alice"], 1899, 900, 100)
+        assert store.login_failures("user:alice") == LoginFailures(2, 1000, 1899)
+        store.note_login_failure(["user:alice"], 1900, 900, 100)
+        assert store.login_failures("user:alice") == LoginFailures(1, 1900, 1900)
+
+    def test_old_lines_are_dropped(self, store: PageSessions) -> None:
+        store.note_login_failure(["user:alice"], 1000, 900, 100)
+        store.note_login_failure(["user:bob"], 2000, 900, 100)
+        assert store.login_failures("user:alice") is None
+        assert store.login_failures("user:bob") == LoginFailures(1, 2000, 2000)
+
+    def test_only_the_most_recent_lines_are_kept(self, store: PageSessions) -> None:
+        for n in range(10):
+            store.note_login_failure([f"user:u{n}"], 1000 + n, 900, 4)
+        kept = [n for n in range(10) if store.login_failures(f"user:u{n}") is not None]
+        assert kept == [6, 7, 8, 9]
+        # Lines tied with the last kept one stay: a line just counted is never dropped.
+        store.note_login_failure(["user:x", "user:y"], 1009, 900, 1)
+        assert store.login_failures("user:x") == LoginFailures(1, 1009, 1009)
+        assert store.login_failures("user:y") == LoginFailures(1, 1009, 1009)
+        assert store.login_failures("user:u8") is None
+
+    def test_clear_login_failures(self, store: PageSessions) -> None:
+        store.note_login_failure(["user:alice", "addr:1"], 1000, 900, 100)
+        store.clear_login_failures("user:alice")
+        store.clear_login_failures("user:nobody")
+        store.clear_login_failures("user:alice\x00")
+        assert store.login_failures("user:alice") is None
+        assert store.login_failures("addr:1") == LoginFailures(1, 1000, 1000)
+
+    @pytest.mark.parametrize(
+        ("keys", "when", "window", "keep", "message"),
+        [
+            ("user:alice", 1000, 900, 10, "a sequence of keys"),
+            (["user:a\x00"], 1000, 900, 10, "without NUL"),
+            (["x" * 301], 1000, 900, 10, "1 to 300 characters"),
+            ([""], 1000, 900, 10, "1 to 300 characters"),
+            ([None], 1000, 900, 10, "1 to 300 characters"),
+            (["user:a"], 10**20, 900, 10, "within years 1 to 9999"),
+            (["user:a"], 1000, -1, 10, "window must be a non-negative integer"),
+            (["user:a"], 1000, 900, 0, "keep must be a positive integer"),
+        ],
+    )
+    def test_bad_failure_arguments(
+        self,
+        store: PageSessions,
+        keys: object,
+        when: int,
+        window: int,
+        keep: int,
+        message: str,
+    ) -> None:
+        with pytest.raises(StoreError, match=message):
+            store.note_login_failure(keys, when, window, keep)  # type: ignore[arg-type]
+        store.note_login_failure(["user:a"], 1000, 900, 10)  # the control
+        assert store.login_failures("user:a") == LoginFailures(1, 1000, 1000)
+
+    def test_threads_counting_one_key_lose_nothing(self, store: PageSessions) -> None:
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(25):
+                    store.note_login_failure(["user:alice", "addr:1"], 1000, 900, 100)
+            except BaseException as e:  # collected for the main thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert store.login_failures("user:alice") == LoginFailures(100, 1000, 1000)
+        assert store.login_failures("addr:1") == LoginFailures(100, 1000, 1000)
+
+
+class TokenStoreContract(
+    TokenRecordsContract, DirectoryContract, AuditTrailContract, PageSessionsContract
+):
     """A store that keeps it all, and what its parts promise together.
 
     Subclasses provide ``store_url``.
@@ -725,6 +1005,32 @@ class TokenStoreContract(TokenRecordsContract, DirectoryContract, AuditTrailCont
         assert [e.event for e in store.list_events()] == ["claim_released"]
         again = store.add_project("foo", bob.id)  # the name is free again, with a new id
         assert again.id != foo.id
+
+    def test_role_changes_write_their_events(self, store: TokenStore, alice: User) -> None:
+        bob = store.add_user("bob")
+        foo = store.add_project("foo", alice.id)
+        store.set_role(foo.id, bob.id, "Maintainer", event=event("maintainer_added", None))
+        store.transfer_project(foo.id, bob.id, event=event("project_transferred", None))
+        assert store.remove_role(foo.id, alice.id, event=event("maintainer_removed", None))
+        assert not store.remove_role(foo.id, alice.id, event=event("maintainer_removed", None))
+        with pytest.raises(NotFound):
+            store.set_role(foo.id, UNKNOWN_ID, "Maintainer", event=event("maintainer_added"))
+        with pytest.raises(NotFound):
+            store.transfer_project(UNKNOWN_ID, bob.id, event=event("project_transferred"))
+        assert [e.event for e in reversed(store.list_events())] == [
+            "maintainer_added",
+            "project_transferred",
+            "maintainer_removed",
+        ]
+        assert store.list_roles(foo.id) == [("bob", "Owner")]
+
+    def test_remove_user_ends_their_page_sessions(self, store: TokenStore, alice: User) -> None:
+        store.add_user("bob")
+        store.add_session(session("a1", "alice"), keep=5)
+        store.add_session(session("b1", "bob"), keep=5)
+        store.remove_user("alice")
+        assert store.get_session("a1") is None
+        assert store.get_session("b1") == session("b1", "bob")
 
     def test_remove_unknown_project(self, store: TokenStore, alice: User) -> None:
         foo = store.add_project("foo", alice.id)

@@ -27,6 +27,7 @@ LAYERS: list[set[str]] = [
     {"_keys", "_ownership", "_checks", "_audit", "_identity", "display"},
     {"_claims", "_minting"},
     {"service"},
+    {"api"},
     {"cli"},
 ]
 LAYER = {name: depth for depth, names in enumerate(LAYERS) for name in names}

@@ -150,8 +150,11 @@ class Listener:
 
     def projects(self) -> list[str]:
         """The ``name`` form field of every upload received, in order."""
-        return [m.decode() for body in self.bodies
-                for m in re.findall(rb'name="name"\r\n\r\n([^\r]*)\r\n', body)]
+        return [
+            m.decode()
+            for body in self.bodies
+            for m in re.findall(rb'name="name"\r\n\r\n([^\r]*)\r\n', body)
+        ]
 
     def close(self) -> None:
         self._server.shutdown()
@@ -182,7 +185,9 @@ def make_secret(directory: Path) -> Path:
 def devpi_init(serverdir: Path, *extra: str) -> None:
     subprocess.run(
         [tool("devpi-init"), "--serverdir", str(serverdir), *extra],
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
 
 
@@ -210,8 +215,16 @@ def devpi_server(
     else:
         argv = [tool("devpi-server")]
     argv += [
-        "--serverdir", str(serverdir), "--host", "127.0.0.1", "--port", str(port),
-        "--secretfile", str(secret), *ARGON2_FAST, *extra,
+        "--serverdir",
+        str(serverdir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--secretfile",
+        str(secret),
+        *ARGON2_FAST,
+        *extra,
     ]
     log = serverdir.parent / f"{serverdir.name}-{port}.log"
     with run_server(argv, ready_url=f"{url}/+api", base_url=url, log=log, timeout=120) as srv:
@@ -230,8 +243,16 @@ class Devpi:
         #: every raw token handed out in this run, to prove none reaches the log
         self.tokens: list[str] = []
 
-    def api(self, method: str, path: str, data: Any = None, *, user: str | None = None,
-            auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None) -> Reply:
+    def api(
+        self,
+        method: str,
+        path: str,
+        data: Any = None,
+        *,
+        user: str | None = None,
+        auth: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         if user is not None:
             auth = (user, PASSWORDS[user])
         return request(f"{self.url}{path}", method, data=data, auth=auth, headers=headers)
@@ -274,9 +295,15 @@ class Devpi:
         """A twine-style multipart ``file_upload`` through urllib (fast, shows the reason)."""
         name, version = dist.name.split("-")[:2]
         boundary = secrets.token_hex(16)
-        fields = {":action": "file_upload", "name": name, "version": version,
-                  "protocol_version": "1", "metadata_version": "2.1", "filetype": "bdist_wheel",
-                  "pyversion": "py3"}
+        fields = {
+            ":action": "file_upload",
+            "name": name,
+            "version": version,
+            "protocol_version": "1",
+            "metadata_version": "2.1",
+            "filetype": "bdist_wheel",
+            "pyversion": "py3",
+        }
         parts = [
             f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
             for k, v in fields.items()
@@ -284,7 +311,8 @@ class Devpi:
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
             f'filename="{dist.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-            + dist.read_bytes() + b"\r\n"
+            + dist.read_bytes()
+            + b"\r\n"
         )
         parts.append(f"--{boundary}--\r\n".encode())
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "Accept": "*/*"}
@@ -312,9 +340,23 @@ class Devpi:
         """``twine upload`` of one file; returns the finished process (never raises)."""
         env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "400", "TERM": "dumb"}
         return subprocess.run(
-            [tool("twine"), "upload", "--non-interactive", "--disable-progress-bar",
-             "--repository-url", f"{self.url}/{index}/", "-u", user, "-p", password, str(dist)],
-            capture_output=True, text=True, timeout=120, env=env,
+            [
+                tool("twine"),
+                "upload",
+                "--non-interactive",
+                "--disable-progress-bar",
+                "--repository-url",
+                f"{self.url}/{index}/",
+                "-u",
+                user,
+                "-p",
+                password,
+                str(dist),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
         )
 
     def auth_status(self, **kwargs: Any) -> list[Any] | Reply:
@@ -335,7 +377,10 @@ def devpi_client(
     env.pop("DEVPI_USER", None)
     proc = subprocess.run(
         [tool("devpi"), "--clientdir", str(clientdir), *args],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"devpi {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")

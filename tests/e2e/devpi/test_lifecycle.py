@@ -79,12 +79,16 @@ def test_replica_authenticates_tokens_minted_on_the_primary(data: Data, primary:
         fresh_id, fresh = primary.mint(projects=["tinypkg"], indexes=["alice/dev"])
         wait_until(
             lambda: replica.auth_status(auth=("__token__", fresh)) == ["ok", "alice", []],
-            timeout=60, what="the token to replicate",
+            timeout=60,
+            what="the token to replicate",
         )
         assert replica.auth_status(auth=("__token__", data.token)) == ["ok", "alice", []]
         url = f"{replica.url}/{data.file_path}"
-        wait_until(lambda: request(url, headers={"Accept": "*/*"}).status == 200,
-                   timeout=60, what="the release file to replicate")
+        wait_until(
+            lambda: request(url, headers={"Accept": "*/*"}).status == 200,
+            timeout=60,
+            what="the release file to replicate",
+        )
         assert request(url, auth=("__token__", fresh), headers={"Accept": "*/*"}).status == 200
         refused = request(url, auth=("__token__", data.upload_only), headers={"Accept": "*/*"})
         assert (refused.status, refused.reason) == (
@@ -92,14 +96,16 @@ def test_replica_authenticates_tokens_minted_on_the_primary(data: Data, primary:
             "Invalid API Token: not valid for action 'download'",
         )
         # uploads through the replica are forwarded to the primary, token and all
-        reply = replica.upload("alice/dev", replica.wheel("tinypkg", "1.2"),
-                               auth=("__token__", fresh))
+        reply = replica.upload(
+            "alice/dev", replica.wheel("tinypkg", "1.2"), auth=("__token__", fresh)
+        )
         assert reply.status == 200, reply
         # revocation on the primary reaches the replica
         assert primary.api("DELETE", f"/alice/+api-tokens/{fresh_id}", user="alice").status == 200
         wait_until(
             lambda: replica.auth_status(auth=("__token__", fresh)) != ["ok", "alice", []],
-            timeout=60, what="the revocation to replicate",
+            timeout=60,
+            what="the revocation to replicate",
         )
         refused = replica.api("GET", "/+api", auth=("__token__", fresh))
         assert (refused.status, refused.reason) == (403, "Invalid API Token: token revoked")
@@ -107,14 +113,23 @@ def test_replica_authenticates_tokens_minted_on_the_primary(data: Data, primary:
 
 def test_export_import_keeps_tokens(data: Data) -> None:
     export = data.base / "export"
-    subprocess.run([tool("devpi-export"), "--serverdir", str(data.serverdir), str(export)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [tool("devpi-export"), "--serverdir", str(data.serverdir), str(export)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     imported = data.base / "imported"
-    subprocess.run([tool("devpi-import"), "--serverdir", str(imported), "--no-root-pypi",
-                    str(export)], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [tool("devpi-import"), "--serverdir", str(imported), "--no-root-pypi", str(export)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     with devpi_server(imported, data.secret) as srv:
         d = Devpi(srv, data.base)
         assert d.auth_status(auth=("__token__", data.upload_only)) == ["ok", "alice", []]
-        reply = d.upload("alice/dev", d.wheel("tinypkg", "1.3"),
-                         auth=("__token__", data.upload_only))
+        reply = d.upload(
+            "alice/dev", d.wheel("tinypkg", "1.3"), auth=("__token__", data.upload_only)
+        )
         assert reply.status == 200, reply

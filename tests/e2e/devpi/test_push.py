@@ -50,8 +50,10 @@ def push(devpi: Devpi, tmp_path, token: str, target: str):
     ("mint", "reason"),
     [
         ({"projects": ["tinypkg"], "indexes": ["alice/dev"]}, "not valid for index 'alice/prod'"),
-        ({"projects": ["otherpkg"], "indexes": ["alice/dev", "alice/prod"]},
-         "not valid for project 'tinypkg'"),
+        (
+            {"projects": ["otherpkg"], "indexes": ["alice/dev", "alice/prod"]},
+            "not valid for project 'tinypkg'",
+        ),
         ({"indexes": ["alice/prod"]}, "not valid for index 'alice/dev'"),
         ({"actions": ["download"]}, "not valid for action 'upload'"),
     ],
@@ -80,7 +82,9 @@ def test_json_push_with_bearer_token(pushable: Devpi) -> None:
     """The raw JSON push (POST), as other clients send it."""
     _, token = pushable.mint(projects=["tinypkg"], indexes=["alice/dev"])
     reply = pushable.api(
-        "POST", "/alice/dev", {"name": "tinypkg", "version": "2.0", "targetindex": "alice/other"},
+        "POST",
+        "/alice/dev",
+        {"name": "tinypkg", "version": "2.0", "targetindex": "alice/other"},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert (reply.status, reply.reason) == (

@@ -38,15 +38,32 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devpi]:
 
 
 def pip_install(devpi: Devpi, target: Path, credentials: str | None, project: str = "tinypkg"):
-    host = devpi.url[len("http://"):]
+    host = devpi.url[len("http://") :]
     userinfo = f"{credentials}@" if credentials else ""
-    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-           "PIP_NO_INPUT": "1"}
+    env = {
+        **os.environ,
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+    }
     return subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--no-deps",
-         "--target", str(target), "--index-url", f"http://{userinfo}{host}/alice/private/+simple/",
-         project],
-        capture_output=True, text=True, timeout=180, env=env,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--no-deps",
+            "--target",
+            str(target),
+            "--index-url",
+            f"http://{userinfo}{host}/alice/private/+simple/",
+            project,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
     )
 
 
@@ -77,15 +94,17 @@ def test_pip_install_with_token(private: Devpi, tmp_path) -> None:
     ],
     ids=["upload-only", "other-project"],
 )
-def test_token_outside_its_scope_cannot_download(private: Devpi, tmp_path, mint, project,
-                                                 reason) -> None:
+def test_token_outside_its_scope_cannot_download(
+    private: Devpi, tmp_path, mint, project, reason
+) -> None:
     _, token = private.mint(**mint)
     proc = pip_install(private, tmp_path / "t", f"__token__:{token}", project)
     assert proc.returncode != 0
     assert "403" in proc.stdout + proc.stderr
     # The reason, as a plain download sees it:
     links = request(f"{private.url}/alice/private/{project}", auth=("alice", "alicepw"))
-    href = next(link["href"] for version in links.body["result"].values()
-                for link in version["+links"])
+    href = next(
+        link["href"] for version in links.body["result"].values() for link in version["+links"]
+    )
     reply = request(href, auth=("__token__", token), headers={"Accept": "*/*"})
     assert (reply.status, reply.reason) == (403, f"Invalid API Token: {reason}")

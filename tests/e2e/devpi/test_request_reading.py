@@ -280,25 +280,29 @@ def test_external_push_needs_download_and_upload(
     assert listener.projects() == ["proja", "secretpkg"]
 
 
-# -- the token API: any body is a 400 with a reason, never a 500 --------------------------
+# -- the token API: any body is a 4xx with a reason, never a 500 --------------------------
+
+NOT_JSON = "the body must be a JSON object (UTF-8, no repeated keys)"
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type"),
+    ("body", "content_type", "status", "message"),
     [
-        (b"[" * 100_000, "application/json"),
-        (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "application/json"),
-        (b"{}", "application/json; charset=no-such-codec"),
-        (b'{"description": "\xff"}', "application/json"),
-        (b"[]", "application/json"),
+        (b"[" * 60_000, "application/json", 400, NOT_JSON),
+        (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "application/json", 400, NOT_JSON),
+        (b"[" * 100_000, "application/json", 413, "the body is over 65536 bytes"),
+        (b"{}", "application/json; charset=no-such-codec", 415, "a JSON body must be UTF-8"),
+        (b'{"description": "\xff"}', "application/json", 400, NOT_JSON),
+        (b"[]", "application/json", 400, "the body must be a JSON object"),
     ],
-    ids=["deep-list", "deep-object", "unknown-charset", "not-utf8", "list"],
+    ids=["deep-list", "deep-object", "too-large", "unknown-charset", "not-utf8", "list"],
 )
-def test_api_tokens_bad_json_is_400(server: Devpi, body: bytes, content_type: str) -> None:
+def test_api_tokens_bad_json_is_refused(
+    server: Devpi, body: bytes, content_type: str, status: int, message: str
+) -> None:
     headers = {**JSON_HEADERS, "Content-Type": content_type}
     reply = raw_request(f"{server.url}/alice/+api-tokens", "POST", body, headers, ALICE)
-    assert reply.status == 400, reply
-    assert reply.body["message"] == "the body must be a JSON object"
+    assert (reply.status, reply.body["message"]) == (status, message), reply
     good = raw_request(
         f"{server.url}/alice/+api-tokens",
         "POST",

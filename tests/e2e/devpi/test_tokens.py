@@ -75,8 +75,11 @@ def test_twine_refusals_name_the_reason(devpi: Devpi, mint, index, project, reas
 
 def test_expired_token_is_refused(devpi: Devpi) -> None:
     _, token = devpi.mint(expires=1)
-    wait_until(lambda: devpi.auth_status(auth=("__token__", token)) != ["ok", "alice", []],
-               timeout=5, what="token expiry")
+    wait_until(
+        lambda: devpi.auth_status(auth=("__token__", token)) != ["ok", "alice", []],
+        timeout=5,
+        what="token expiry",
+    )
     proc = devpi.twine("alice/dev", new_wheel(devpi), "__token__", token)
     assert twine_refusal(proc).startswith("Invalid API Token: token expired at ")
 
@@ -171,8 +174,9 @@ def test_narrowed_offline_outside_the_mint_scope(devpi: Devpi) -> None:
 # -- credential forms ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("form", ["__token__", "empty-user", "token-as-user", "owner", "bearer",
-                                  "x-devpi-auth"])
+@pytest.mark.parametrize(
+    "form", ["__token__", "empty-user", "token-as-user", "owner", "bearer", "x-devpi-auth"]
+)
 def test_credential_forms(devpi: Devpi, form: str) -> None:
     _, token = devpi.mint()
     kwargs = {
@@ -181,8 +185,9 @@ def test_credential_forms(devpi: Devpi, form: str) -> None:
         "token-as-user": {"auth": (token, "")},
         "owner": {"auth": ("alice", token)},
         "bearer": {"headers": {"Authorization": f"Bearer {token}"}},
-        "x-devpi-auth": {"headers": {"X-Devpi-Auth": base64.b64encode(
-            f"alice:{token}".encode()).decode()}},
+        "x-devpi-auth": {
+            "headers": {"X-Devpi-Auth": base64.b64encode(f"alice:{token}".encode()).decode()}
+        },
     }[form]
     assert devpi.auth_status(**kwargs) == ["ok", "alice", []]
     assert devpi.upload("alice/dev", new_wheel(devpi), **kwargs).status == 200
@@ -196,8 +201,14 @@ def test_token_of_another_user_under_a_name(devpi: Devpi) -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    ["pypi-", "pypi-AAAA", "pypi-" + "A" * 6000, "pypi-AgEFZGV2cGkCJDBh!!", "pypi-\u00e9\u00e9",
-     "pypi-AgEFZGV2cGkCJDBhZjRlMGQ5LWM0ZDQtNGYwNC1hOTEwLTdhMGY2NzQ5MTI2ZgACEFsxLCBb"],
+    [
+        "pypi-",
+        "pypi-AAAA",
+        "pypi-" + "A" * 6000,
+        "pypi-AgEFZGV2cGkCJDBh!!",
+        "pypi-\u00e9\u00e9",
+        "pypi-AgEFZGV2cGkCJDBhZjRlMGQ5LWM0ZDQtNGYwNC1hOTEwLTdhMGY2NzQ5MTI2ZgACEFsxLCBb",
+    ],
 )
 def test_garbage_tokens_are_refused_never_500(devpi: Devpi, garbage: str) -> None:
     forms = ({"auth": ("__token__", garbage)}, {"headers": {"Authorization": f"Bearer {garbage}"}})
@@ -267,8 +278,13 @@ def test_tokens_never_manage_users_or_indexes(devpi: Devpi) -> None:
 
 
 def test_list_shows_records_without_secrets(devpi: Devpi) -> None:
-    token_id, token = devpi.mint(projects=["tinypkg"], indexes=["alice/dev"], description="listed",
-                                 expires="2099-01-01T00:00:00+00:00", actions=["upload"])
+    token_id, token = devpi.mint(
+        projects=["tinypkg"],
+        indexes=["alice/dev"],
+        description="listed",
+        expires="2099-01-01T00:00:00+00:00",
+        actions=["upload"],
+    )
     reply = devpi.api("GET", "/alice/+api-tokens", user="alice")
     assert reply.status == 200 and reply.body["type"] == "api-tokens"
     (entry,) = [t for t in reply.body["result"]["tokens"] if t["id"] == token_id]
@@ -281,8 +297,11 @@ def test_list_shows_records_without_secrets(devpi: Devpi) -> None:
 def test_management_permissions(devpi: Devpi) -> None:
     token_id, token = devpi.mint()
     as_token = {"auth": ("__token__", token)}
-    for method, path in (("POST", "/alice/+api-tokens"), ("GET", "/alice/+api-tokens"),
-                         ("DELETE", f"/alice/+api-tokens/{token_id}")):
+    for method, path in (
+        ("POST", "/alice/+api-tokens"),
+        ("GET", "/alice/+api-tokens"),
+        ("DELETE", f"/alice/+api-tokens/{token_id}"),
+    ):
         data = {} if method == "POST" else None
         by_token = devpi.api(method, path, data, **as_token)
         assert (by_token.status, by_token.reason) == (403, "Forbidden"), (method, path)
@@ -302,7 +321,7 @@ def test_management_permissions(devpi: Devpi) -> None:
     ("body", "message"),
     [
         ({"color": "red"}, "unknown field"),
-        ({"projects": "tinypkg"}, "list of names"),
+        ({"projects": "tinypkg"}, "must be a list of at most 100 names"),
         ({"indexes": ["dev"]}, "user/index"),
         ({"expires": "tomorrow"}, "ISO 8601"),
         ({"expires": -5}, "positive"),
@@ -326,8 +345,19 @@ def test_devpi_client_commands_and_login(devpi: Devpi, tmp_path) -> None:
     devpi_client(cd, "login", "alice", "--password", PASSWORDS["alice"], check=True)
     # password login still works for uploads with the plugin installed
     devpi_client(cd, "upload", str(new_wheel(devpi)), check=True)
-    created = devpi_client(cd, "api-token-create", "-p", "tinypkg", "-i", "alice/dev",
-                           "-e", "3600", "-d", "from the client", check=True)
+    created = devpi_client(
+        cd,
+        "api-token-create",
+        "-p",
+        "tinypkg",
+        "-i",
+        "alice/dev",
+        "-e",
+        "3600",
+        "-d",
+        "from the client",
+        check=True,
+    )
     token = created.stdout.strip().splitlines()[-1]
     devpi.tokens.append(token)
     assert token.startswith("pypi-")

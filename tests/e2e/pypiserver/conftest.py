@@ -108,9 +108,19 @@ class Index:
         """``twine upload`` the files; returns the finished process (not checked)."""
         return run(
             [
-                sys.executable, "-m", "twine", "upload", "--non-interactive",
-                "--disable-progress-bar", "--repository-url", self.url + "/",
-                "-u", user, "-p", password, *map(str, files),
+                sys.executable,
+                "-m",
+                "twine",
+                "upload",
+                "--non-interactive",
+                "--disable-progress-bar",
+                "--repository-url",
+                self.url + "/",
+                "-u",
+                user,
+                "-p",
+                password,
+                *map(str, files),
             ],
             check=False,
         )
@@ -126,10 +136,24 @@ class Index:
         creds = f"{user}:{password}@" if user is not None else ""
         return run(
             [
-                sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
-                "--isolated", "--disable-pip-version-check", "--no-input",
-                "--keyring-provider", "disabled", "--retries", "0", "-d", str(dest),
-                "--index-url", f"http://{creds}{netloc}/simple/", project,
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-cache-dir",
+                "--isolated",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--keyring-provider",
+                "disabled",
+                "--retries",
+                "0",
+                "-d",
+                str(dest),
+                "--index-url",
+                f"http://{creds}{netloc}/simple/",
+                project,
             ],
             check=False,
         )
@@ -179,8 +203,19 @@ def pypiserver_running(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [
-        exe("pypitoken-pypiserver"), "run", "-i", "127.0.0.1", "-p", str(port),
-        "--disable-fallback", "--token-db", db, "--ownership", ownership, *options, str(packages),
+        exe("pypitoken-pypiserver"),
+        "run",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--disable-fallback",
+        "--token-db",
+        db,
+        "--ownership",
+        ownership,
+        *options,
+        str(packages),
     ]
     admin = Admin(db)
     admin("user", "list")  # creates the store (and its secret) before the server opens it

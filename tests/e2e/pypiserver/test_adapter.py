@@ -65,10 +65,18 @@ def test_extract_token(username: str, password: str | None, expected: str | None
         ("GET", "/simple/Foo.Bar/", {"project": "Foo.Bar"}, Target("download", "foo-bar")),
         ("GET", "/simple/foo_bar", {"project": "foo_bar"}, Target("download", "foo-bar")),
         ("GET", "/Foo/json", {"project": "Foo"}, Target("download", "foo")),
-        ("GET", "/packages/x", {"filename": "Foo_Bar-1.0-py3-none-any.whl"},
-         Target("download", "foo-bar")),
-        ("GET", "/packages/x", {"filename": "sub/foo.bar-1.0.tar.gz"},
-         Target("download", "foo-bar")),
+        (
+            "GET",
+            "/packages/x",
+            {"filename": "Foo_Bar-1.0-py3-none-any.whl"},
+            Target("download", "foo-bar"),
+        ),
+        (
+            "GET",
+            "/packages/x",
+            {"filename": "sub/foo.bar-1.0.tar.gz"},
+            Target("download", "foo-bar"),
+        ),
         ("GET", "/packages/x", {"filename": "README.txt"}, Target("download", None)),
         ("GET", "/simple/", {}, Target("download", None)),
         ("GET", "/packages/", {}, Target("download", None)),
@@ -92,10 +100,15 @@ def upload(name: str | None, filename: str, signature: str | None = None) -> tup
     ("forms", "files", "expected"),
     [
         (*upload("Foo.Bar", "foo_bar-1.0-py3-none-any.whl"), Target("upload", "foo-bar")),
-        (*upload("foo-bar", "Foo.Bar-1.0.tar.gz", "Foo.Bar-1.0.tar.gz.asc"),
-         Target("upload", "foo-bar")),
-        ({":action": "remove_pkg", "name": "Foo_Bar", "version": "1"}, {},
-         Target("delete", "foo-bar")),
+        (
+            *upload("foo-bar", "Foo.Bar-1.0.tar.gz", "Foo.Bar-1.0.tar.gz.asc"),
+            Target("upload", "foo-bar"),
+        ),
+        (
+            {":action": "remove_pkg", "name": "Foo_Bar", "version": "1"},
+            {},
+            Target("delete", "foo-bar"),
+        ),
         ({":action": "doc_upload", "name": "Foo"}, {}, Target("upload", "foo")),
         ({":action": "verify", "name": "Foo"}, {}, Target("upload", "foo")),
     ],
@@ -194,8 +207,13 @@ class FakeService:
 
 
 def bound(method: str = "GET", path: str = "/simple/Foo/", **url_args: str) -> None:
-    request.bind({"REQUEST_METHOD": method, "PATH_INFO": path,
-                  "route.url_args": url_args or {"project": "Foo"}})
+    request.bind(
+        {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "route.url_args": url_args or {"project": "Foo"},
+        }
+    )
 
 
 def auther(service: Any, fallback: Callable[[str, str], bool] = lambda u, p: False) -> TokenAuther:
@@ -261,19 +279,33 @@ def test_auther_catch_all_without_a_bound_request(caplog: pytest.LogCaptureFixtu
 # -- pypiserver's real app, in-process ---------------------------------------------------
 
 
-def call(app: Any, method: str, path: str, auth: str | None = None,
-         body: bytes = b"", content_type: str | None = None, environ: dict | None = None,
-         sent: int | None = None) -> str:
+def call(
+    app: Any,
+    method: str,
+    path: str,
+    auth: str | None = None,
+    body: bytes = b"",
+    content_type: str | None = None,
+    environ: dict | None = None,
+    sent: int | None = None,
+) -> str:
     """Run one WSGI request (in ``environ`` if given, to look at it after); return the status.
 
     ``sent``: only this many bytes of ``body`` arrive (a client gone mid-request).
     """
     environ = environ if environ is not None else {}
     environ |= {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-        "SERVER_NAME": "test", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body[:sent]),
-        "wsgi.errors": io.StringIO(), "CONTENT_LENGTH": str(len(body)),
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body[:sent]),
+        "wsgi.errors": io.StringIO(),
+        "CONTENT_LENGTH": str(len(body)),
     }
     if content_type:
         environ["CONTENT_TYPE"] = content_type
@@ -336,8 +368,13 @@ def test_form_of_a_forged_token_is_never_read(store, tmp_path: Path) -> None:
 
 def test_make_app_mounts_under_server_base_url(store) -> None:
     db, token, packages = store
-    app = make_app(roots=[packages], token_db=db, authenticate=["list"],
-                   server_base_url="/pypi/", disable_fallback=True)
+    app = make_app(
+        roots=[packages],
+        token_db=db,
+        authenticate=["list"],
+        server_base_url="/pypi/",
+        disable_fallback=True,
+    )
 
     assert call(app, "GET", "/pypi/simple/").startswith("401")
     assert call(app, "GET", "/pypi/simple/", basic("__token__", token)) == "200 OK"
@@ -351,8 +388,13 @@ def test_make_app_refuses_an_auther() -> None:
 def test_paste_factory_parses_strings(store) -> None:
     db, token, packages = store
     app = paste_app_factory(
-        {}, roots=f"\n{packages}\n", token_db=db, authenticate="update, list",
-        disable_fallback="true", ownership="open", allow_token_delete="no",
+        {},
+        roots=f"\n{packages}\n",
+        token_db=db,
+        authenticate="update, list",
+        disable_fallback="true",
+        ownership="open",
+        allow_token_delete="no",
     )
 
     assert call(app, "GET", "/simple/").startswith("401")
@@ -426,8 +468,9 @@ def test_paste_factory_adopts_unowned_projects(store, tmp_path: Path) -> None:
     finally:
         service.close()
 
-    app = paste_app_factory({}, roots=str(packages), token_db=db, adopt_unowned="ada",
-                            disable_fallback="true")
+    app = paste_app_factory(
+        {}, roots=str(packages), token_db=db, adopt_unowned="ada", disable_fallback="true"
+    )
 
     assert owner_of(db, "old-pkg") == [("ada", "Owner")]
     newer = upload_body(make_sdist(tmp_path, "old.pkg", "1.1"), "old.pkg")
@@ -453,8 +496,13 @@ def test_storage_refuses_a_file_the_auther_did_not_check(tmp_path: Path) -> None
 
 
 def test_storage_refuses_a_file_of_another_project(tmp_path: Path) -> None:
-    request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
-                  UPLOADER_KEY: Uploader(Identity("ulla", "id", "tok"), "mine")})
+    request.bind(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/",
+            UPLOADER_KEY: Uploader(Identity("ulla", "id", "tok"), "mine"),
+        }
+    )
     with pytest.raises(HTTPError) as caught:
         storage(tmp_path, FakeService()).add_package("other-1.0.tar.gz", io.BytesIO(b"x"))
     assert "is not of the checked project" in caught.value.status_line
@@ -469,8 +517,13 @@ class BrokenClaims:
 def test_storage_answers_403_when_the_store_fails(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
-                  UPLOADER_KEY: Uploader(Identity("ulla", "id", None), "mine")})
+    request.bind(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/",
+            UPLOADER_KEY: Uploader(Identity("ulla", "id", None), "mine"),
+        }
+    )
     caplog.set_level(logging.ERROR, logger="pypitoken_pypiserver")
     with pytest.raises(HTTPError) as caught:
         storage(tmp_path, BrokenClaims()).add_package("mine-1.0.tar.gz", io.BytesIO(b"x"))
@@ -486,8 +539,9 @@ def test_a_body_cut_short_is_refused_before_anything_is_stored(
     db, token, packages = store
     htpasswd = tmp_path / "htpasswd"
     htpasswd.write_text("ulla:{SHA}" + "W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")  # password "password"
-    app = make_app(roots=[packages], token_db=db, disable_fallback=True,
-                   password_file=str(htpasswd))
+    app = make_app(
+        roots=[packages], token_db=db, disable_fallback=True, password_file=str(htpasswd)
+    )
     auth = basic("ulla", "password") if password_user else basic("__token__", token)
     body, ctype = upload_body(make_wheel(tmp_path, "cut.short", "1.0"), "cut.short")
 
@@ -527,8 +581,9 @@ def test_storage_follows_what_a_failed_write_left_on_disk(store, tmp_path: Path)
     try:
         ulla = service.authenticate(token, Context("partial", action="upload"))
         owned = storage(packages, service)
-        request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
-                      UPLOADER_KEY: Uploader(ulla, "partial")})
+        request.bind(
+            {"REQUEST_METHOD": "POST", "PATH_INFO": "/", UPLOADER_KEY: Uploader(ulla, "partial")}
+        )
 
         with pytest.raises(OSError, match="read error"):
             owned.add_package("partial-1.0.tar.gz", FailingStream(b"half a file"))
@@ -537,8 +592,9 @@ def test_storage_follows_what_a_failed_write_left_on_disk(store, tmp_path: Path)
         assert owner_of(db, "partial") == [("ulla", "Owner")]
 
         (packages / "gone-1.0.tar.gz").mkdir()
-        request.bind({"REQUEST_METHOD": "POST", "PATH_INFO": "/",
-                      UPLOADER_KEY: Uploader(ulla, "gone")})
+        request.bind(
+            {"REQUEST_METHOD": "POST", "PATH_INFO": "/", UPLOADER_KEY: Uploader(ulla, "gone")}
+        )
         with pytest.raises(IsADirectoryError, match="Is a directory"):
             owned.add_package("gone-1.0.tar.gz", io.BytesIO(b"x"))
         assert owner_of(db, "gone") is None

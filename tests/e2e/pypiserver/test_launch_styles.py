@@ -38,8 +38,9 @@ def test_cli_example_script(tmp_path: Path, dists) -> None:
     url = f"http://127.0.0.1:{port}"
     env = {**ENV, "DATA": str(tmp_path / "data"), "PORT": str(port)}
     argv = ["sh", str(EXAMPLES / "run-cli.sh")]
-    with run_server(argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log",
-                    env=env, cwd=tmp_path) as server:
+    with run_server(
+        argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log", env=env, cwd=tmp_path
+    ) as server:
         token = re.search(r"^(pypi-\S+)$", server.log_text(), re.M).group(1)
         idx = Index(server, url, tmp_path / "data" / "packages", Admin(""))
         wheel, sdist = dists("ex-cli")
@@ -63,8 +64,12 @@ def _wsgi_env(tmp_path: Path) -> tuple[dict[str, str], Admin]:
     packages = tmp_path / "packages"
     packages.mkdir()
     db = f"sqlite:///{tmp_path / 'tokens.sqlite3'}"
-    env = {**ENV, "PYPISERVER_PACKAGES": str(packages), "PYPITOKEN_DB": db,
-           "PYPISERVER_AUTHENTICATE": "update,download,list"}
+    env = {
+        **ENV,
+        "PYPISERVER_PACKAGES": str(packages),
+        "PYPITOKEN_DB": db,
+        "PYPISERVER_AUTHENTICATE": "update,download,list",
+    }
     return env, Admin(db)
 
 
@@ -74,8 +79,9 @@ def test_waitress_example(tmp_path: Path, dists) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [exe("waitress-serve"), f"--listen=127.0.0.1:{port}", "wsgi_app:application"]
-    with run_server(argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log",
-                    env=env, cwd=EXAMPLES):
+    with run_server(
+        argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log", env=env, cwd=EXAMPLES
+    ):
         _claims_only_stored_files(url, admin, token, dists("ex-waitress")[0], "ex-waitress")
         auth = basic(TOKEN_USER, token)
         assert request(url, "GET", "/simple/ex-waitress/", auth=auth).status == 200
@@ -90,8 +96,9 @@ def test_paste_example(tmp_path: Path, dists) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [exe("pserve"), str(tmp_path / "paste.ini"), f"http_port={port}"]
-    with run_server(argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log",
-                    env=ENV, cwd=tmp_path):
+    with run_server(
+        argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log", env=ENV, cwd=tmp_path
+    ):
         _claims_only_stored_files(url, admin, token, dists("ex-paste")[0], "ex-paste")
         refused = _answer(url, token + "x", dists("ex-paste", "0.2")[0], "ex-paste")
         assert (refused.status, refused.reason) == (
@@ -117,12 +124,21 @@ def test_gunicorn_two_workers_share_one_store(tmp_path: Path, dists) -> None:
         f"pypitoken_pypiserver:make_app(roots=[{packages!r}], token_db={db!r}, "
         'authenticate=["update", "download", "list"], disable_fallback=True)'
     )
-    argv = [exe("gunicorn"), "-c", str(EXAMPLES / "gunicorn.conf.py"), "-w", "2",
-            "-b", f"127.0.0.1:{port}", factory]
+    argv = [
+        exe("gunicorn"),
+        "-c",
+        str(EXAMPLES / "gunicorn.conf.py"),
+        "-w",
+        "2",
+        "-b",
+        f"127.0.0.1:{port}",
+        factory,
+    ]
     if "--no-control-socket" in run([exe("gunicorn"), "--help"]).stdout:
         argv.insert(1, "--no-control-socket")  # gunicorn >= 27 would share ~/.gunicorn/*.ctl
-    with run_server(argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log",
-                    env=env, cwd=tmp_path) as server:
+    with run_server(
+        argv, ready_url=url + "/health", base_url=url, log=tmp_path / "log", env=env, cwd=tmp_path
+    ) as server:
         idx = Index(server, url, Path(packages), admin)
         assert idx.twine(TOKEN_USER, token, *dists("gu-proj", "0.1")).returncode == 0
 
@@ -159,12 +175,32 @@ def test_cli_passes_pypi_server_options_through(tmp_path: Path, dists) -> None:
     packages.mkdir()
     admin = Admin(f"sqlite:///{tmp_path / 'tokens.sqlite3'}")
     olga = admin.user("opt-olga")
-    token = admin("--allow-delete", "token", "create", "--user", olga,
-                  "--actions", "upload,download,delete").stdout.strip()
-    argv = [exe("pypitoken-pypiserver"), "run", "--token-db", admin.db, "-i", "127.0.0.1",
-            "-p", str(port), "--server-base-url", "/pypi", "--health-endpoint", "/alive",
-            "--welcome", str(welcome), "--hash-algo", "md5", "-a", "update,list",
-            "--allow-token-delete", "--disable-fallback", str(packages)]
+    token = admin(
+        "--allow-delete", "token", "create", "--user", olga, "--actions", "upload,download,delete"
+    ).stdout.strip()
+    argv = [
+        exe("pypitoken-pypiserver"),
+        "run",
+        "--token-db",
+        admin.db,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--server-base-url",
+        "/pypi",
+        "--health-endpoint",
+        "/alive",
+        "--welcome",
+        str(welcome),
+        "--hash-algo",
+        "md5",
+        "-a",
+        "update,list",
+        "--allow-token-delete",
+        "--disable-fallback",
+        str(packages),
+    ]
     with run_server(argv, ready_url=url + "/alive", base_url=url, log=tmp_path / "log") as server:
         idx = Index(server, url, packages, admin)
         wheel, sdist = dists("opt-proj")

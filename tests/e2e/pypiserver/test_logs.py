@@ -27,8 +27,19 @@ def test_tokens_and_passwords_never_reach_the_logs(tmp_path: Path, dists) -> Non
     htpasswd.set_password("lou", password)
     htpasswd.save()
     log_file = tmp_path / "pypiserver.log"
-    options = ("-a", "update,download,list", "-P", str(tmp_path / "htpasswd"),
-               "--log-req-frmt", "%s", "--log-res-frmt", "%s", "-v", "--log-file", str(log_file))
+    options = (
+        "-a",
+        "update,download,list",
+        "-P",
+        str(tmp_path / "htpasswd"),
+        "--log-req-frmt",
+        "%s",
+        "--log-res-frmt",
+        "%s",
+        "-v",
+        "--log-file",
+        str(log_file),
+    )
     with pypiserver_running(tmp_path / "run", *options) as idx:
         lea = idx.admin.user("log-lea")
         token = idx.admin.mint(lea)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import time
 import uuid
@@ -118,8 +119,12 @@ def test_huge_project_names_with_an_upload_only_token(index: Index) -> None:
     assert {r.status for r in answers} == {403}
     assert answers[0].reason.startswith("Invalid API Token: invalid project name 'bbbbbbbb")
     assert len(answers[0].reason) <= 400
-    assert after.lines == before.lines  # refused before the store was asked
+    # Refused once the token is known genuine: recorded under it, folded, without the name.
+    assert after.lines - before.lines <= 1
     assert after.bytes - before.bytes <= BURST_BYTES
+    token_id = index.admin.token_id(token)
+    (line,) = [e for e in audit_lines(index) if (e["event"], e["token_id"]) == ("denied", token_id)]
+    assert (line["reason"], line["count"]) == ("invalid project name (250000 characters)", 20)
     # Positive control: the same token is refused, and recorded, for a real name.
     assert get(index, "/simple/dl-proj/", token).reason == (
         "Invalid API Token: not valid for action 'download'"
@@ -137,10 +142,8 @@ def test_huge_and_ever_new_names_with_an_expired_token(index: Index) -> None:
     after = measure(index)
     report("expired token, huge and new 200-character names", before, after, len(requests))
     assert {r.status for r in answers} == {403}
-    # A name that cannot be a project's is refused before the token's expiry is looked at.
-    invalid = "Invalid API Token: invalid project name 'bbbb"
-    assert {kind_of(r.reason) for r in answers[:20]} == {invalid}
-    assert {r.reason.split(" at ")[0] for r in answers[20:]} == {"Invalid API Token: token expired"}
+    # The token's own state comes before what the URL names, whatever it names.
+    assert {r.reason.split(" at ")[0] for r in answers} == {"Invalid API Token: token expired"}
     assert after.lines - before.lines <= 1
     assert after.bytes - before.bytes <= BURST_BYTES
 
@@ -202,13 +205,79 @@ def test_the_whole_abuse_twice_stays_bounded(index: Index) -> None:
         "Invalid API Token: invalid or unknown token",
         "Invalid API Token: token revoked",
     }
-    # One line per kind of refusal and token: action, expiry, forged, unknown, revoked,
-    # forged revoked.
-    assert middle.lines - start.lines <= 6
+    # One line per kind of refusal and token: invalid name, action, expiry, forged,
+    # unknown, revoked, forged revoked.
+    assert middle.lines - start.lines <= 7
     assert middle.bytes - start.bytes <= BURST_BYTES
     # The same again folds into the same lines (a page may be rewritten, never added to).
     assert end.lines == middle.lines
     assert end.bytes - middle.bytes <= 4096
+
+
+def test_invalid_names_are_refused_after_the_token_and_recorded_under_it(index: Index) -> None:
+    """Red team round 2, H5: a GET naming an invalid project was refused before the token
+    was looked up, so a forged, revoked or expired token left no trace, and an expired one
+    read "invalid project name". Now: format, lookup and signature first; the refusal is
+    the token's (forged, revoked, expired) or, for a genuine current one, the name's;
+    recorded folded under the token, with the name's length, never the name."""
+    genuine = index.admin.mint("dora")
+    expired = expired_token(index)
+    revoked = index.admin.mint("dora")
+    index.admin("token", "revoke", index.admin.token_id(revoked))
+    live_id = index.admin.token_id(genuine)
+    tokens = {
+        "genuine": genuine,
+        "expired": expired,
+        "revoked": revoked,
+        "forged": forged(live_id),
+        "unknown": forged(str(uuid.uuid4())),
+    }
+    names = [HUGE, "a" * 201, "-foo", "bad%20name", "x" * 199 + "_"]
+
+    def abuse() -> list[tuple[str, str]]:
+        return [(f"/simple/{n}/", t) for _ in range(20) for n in names for t in tokens.values()]
+
+    start = measure(index)
+    first = burst(index, abuse())
+    middle = measure(index)
+    second = burst(index, abuse())
+    end = measure(index)
+    report("invalid names, every kind of token, first burst", start, middle, len(first))
+    report("invalid names, every kind of token, second burst", middle, end, len(second))
+    reasons = {
+        kind: {kind_of(r.reason) for r in first[i :: len(tokens)]} for i, kind in enumerate(tokens)
+    }
+    name_reasons = reasons.pop("genuine")
+    assert len(name_reasons) == len(names)
+    assert all(
+        r.startswith("Invalid API Token: invalid project name ") and len(r) <= 400
+        for r in name_reasons
+    )
+    assert reasons == {
+        "expired": {"Invalid API Token: token expired"},
+        "revoked": {"Invalid API Token: token revoked"},
+        "forged": {"Invalid API Token: invalid or unknown token"},
+        "unknown": {"Invalid API Token: invalid or unknown token"},
+    }
+    # One line per token and kind of refusal (the unknown id's is shared by all unknown
+    # ids), a few pages at most; the same burst again folds into the same lines.
+    assert middle.lines - start.lines <= len(tokens)
+    assert middle.bytes - start.bytes <= BURST_BYTES
+    assert end.lines == middle.lines
+    assert end.bytes - middle.bytes <= 4096
+    lines = [e for e in audit_lines(index) if e["event"] == "denied"]
+    assert not [e for e in lines if "b" * 20 in json.dumps(e) or "a" * 20 in json.dumps(e)]
+    ids = {kind: index.admin.token_id(tokens[kind]) for kind in ("expired", "revoked")}
+    seen = {kind: {e["reason"] for e in lines if e["token_id"] == ids[kind]} for kind in ids}
+    assert {r.split(" at ")[0] for r in seen["expired"]} == {"token expired"}
+    assert seen["revoked"] == {"token revoked"}
+    # The genuine token's id carries two lines: its own refusals (the name's length, the
+    # latest folded in) and those of the forgeries of it.
+    (signature, named) = sorted(e["reason"] for e in lines if e["token_id"] == live_id)
+    assert re.fullmatch(r"invalid project name \(\d+ characters\)", named), named
+    assert signature.startswith("bad signature (a forged or altered token")
+    # Positive control: the genuine token reads a real project.
+    assert get(index, "/simple/", genuine).status == 200
 
 
 # -- part 3: a forger learns nothing from the reason -------------------------------------------

@@ -59,9 +59,7 @@ def test_upload_named_for_one_project_with_file_of_another_is_refused(index: Ind
         body, ctype = upload_body(path, name)
         resp = request(index.url, "POST", "/", auth=auth, body=body, content_type=ctype)
         assert resp.status == 403, resp
-        assert resp.reason == (
-            f"Forbidden: file {path.name!r} does not belong to project {name!r}"
-        )
+        assert resp.reason == (f"Forbidden: file {path.name!r} does not belong to project {name!r}")
     assert victim.name not in index.stored()
 
     body, ctype = upload_body(own, "spoof-ok")
