@@ -37,7 +37,7 @@ bench: $(BIN)/.installed-dev
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check pypitoken_core plugins benchmarks examples
-	$(BIN)/mypy --strict pypitoken_core plugins/pypitoken_pypiserver plugins/pypitoken_devpi
+	$(BIN)/mypy --strict pypitoken_core plugins/pypitoken_pypiserver plugins/pypitoken_devpi plugins/pypitoken_web
 
 # Mutation testing (docs/mutation-testing.md): mutmut, configured in pyproject.toml, in a
 # staging directory where the devpi plugin sits at the top level, under the name it is

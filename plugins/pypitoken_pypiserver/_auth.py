@@ -201,12 +201,12 @@ class TokenAuther:
         if token is None:
             if not self._fallback(username, password):
                 return False
-            target = _request_target()
+            requested = _request_target()
             try:
-                identity = self._service().authorize_user(username, _to_context(target))
+                identity = self._service().authorize_user(username, _to_context(requested))
             except ValidationError as exc:
                 raise forbidden("Forbidden", exc) from None
-            _remember(identity, target)
+            _remember(identity, requested)
             return True
         target = target_from_url(request.method, request.path, request.url_args)
         read: list[Target] = []
