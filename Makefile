@@ -36,23 +36,28 @@ bench: $(BIN)/.installed-dev
 # `ruff format --check` covers the code trees; the tests are not held to it yet.
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check pypitoken_core plugins benchmarks examples
-	$(BIN)/mypy --strict pypitoken_core plugins/pypitoken_pypiserver plugins/pypitoken_devpi plugins/pypitoken_web
+	$(BIN)/ruff format --check pypitoken_core plugins benchmarks examples tools
+	$(BIN)/mypy --strict pypitoken_core plugins/pypitoken_pypiserver plugins/pypitoken_devpi plugins/pypitoken_web tools
 
 # Mutation testing (docs/mutation-testing.md): mutmut, configured in pyproject.toml, in a
 # staging directory where the devpi plugin sits at the top level, under the name it is
-# imported by. mutmut is installed here, not by `test`: the suite never needs it.
-# MUTANTS narrows the run to mutant names or globs ('pypitoken_core.service.*').
+# imported by. mutmut is installed here, not by `test`: the suite never needs it (pinned:
+# tools/mutation.py uses its internals). MUTANTS narrows the run to mutant names or globs
+# ('pypitoken_core.service.*'); SAMPLE=N runs a reproducible 1-in-N sample of them. PYTHONPATH
+# makes the processes tests start (the CLI's) import the mutated code too.
 MUTATION ?= .mutation
 MUTANTS  ?=
+SAMPLE   ?=
+MUTMUT    = $(abspath $(BIN))/mutmut
 mutation: $(BIN)/.installed-dev
-	$(BIN)/python -m pip install --quiet 'mutmut>=3.8,<4'
+	$(BIN)/python -m pip install --quiet 'mutmut==3.8.1'
 	rm -rf $(MUTATION)
 	mkdir -p $(MUTATION)
 	for p in pypitoken_core plugins tests pyproject.toml; do ln -s $(CURDIR)/$$p $(MUTATION)/$$p; done
 	ln -s $(CURDIR)/plugins/pypitoken_devpi $(MUTATION)/pypitoken_devpi
-	cd $(MUTATION) && $(abspath $(BIN))/mutmut run --max-children 2 $(MUTANTS)
-	cd $(MUTATION) && $(abspath $(BIN))/mutmut results
+	cd $(MUTATION) && set -f && $(if $(SAMPLE),$(abspath $(BIN))/python $(CURDIR)/tools/mutation.py sample $(SAMPLE) $(MUTANTS),printf '%s\n' $(MUTANTS)) > names.txt
+	cd $(MUTATION) && set -f && PYTHONPATH=$(abspath $(MUTATION))/mutants $(MUTMUT) run --max-children 2 $$(cat names.txt)
+	cd $(MUTATION) && set -f && $(abspath $(BIN))/python $(CURDIR)/tools/mutation.py table $(MUTANTS)
 
 clean:
 	rm -rf $(VENV) $(DATA) $(MUTATION) .pytest_cache .hypothesis
