@@ -39,7 +39,7 @@ def reading(body: bytes) -> IndexWrite | str:
 
 
 BOTH = "the body is both a form and JSON"
-MINE = IndexWrite("submit", "mine")
+MINE = IndexWrite("submit", "mine", action="submit")
 
 
 @pytest.mark.parametrize(

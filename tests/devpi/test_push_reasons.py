@@ -42,7 +42,7 @@ def test_a_refused_push_says_exactly_why(body: bytes, reason: str) -> None:
         read_index_write(pushed(body))
     assert str(refused.value) == reason
     good = read_index_write(pushed(json.dumps(GOOD).encode()))
-    assert good == IndexWrite("push", "mine", target="alice/prod")
+    assert good == IndexWrite("push", "mine", target="alice/prod", version="1.0")
 
 
 def posted(body: bytes, content_type: str) -> Request:
@@ -72,4 +72,4 @@ def test_a_refused_upload_form_says_exactly_why(
         read_index_write(posted(body, content_type))
     assert str(refused.value) == reason
     good = read_index_write(posted(b"%3Aaction=submit&name=mine", FORM))
-    assert good == IndexWrite("submit", "mine")
+    assert good == IndexWrite("submit", "mine", action="submit")
