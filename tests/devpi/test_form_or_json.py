@@ -17,6 +17,8 @@ from pypitoken_devpi._request import MAX_PUSH_BODY, IndexWrite, Unreadable, read
 from pyramid.urldispatch import Route
 from webob import Request
 
+from tests.devpi.test_request import MULTIPART, multipart
+
 FORM = "application/x-www-form-urlencoded"
 INDEX_ROUTE = Route("/{user}/{index}/", "/{user:[^+/]+}/{index:[^+/]+}/")
 SUBMIT = urlencode([(":action", "submit"), ("name", "mine")]).encode()
@@ -32,8 +34,14 @@ def form_post(body: bytes) -> Request:
 
 
 def reading(body: bytes) -> IndexWrite | str:
+    return reading_as(body, FORM)
+
+
+def reading_as(body: bytes, content_type: str) -> IndexWrite | str:
+    request = form_post(body)
+    request.content_type = content_type
     try:
-        return read_index_write(form_post(body))
+        return read_index_write(request)
     except Unreadable as exc:
         return str(exc)
 
@@ -85,3 +93,17 @@ def test_a_body_up_to_the_limit_is_parsed_to_tell() -> None:
     assert reading(pad_to(MAX_PUSH_BODY + 1, b"{x=1")) == BOTH
     # A body over the limit that does not start like JSON is a form whatever its size.
     assert reading(pad_to(MAX_PUSH_BODY + 1, b"x=1")) == MINE
+
+
+def test_a_multipart_upload_over_the_limit_is_a_form() -> None:
+    # Every multipart body starts with its boundary, "--" and then anything: a wheel is
+    # larger than MAX_PUSH_BODY, and must never count as JSON for its size.
+    wheel = b"PK" + b"\0" * MAX_PUSH_BODY
+    fields = ((":action", "file_upload"), ("name", "mine"), ("version", "1.0"))
+    for content in (b"PK", wheel):
+        body = multipart(*fields, ("content", content), files=["content"])
+        assert reading_as(body, MULTIPART) == IndexWrite(
+            "submit", "mine", version="1.0", action="file_upload", filename="content.bin"
+        )
+    # The refusal beside it: a body of the same size that starts like JSON counts as JSON.
+    assert reading(pad_to(len(wheel), b"[x=1")) == BOTH
