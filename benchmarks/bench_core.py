@@ -85,8 +85,12 @@ def floor_ops(text: str, kwargs: dict[str, object]) -> dict[str, Callable[[], ob
     key = KEY.encode()
     digest, compare, loads, dumps = hmac.digest, hmac.compare_digest, json.loads, json.dumps
     a2b, b2a = binascii.a2b_base64, binascii.b2a_base64
-    dumped = [r.dump() for r in pypitoken_core.Token.create(DOMAIN, IDENTIFIER, KEY)
-              .restrict(**kwargs).restrictions]
+    dumped = [
+        r.dump()
+        for r in pypitoken_core.Token.create(DOMAIN, IDENTIFIER, KEY)
+        .restrict(**kwargs)
+        .restrictions
+    ]
 
     def load() -> object:
         return a2b(padded.replace(b"-", b"+").replace(b"_", b"/"))
@@ -221,25 +225,33 @@ def main() -> int:
                     key = (op, n, impl)
                     best[key] = min(best.get(key, per_op), per_op)
 
-    header = (f"{'op':<22}{'restr':>6}{'ours':>10}{'pypitoken':>12}{'floor':>9}"
-              f"{'pypitoken/ours':>16}{'ours/floor':>12}")
+    header = (
+        f"{'op':<22}{'restr':>6}{'ours':>10}{'pypitoken':>12}{'floor':>9}"
+        f"{'pypitoken/ours':>16}{'ours/floor':>12}"
+    )
     print(header)
     print("-" * len(header))
     for op in OPS:
         for n in RESTRICTIONS:
             ours, theirs, floor = (best[op, n, impl] for impl in IMPLS)
-            print(f"{op:<22}{n:>6}{ours:>10.1f}{theirs:>12.1f}{floor:>9.1f}"
-                  f"{theirs / ours:>15.0f}x{ours / floor:>11.2f}x")
+            print(
+                f"{op:<22}{n:>6}{ours:>10.1f}{theirs:>12.1f}{floor:>9.1f}"
+                f"{theirs / ours:>15.0f}x{ours / floor:>11.2f}x"
+            )
 
     ours, theirs, floor = (best["load+check", 4, impl] for impl in IMPLS)
     speedup, overhead = theirs / ours, ours / floor
     verdict = "MET" if speedup >= 100 and overhead <= 2 else "MISSED"
     print("\nload average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    print(f"target, 4-restriction load+check: >= 100x pypitoken and <= 2x floor: "
-          f"{speedup:.0f}x and {overhead:.2f}x -> {verdict}")
+    print(
+        f"target, 4-restriction load+check: >= 100x pypitoken and <= 2x floor: "
+        f"{speedup:.0f}x and {overhead:.2f}x -> {verdict}"
+    )
     ours_huge, theirs_huge = oversized(args.repeat)
-    print(f"refusing a 10 MB token (Token.load): ours {ours_huge:.2f} µs, pypitoken "
-          f"{theirs_huge:.0f} µs, pypitoken/ours {theirs_huge / ours_huge:.0f}x")
+    print(
+        f"refusing a 10 MB token (Token.load): ours {ours_huge:.2f} µs, pypitoken "
+        f"{theirs_huge:.0f} µs, pypitoken/ours {theirs_huge / ours_huge:.0f}x"
+    )
     return 0
 
 

@@ -59,9 +59,15 @@ KINDS = ("password", "pypitoken", "devpi-tokens")
 FAST_ARGON2 = ["--argon2-memory-cost", "8", "--argon2-parallelism", "1", "--argon2-time-cost", "1"]
 
 
-def _http(url: str, method: str = "GET", *, data: object = None, body: bytes | None = None,
-          headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None
-          ) -> tuple[int, dict]:
+def _http(
+    url: str,
+    method: str = "GET",
+    *,
+    data: object = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> tuple[int, dict]:
     hdrs = {"Accept": "application/json", **(headers or {})}
     if auth:
         hdrs["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
@@ -83,13 +89,24 @@ def _http(url: str, method: str = "GET", *, data: object = None, body: bytes | N
 def _upload_body(dist: Path) -> tuple[bytes, str]:
     name, version = dist.name.split("-")[:2]
     boundary = secrets.token_hex(16)
-    fields = {":action": "file_upload", "name": name, "version": version,
-              "protocol_version": "1", "metadata_version": "2.1", "filetype": "bdist_wheel"}
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-                 f'filename="{dist.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                 .encode() + dist.read_bytes() + b"\r\n")
+    fields = {
+        ":action": "file_upload",
+        "name": name,
+        "version": version,
+        "protocol_version": "1",
+        "metadata_version": "2.1",
+        "filetype": "bdist_wheel",
+    }
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
+        f'filename="{dist.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+        + dist.read_bytes()
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -107,9 +124,18 @@ class Bench:
     @contextlib.contextmanager
     def server(self) -> Iterator[Server]:
         port = free_port()
-        argv = [str(BIN / "devpi-server"), "--serverdir", str(self.serverdir),
-                "--host", "127.0.0.1", "--port", str(port), "--secretfile", str(self.secret),
-                *self.argon2]
+        argv = [
+            str(BIN / "devpi-server"),
+            "--serverdir",
+            str(self.serverdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--secretfile",
+            str(self.secret),
+            *self.argon2,
+        ]
         url = f"http://127.0.0.1:{port}"
         log = self.work / f"server-{port}.log"
         with run_server(argv, ready_url=f"{url}/+api", base_url=url, log=log, timeout=180) as srv:
@@ -119,22 +145,36 @@ class Bench:
         self.secret.parent.mkdir(mode=0o700)
         self.secret.write_bytes(base64.b64encode(secrets.token_bytes(32)))
         self.secret.chmod(0o600)
-        subprocess.run([str(BIN / "devpi-init"), "--serverdir", str(self.serverdir),
-                        "--no-root-pypi", "--root-passwd", "rootpw"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(BIN / "devpi-init"),
+                "--serverdir",
+                str(self.serverdir),
+                "--no-root-pypi",
+                "--root-passwd",
+                "rootpw",
+            ],
+            check=True,
+            capture_output=True,
+        )
         with self.server() as srv:
             alice = ("alice", PASSWORD)
             assert _http(f"{srv.url}/alice", "PUT", data={"password": PASSWORD})[0] == 201
-            status, _ = _http(f"{srv.url}/alice/dev", "PUT", auth=alice,
-                              data={"bases": [], "volatile": True})
+            status, _ = _http(
+                f"{srv.url}/alice/dev", "PUT", auth=alice, data={"bases": [], "volatile": True}
+            )
             assert status == 200
             scope = {"indexes": ["alice/dev"]}
             status, ours = _http(f"{srv.url}/alice/+api-tokens", "POST", auth=alice, data=scope)
             assert status == 201, ours
-            theirs_scope = {**scope, "expires": int(time.time()) + 86400,
-                            "allowed": ["upload", "pkg_read"]}
-            status, theirs = _http(f"{srv.url}/alice/+token-create", "POST", auth=alice,
-                                   data=theirs_scope)
+            theirs_scope = {
+                **scope,
+                "expires": int(time.time()) + 86400,
+                "allowed": ["upload", "pkg_read"],
+            }
+            status, theirs = _http(
+                f"{srv.url}/alice/+token-create", "POST", auth=alice, data=theirs_scope
+            )
             assert status == 200, theirs
         self.creds = {
             "password": alice,
@@ -148,8 +188,13 @@ class Bench:
         dist = make_wheel(self.work / "dists", f"benchpkg{next(self.versions)}", "1.0")
         body, content_type = _upload_body(dist)
         started = time.perf_counter()
-        status, _ = _http(f"{srv.url}/alice/dev/", "POST", body=body, auth=self.creds[kind],
-                          headers={"Content-Type": content_type, "Accept": "*/*"})
+        status, _ = _http(
+            f"{srv.url}/alice/dev/",
+            "POST",
+            body=body,
+            auth=self.creds[kind],
+            headers={"Content-Type": content_type, "Accept": "*/*"},
+        )
         elapsed = time.perf_counter() - started
         if status != 200:
             raise RuntimeError(f"{kind} upload answered {status}")
@@ -185,24 +230,43 @@ def _version(dist: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=30,
-                        help="steady-state rounds (each uploads once per credential)")
-    parser.add_argument("--restarts", type=int, default=3,
-                        help="server starts per credential for the first-use median")
-    parser.add_argument("--devpi-argon2", action="store_true",
-                        help="keep devpi-server's default argon2 parameters (slow starts)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=30,
+        help="steady-state rounds (each uploads once per credential)",
+    )
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=3,
+        help="server starts per credential for the first-use median",
+    )
+    parser.add_argument(
+        "--devpi-argon2",
+        action="store_true",
+        help="keep devpi-server's default argon2 parameters (slow starts)",
+    )
     args = parser.parse_args()
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
-          f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
-    print("versions: " + ", ".join(
-        f"{d} {_version(d)}" for d in ("devpi-server", "devpi-tokens", "pypitoken-core")))
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+    print(
+        "versions: "
+        + ", ".join(
+            f"{d} {_version(d)}" for d in ("devpi-server", "devpi-tokens", "pypitoken-core")
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="bench-devpi-") as tmp:
         bench = Bench(Path(tmp), args.devpi_argon2)
         bench.setup()
         first = bench.first_use(args.restarts)
         steady = bench.steady(args.rounds)
-    print(f"\nupload latency, ms (first use after a restart: median of {args.restarts}; "
-          f"steady state: median of {args.rounds})")
+    print(
+        f"\nupload latency, ms (first use after a restart: median of {args.restarts}; "
+        f"steady state: median of {args.rounds})"
+    )
     print(f"{'credential':<14}{'first use':>12}{'steady':>10}")
     for kind in KINDS:
         print(f"{kind:<14}{first[kind] * 1000:>12.1f}{steady[kind] * 1000:>10.1f}")
@@ -211,11 +275,15 @@ def main() -> int:
     print(f"\nfirst use: devpi-tokens / pypitoken = {first_ratio:.1f}x (target >= 10x)")
     print(f"steady:    pypitoken / password     = {steady_ratio:.2f} (target <= 1.0)")
     # No per-token key stretching: a token's first use costs what any later one does.
-    print(f"first use / steady: pypitoken {first['pypitoken'] / steady['pypitoken']:.2f}, "
-          f"devpi-tokens {first['devpi-tokens'] / steady['devpi-tokens']:.2f}")
+    print(
+        f"first use / steady: pypitoken {first['pypitoken'] / steady['pypitoken']:.2f}, "
+        f"devpi-tokens {first['devpi-tokens'] / steady['devpi-tokens']:.2f}"
+    )
     met = first_ratio >= 10 and steady_ratio <= 1.0
-    print(f"target {'met' if met else 'NOT met'}: first use {first_ratio:.1f}x faster than "
-          f"devpi-tokens, steady state {steady_ratio:.2f}x password")
+    print(
+        f"target {'met' if met else 'NOT met'}: first use {first_ratio:.1f}x faster than "
+        f"devpi-tokens, steady state {steady_ratio:.2f}x password"
+    )
     return 0
 
 

@@ -44,8 +44,16 @@ from tests.e2e.pypiserver import client  # noqa: E402
 BIN = Path(sys.executable).parent
 PROJECT = "bench-pkg"
 AUTHERS = ("token", "trivial", "apr1", "bcrypt")
-COMMON = ["-i", "127.0.0.1", "-a", "update,list,download", "--disable-fallback", "-o",
-          "--log-stream", "none"]
+COMMON = [
+    "-i",
+    "127.0.0.1",
+    "-a",
+    "update,list,download",
+    "--disable-fallback",
+    "-o",
+    "--log-stream",
+    "none",
+]
 
 
 def serve_trivial(argv: list[str]) -> None:
@@ -53,7 +61,7 @@ def serve_trivial(argv: list[str]) -> None:
     from pypiserver.__main__ import main
     from pypiserver.config import RunConfig
 
-    RunConfig.get_auther = lambda self, passed: (lambda username, password: True)
+    RunConfig.get_auther = lambda self, passed: lambda username, password: True
     main(argv)
 
 
@@ -111,8 +119,15 @@ def _client(job: tuple[str, str, str, bytes | None, str | None, int, float]) -> 
         for _ in range(count):
             if time.time() > deadline:
                 break
-            resp = client.request(url, method, "/" if body else f"/simple/{PROJECT}/",
-                                  auth=auth, body=body, content_type=content_type, conn=conn)
+            resp = client.request(
+                url,
+                method,
+                "/" if body else f"/simple/{PROJECT}/",
+                auth=auth,
+                body=body,
+                content_type=content_type,
+                conn=conn,
+            )
             if resp.status == 200:
                 ok += 1
             else:
@@ -128,8 +143,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(pool, server: Server, auth: str, body: bytes | None, content_type: str | None,
-            requests: int, clients: int, cap: float) -> tuple[float, float]:
+def measure(
+    pool,
+    server: Server,
+    auth: str,
+    body: bytes | None,
+    content_type: str | None,
+    requests: int,
+    clients: int,
+    cap: float,
+) -> tuple[float, float]:
     """Requests per second, and server CPU microseconds per request."""
     url = server.url
     method = "POST" if body else "GET"
@@ -138,8 +161,9 @@ def measure(pool, server: Server, auth: str, body: bytes | None, content_type: s
     per_client = requests // clients
     cpu_before = cpu_seconds(server.pid)
     start_time = time.perf_counter()
-    results = pool.map(_client, [(url, method, auth, body, content_type, per_client, deadline)]
-                       * clients)
+    results = pool.map(
+        _client, [(url, method, auth, body, content_type, per_client, deadline)] * clients
+    )
     elapsed = time.perf_counter() - start_time
     cpu = cpu_seconds(server.pid) - cpu_before
     ok = sum(r[0] for r in results)
@@ -186,11 +210,18 @@ def main() -> None:
             servers = {k: stack.enter_context(start(k, work, wheel, db)) for k in AUTHERS}
             for round_ in range(opts.rounds):
                 # Rotate the order so that no auther always runs first (or last) in a round.
-                order = AUTHERS[round_ % len(AUTHERS):] + AUTHERS[:round_ % len(AUTHERS)]
+                order = AUTHERS[round_ % len(AUTHERS) :] + AUTHERS[: round_ % len(AUTHERS)]
                 for label in labels:
                     for kind in order:
-                        rate, cost = measure(pool, servers[kind], auth[kind], *payloads[label],
-                                             opts.requests, opts.clients, opts.cap)
+                        rate, cost = measure(
+                            pool,
+                            servers[kind],
+                            auth[kind],
+                            *payloads[label],
+                            opts.requests,
+                            opts.clients,
+                            opts.cap,
+                        )
                         rates[kind, label].append(rate)
                         costs[kind, label].append(cost)
 
@@ -204,12 +235,16 @@ def main() -> None:
         pairs = zip(costs["token", label], costs[kind, label], strict=True)
         return statistics.median(o / t for t, o in pairs)
 
-    print(f"pypiserver {version('pypiserver')}, waitress {version('waitress')}, "
-          f"Python {platform.python_version()}, {platform.machine()} x{os.cpu_count()}, "
-          f"{opts.clients} keep-alive clients, {opts.rounds} rounds x {opts.requests} requests "
-          "(medians)")
-    print(f"{'auther':<9}{'GET /simple/<p>/ req/s':>23}{'server CPU us/req':>19}"
-          f"{'upload req/s':>14}{'server CPU us/req':>19}")
+    print(
+        f"pypiserver {version('pypiserver')}, waitress {version('waitress')}, "
+        f"Python {platform.python_version()}, {platform.machine()} x{os.cpu_count()}, "
+        f"{opts.clients} keep-alive clients, {opts.rounds} rounds x {opts.requests} requests "
+        "(medians)"
+    )
+    print(
+        f"{'auther':<9}{'GET /simple/<p>/ req/s':>23}{'server CPU us/req':>19}"
+        f"{'upload req/s':>14}{'server CPU us/req':>19}"
+    )
     for kind in AUTHERS:
         row = [statistics.median(d[kind, lb]) for lb in labels for d in (rates, costs)]
         print(f"{kind:<9}{row[0]:>23.0f}{row[1]:>19.0f}{row[2]:>14.0f}{row[3]:>19.0f}")
@@ -221,6 +256,7 @@ def main() -> None:
         print(f"{label} by server CPU/request: {cpu_ratios}")
     ok = all(ratio("trivial", lb) >= 0.9 and ratio("apr1", lb) > 1 for lb in labels)
     print("target (token >= 0.90 x trivial and > apr1):", "met" if ok else "NOT met")
+
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):

@@ -84,7 +84,7 @@ def includeme(config: Any) -> None:
     config.add_view(audit_events, route_name="pypitoken-audit", request_method="GET")
 
 
-class _UserContext(RootFactory):  # type: ignore[misc]
+class _UserContext(RootFactory):
     """devpi's root ACL as it applies to ``username``'s records (None: no user's)."""
 
     def __init__(self, request: Any, username: str | None) -> None:

@@ -220,13 +220,13 @@ class TokenAuther:
             if not self._fallback(username, password):
                 _log_refusal(username, None, None, "wrong password")
                 raise forbidden("", wrong_password(username))
-            target = _request_target()
+            requested = _request_target()
             try:
-                identity = self._service().authorize_user(username, _to_context(target))
+                identity = self._service().authorize_user(username, _to_context(requested))
             except ValidationError as exc:
-                _log_refusal(username, None, target, exc)
+                _log_refusal(username, None, requested, exc)
                 raise forbidden("Forbidden", exc) from None
-            _remember(identity, target)
+            _remember(identity, requested)
             return True
         target = target_from_url(request.method, request.path, request.url_args)
         read: list[Target] = []

@@ -167,7 +167,7 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
         app = install_routes(original_routes(app, config), config)
         return with_token_pages(app, config, settings)
 
-    RunConfig.get_auther = get_auther  # type: ignore[method-assign]
+    RunConfig.get_auther = get_auther
     pypiserver.setup_routes_from_config = setup_routes
     original_waitress = bottle.WaitressServer.run
     if settings.trust_proxy_headers:
@@ -175,7 +175,7 @@ def _token_auther(settings: TokenSettings) -> Iterator[None]:
     try:
         yield
     finally:
-        RunConfig.get_auther = original  # type: ignore[method-assign]
+        RunConfig.get_auther = original
         pypiserver.setup_routes_from_config = original_routes
         bottle.WaitressServer.run = original_waitress
 

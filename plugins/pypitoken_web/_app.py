@@ -436,25 +436,30 @@ def _token_form(
 
 def create_token(page: Page, app: TokenPages, match: re.Match[str]) -> Response:
     request = page.request
+    description, scope = request.field("description").strip(), request.field("scope") or "all"
+    picked, projects_text = request.fields("project"), request.field("projects_text")
+    picked_indexes, actions = request.fields("index"), request.fields("action")
+    expires_choice, expires_date = request.field("expires"), request.field("expires_date")
+    # The form as sent, shown again with a refusal.
     form = {
-        "description": request.field("description").strip(),
-        "scope": request.field("scope") or "all",
-        "projects": request.fields("project"),
-        "projects_text": request.field("projects_text"),
-        "indexes": request.fields("index"),
-        "actions": request.fields("action"),
-        "expires": request.field("expires"),
-        "expires_date": request.field("expires_date"),
+        "description": description,
+        "scope": scope,
+        "projects": picked,
+        "projects_text": projects_text,
+        "indexes": picked_indexes,
+        "actions": actions,
+        "expires": expires_choice,
+        "expires_date": expires_date,
     }
-    body: dict[str, Any] = {"description": form["description"], "actions": form["actions"]}
-    if form["scope"] == "projects":
-        projects = list(form["projects"]) + [p for p in _SPLIT.split(form["projects_text"]) if p]
+    body: dict[str, Any] = {"description": description, "actions": actions}
+    if scope == "projects":
+        projects = picked + [p for p in _SPLIT.split(projects_text) if p]
         if not projects:
             return _token_form(page, app, 400, "Pick at least one project, or all projects.", form)
         body["projects"] = projects
-    if form["indexes"]:
-        body["indexes"] = form["indexes"]
-    expires = _form_expiry(form["expires"], form["expires_date"])
+    if picked_indexes:
+        body["indexes"] = picked_indexes
+    expires = _form_expiry(expires_choice, expires_date)
     if isinstance(expires, str) and expires.startswith("!"):
         return _token_form(page, app, 400, expires[1:], form)
     if expires is not None:

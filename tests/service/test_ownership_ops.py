@@ -183,6 +183,27 @@ def test_a_user_owning_nothing_alone_is_removed_at_once(service: TokenService) -
     assert roles(service) == [("alice", "Owner")]
 
 
+def test_a_sole_owner_of_one_project_is_told_its_name(service: TokenService) -> None:
+    with pytest.raises(
+        ValidationError,
+        match=r"^user alice is the only owner of project 'foo': name the user who takes them",
+    ):
+        service.remove_user("alice")
+    service.remove_user("alice", transfer_to="bob")
+    assert roles(service) == [("bob", "Owner")]
+
+
+def test_transfer_to_is_asked_only_when_there_is_something_to_transfer(
+    service: TokenService,
+) -> None:
+    # bob owns nothing alone: whom his projects would go to is not a question, so even
+    # himself is no refusal (alice, who owns foo alone, is refused that: the test below).
+    service.add_maintainer("foo", "bob")
+    service.remove_user("bob", transfer_to="bob")
+    assert service.store.get_user("bob") is None
+    assert roles(service) == [("alice", "Owner")]
+
+
 def test_transfer_to_must_be_someone_else_who_exists(service: TokenService) -> None:
     with pytest.raises(NotFound, match=r"^unknown user 'nobody'$"):
         service.remove_user("alice", transfer_to="nobody")
