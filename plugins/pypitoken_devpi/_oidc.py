@@ -115,7 +115,7 @@ def _upload_hashes(request: Any) -> dict[str, str]:
     serial = xom.keyfs.tx.at_serial
     cached = request.registry.get(_HASHES_KEY)
     if cached is not None and cached[0] == serial:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     paths = []
     for user in xom.model.get_userlist():
         for name, ixconfig in (user.get().get("indexes") or {}).items():
