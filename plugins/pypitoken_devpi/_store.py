@@ -710,7 +710,7 @@ class KeyfsStore:
 
     def _kept_trail(self) -> TokenStore:
         if self._trail is None:
-            raise StoreError("this devpi keyfs store keeps no audit trail: see devpi's log")
+            raise StoreError("this devpi keyfs store was opened without an audit trail to read")
         return self._trail
 
     def get_setting(self, key: str) -> str | None:

@@ -243,7 +243,7 @@ def test_without_a_trail_events_are_only_logged() -> None:
     store = KeyfsStore(xom=None)
     store.add_event(AuditEvent(1000, "minted", "t1", "alice", None, None, ""))
     for call in (store.list_events, lambda: store.prune_events(keep=1)):
-        with pytest.raises(StoreError, match=r"keeps no audit trail: see devpi's log$"):
+        with pytest.raises(StoreError, match=r"was opened without an audit trail to read$"):
             call()
 
 

@@ -1,6 +1,8 @@
-"""A TokenService over devpi's keyfs store: token records only, no trail, no projects.
+"""A TokenService over devpi's keyfs store opened without its trail file: no trail to read,
+no projects.
 
-devpi keeps the users, the projects and the log; the service then refuses, with a reason
+devpi keeps the users and the projects (the plugin opens the store with the trail file in
+devpi's server directory); the service then refuses, with a reason
 that names the store, what only a store with a directory or a trail can answer. The same
 calls on a store that keeps everything are the positive controls.
 """
@@ -21,7 +23,9 @@ SECRET = b"s" * 32
 
 def test_it_has_no_audit_trail_to_read(xom: Any) -> None:
     service = TokenService(KeyfsStore(xom), SECRET, ownership="external")
-    with pytest.raises(StoreError, match=r"^devpi-keyfs.* keeps no audit trail to read back$"):
+    with pytest.raises(
+        StoreError, match=r"^this devpi keyfs store was opened without an audit trail to read$"
+    ):
         service.list_events()
     full = TokenService(open_store("memory://"), SECRET, ownership="external")
     assert full.list_events() == []
