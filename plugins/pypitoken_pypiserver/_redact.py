@@ -37,12 +37,15 @@ MASK = "<redacted>"
 _AUTH_VALUE = re.compile(r"(?i)\b(basic|bearer|token|macaroon)(\s+)[A-Za-z0-9+/=._~-]{4,}")
 # A raw token: "<prefix>-" and a base64url macaroon v2 (first byte 0x02, so "Ag").
 _RAW_TOKEN = re.compile(r"\b[A-Za-z0-9]+-Ag[A-Za-z0-9_-]{16,}")
+# A JWT (a CI job's OIDC token, sent to the trusted-publishing exchange): base64url of a
+# JSON header, so "eyJ", then payload and signature after dots.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with Authorization values and raw tokens replaced by a mask."""
+    """Return ``text`` with Authorization values, raw tokens and JWTs replaced by a mask."""
     text = _AUTH_VALUE.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
-    return _RAW_TOKEN.sub(MASK, text)
+    return _JWT.sub(MASK, _RAW_TOKEN.sub(MASK, text))
 
 
 class RedactingFilter(logging.Filter):

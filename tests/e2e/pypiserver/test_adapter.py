@@ -152,6 +152,14 @@ def test_redact_masks_authorization_values_and_raw_tokens() -> None:
     assert redact("pypi-server stored foo-1.0.tar.gz") == "pypi-server stored foo-1.0.tar.gz"
 
 
+def test_redact_masks_an_oidc_token() -> None:
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL3gifQ.c2lnbmF0dXJl"
+    assert redact(f"KeyError: {{'token': '{jwt}'}}") == f"KeyError: {{'token': '{MASK}'}}"
+    assert redact(f"an unsigned {jwt[:-12]}") == f"an unsigned {MASK}"
+    # Dotted names that are not JWTs stay readable.
+    assert redact("eyJ.b.c and foo.bar.baz-1.0") == "eyJ.b.c and foo.bar.baz-1.0"
+
+
 def record(msg: str, args: Any, exc_info: Any = None) -> logging.LogRecord:
     return logging.LogRecord("pypiserver._app", logging.INFO, __file__, 1, msg, args, exc_info)
 
