@@ -573,11 +573,9 @@ class SQLStore:
         project = Project(new_id(), name, now())
         sql = self._sql
         with self._tx() as conn:
-            if not conn.execute(sql.user_lock_share, (owner_id,)).fetchall():
-                raise NotFound(f"no user with id {owner_id!r}")
             params = (project.id, name, project.created)
-            if conn.execute(sql.insert_project, params).rowcount != 1:
-                raise AlreadyExists(f"project {name!r} already exists")
+            duplicate = f"project {name!r} already exists"
+            self._insert_for_user(conn, owner_id, sql.insert_project, params, duplicate)
             conn.execute(sql.upsert_role, (project.id, owner_id, "Owner"))
         return project
 
@@ -599,6 +597,16 @@ class SQLStore:
 
     def list_projects(self) -> list[Project]:
         return sorted((Project(*r) for r in self._read(self._sql.projects, ())), key=_by_name)
+
+    def _insert_for_user(
+        self, conn: Connection, user_id: str, insert: str, params: Sequence[Any], duplicate: str
+    ) -> None:
+        """Insert a row that belongs to ``user_id`` while holding the user's row, so that a
+        concurrent removal of the user waits for it (or it finds no user)."""
+        if not conn.execute(self._sql.user_lock_share, (user_id,)).fetchall():
+            raise NotFound(f"no user with id {user_id!r}")
+        if conn.execute(insert, params).rowcount != 1:
+            raise AlreadyExists(duplicate)
 
     def _lock_project_and_user(self, conn: Connection, project_id: str, user_id: str) -> None:
         if has_nul(project_id, user_id):
@@ -665,10 +673,8 @@ class SQLStore:
         event_row = None if event is None else event_params(clean_event(event))
         sql = self._sql
         with self._tx() as conn:
-            if not conn.execute(sql.user_lock_share, (record.user_id,)).fetchall():
-                raise NotFound(f"no user with id {record.user_id!r}")
-            if conn.execute(sql.insert_token, params).rowcount != 1:
-                raise AlreadyExists(f"a token with id {record.id!r} already exists")
+            duplicate = f"a token with id {record.id!r} already exists"
+            self._insert_for_user(conn, record.user_id, sql.insert_token, params, duplicate)
             if event_row is not None:
                 conn.execute(sql.insert_event, event_row)
 
@@ -714,10 +720,8 @@ class SQLStore:
         event_row = None if event is None else event_params(clean_event(event))
         sql = self._sql
         with self._tx() as conn:
-            if not conn.execute(sql.user_lock_share, (record.added_by,)).fetchall():
-                raise NotFound(f"no user with id {record.added_by!r}")
-            if conn.execute(sql.insert_publisher, params).rowcount != 1:
-                raise AlreadyExists(f"a publisher with id {record.id!r} already exists")
+            duplicate = f"a publisher with id {record.id!r} already exists"
+            self._insert_for_user(conn, record.added_by, sql.insert_publisher, params, duplicate)
             if event_row is not None:
                 conn.execute(sql.insert_event, event_row)
 
