@@ -500,23 +500,36 @@ class SQLStore:
 
         ``sql`` reads the two counters, then the columns ``build`` takes, in one row.
         """
+        marker = self._commit_marker()  # before any read: see _counted
         kept = self._cache.get(key)
-        if kept is not None and still_valid(kept[0], kept[1] is None, self._counters()):
+        if kept is not None and still_valid(kept[0], kept[1] is None, self._counters(marker)):
             value: T | None = kept[1]
             return value
         rows = self._read(sql, params)
         if not rows:  # a key that no stored value can hold (PostgreSQL and NUL)
             return None
         changed, added, *row = rows[0]
+        self._counted(marker, (changed, added))
         value = build(row)
         self._cache.put(key, (changed, added), value)
         return value
 
-    def _counters(self) -> Counters:
+    def _commit_marker(self) -> object:
+        """Something that changes whenever any transaction commits, read without a query;
+        None where the backend has no such thing (then every check is a query)."""
+        return None
+
+    def _counters(self, marker: object = None) -> Counters:
         """The change counters now: one single-row read (a few µs on SQLite, one round trip
-        on PostgreSQL), which sees every commit made before it, in any process."""
+        on PostgreSQL), which sees every commit made before it, in any process.
+        ``marker`` was taken just before (see :meth:`_counted`)."""
         changed, added = self._read(self._sql.counters, ())[0]
+        self._counted(marker, (changed, added))
         return changed, added
+
+    def _counted(self, marker: object, counters: Counters) -> None:
+        """The counters were ``counters`` in a read that began after ``marker`` was taken:
+        a backend whose marker is unchanged later may answer them without a query."""
 
     def _tx(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError

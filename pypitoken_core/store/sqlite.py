@@ -10,15 +10,20 @@ within the last commit), which is the trade every embedded WAL user makes.
 
 from __future__ import annotations
 
+import mmap
+import os
 import sqlite3
+import sys
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import AlreadyExists, NotFound, StoreError
-from ._cache import ReadCache
+from ._cache import Counters, ReadCache
 from ._connections import ThreadConnections
 from ._sql import SQLStore, Statements, iter_statements
 
@@ -30,6 +35,10 @@ BUSY_TIMEOUT_MS = 10_000
 
 #: Pause between two attempts to switch a new file to WAL (see :func:`_enable_wal`).
 _WAL_RETRY_SECONDS = 0.01
+
+#: The wal-index header (:class:`_CommitWatch`): one copy's size, and the format version.
+_WAL_HEADER_BYTES = 48
+_WAL_INDEX_VERSION = 3007000
 
 _STATEMENTS = Statements()
 
@@ -218,6 +227,115 @@ def _enable_wal(conn: sqlite3.Connection) -> str:
         time.sleep(_WAL_RETRY_SECONDS)
 
 
+class _CommitWatch:
+    """Whether any transaction has committed since a moment, told by SQLite's shared memory.
+
+    Readers of a WAL database learn whether anything was committed since they last looked
+    by comparing the wal-index header with the copy they kept: every commit rewrites it
+    (a counter in it grows with each transaction), and SQLite itself trusts "same header,
+    same database". This reads that header from the ``-shm`` file, mapped read-only: a
+    memory comparison instead of a query, so the hot path of an unchanged store makes no
+    call into SQLite (each costs a GIL hand-off in a threaded server).
+
+    The layout is SQLite's documented wal-index header
+    (https://www.sqlite.org/walformat.html): two 48-byte copies, the first field the
+    format version, which every SQLite since 3.7.0 shares because processes of different
+    versions share the file; another version disables the watch. A writer writes the
+    second copy, then the first: copies that differ are a write in progress, and answer
+    None (ask the database).
+
+    The mapping stays valid because SQLite truncates or deletes the file only when no
+    connection has it open, and the store keeps one open (``keeper``) for as long as the
+    watch lives; :class:`_Files` says when the mapping's descriptor may be closed.
+    """
+
+    __slots__ = ("_keeper", "_map")
+
+    def __init__(self, mapped: mmap.mmap, keeper: sqlite3.Connection) -> None:
+        self._map = mapped
+        self._keeper = keeper
+
+    def marker(self) -> bytes | None:
+        """The header as it is now, or None when it cannot be read whole."""
+        mapped = self._map
+        first = mapped[:_WAL_HEADER_BYTES]
+        if first != mapped[_WAL_HEADER_BYTES : 2 * _WAL_HEADER_BYTES]:
+            return None
+        if int.from_bytes(first[:4], sys.byteorder) != _WAL_INDEX_VERSION:
+            return None
+        return first
+
+    def close(self) -> None:
+        with suppress(sqlite3.Error):
+            self._keeper.close()
+
+
+class _Files:
+    """The database files this process has stores open on, and their mapped ``-shm``.
+
+    Closing any descriptor of a file drops every POSIX lock the process holds on it,
+    SQLite's included (fcntl semantics): another process could then take the ``-shm``
+    file for new and truncate it, under the mapping and under SQLite. So a mapping and
+    its descriptor are closed only when the last store of the database in this process
+    has closed, and with it every connection SQLite had (a process that also opens the
+    file with sqlite3 directly must close those connections first).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # database (device, inode) -> [stores open, (descriptor, mapping) or None]
+        self._open: dict[tuple[int, int], list[Any]] = {}
+
+    def opened(self, database: Path) -> tuple[int, int]:
+        """A store of ``database`` opened; its key for :meth:`closed` and :meth:`mapping`."""
+        info = os.stat(database)
+        key = (info.st_dev, info.st_ino)
+        with self._lock:
+            self._open.setdefault(key, [0, None])[0] += 1
+        return key
+
+    def mapping(self, key: tuple[int, int], shm: Path) -> mmap.mmap:
+        """The read-only mapping of the wal-index header of ``shm``, shared by the stores of
+        one database. Raises OSError if there is none yet (no file, or no header)."""
+        with self._lock:
+            entry = self._open[key]
+            if entry[1] is None:
+                fd = os.open(shm, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                try:
+                    if os.fstat(fd).st_size < 2 * _WAL_HEADER_BYTES:
+                        raise OSError(f"{shm} holds no wal-index header yet")
+                    mapped = mmap.mmap(fd, 2 * _WAL_HEADER_BYTES, access=mmap.ACCESS_READ)
+                except BaseException:
+                    entry[1] = (fd, None)  # closed with the last store, like a mapping
+                    raise
+                entry[1] = (fd, mapped)
+            _fd, mapped = entry[1]
+            if mapped is None:
+                raise OSError(f"{shm} could not be mapped")
+            return mapped  # type: ignore[no-any-return]
+
+    def closed(self, key: tuple[int, int]) -> None:
+        """A store opened with :meth:`opened` closed every connection it had."""
+        with self._lock:
+            entry = self._open.get(key)
+            if entry is None:
+                return
+            entry[0] -= 1
+            if entry[0] > 0:
+                return
+            del self._open[key]
+        if entry[1] is not None:
+            fd, mapped = entry[1]
+            if mapped is not None:
+                with suppress(Exception):
+                    mapped.close()
+            with suppress(OSError):
+                os.close(fd)
+
+
+_FILES = _Files()
+
+
 class SQLiteStore(SQLStore):
     """A :class:`~pypitoken_core.store.TokenStore` in one SQLite file (see module docstring)."""
 
@@ -243,6 +361,62 @@ class SQLiteStore(SQLStore):
         except BaseException:
             self._conns.close()
             raise
+        self._closed = False
+        self._watch: _CommitWatch | None = None
+        self._watch_pending = False
+        self._seen: tuple[bytes, Counters] | None = None
+        try:
+            self._file = _FILES.opened(self._path)
+        except OSError as e:
+            self._conns.close()
+            raise StoreError(f"SQLite store {self._path}: {e.strerror}") from e
+        self._watch = self._open_watch()
+        _LIVE.add(self)
+
+    def _open_watch(self) -> _CommitWatch | None:
+        """The commit watch of this database, or None (then every check is a query)."""
+        try:
+            keeper = self._connect()
+        except StoreError:
+            return None
+        try:
+            keeper.execute(self._sql.counters).fetchall()  # opens and maps the wal-index
+            shm = self._path.with_name(self._path.name + "-shm")
+            return _CommitWatch(_FILES.mapping(self._file, shm), keeper)
+        except (OSError, ValueError, sqlite3.Error):
+            keeper.close()
+            return None
+
+    def _commit_marker(self) -> bytes | None:
+        watch = self._watch
+        if watch is None:
+            if not self._watch_pending:
+                return None
+            # First check in a forked child: open this process's own watch.
+            self._watch_pending = False
+            watch = self._watch = self._open_watch()
+            if watch is None:
+                return None
+        if self._conns.get().in_transaction:
+            return None  # this connection's own uncommitted writes are not in the header
+        return watch.marker()
+
+    def _counters(self, marker: object = None) -> Counters:
+        seen = self._seen
+        if marker is not None and seen is not None and seen[0] == marker:
+            return seen[1]  # nothing committed since the counters were read
+        return super()._counters(marker)
+
+    def _counted(self, marker: object, counters: Counters) -> None:
+        if isinstance(marker, bytes):
+            self._seen = (marker, counters)
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's keeper connection must not be used (nor closed) here, and its
+        # locks were not inherited: this process watches through a connection of its
+        # own, opened on first use (not here: a fork hook must not wait on a database).
+        self._inherited_watch, self._watch, self._seen = self._watch, None, None
+        self._watch_pending = self._inherited_watch is not None
 
     @property
     def path(self) -> Path:
@@ -338,5 +512,24 @@ class SQLiteStore(SQLStore):
         return "\n".join(str(r[0]) for r in rows)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._conns.close()
         self._cache.clear()
+        watch, self._watch, self._seen = self._watch, None, None
+        self._watch_pending = False
+        if watch is not None:
+            watch.close()
+        _FILES.closed(self._file)
+
+
+_LIVE: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for store in list(_LIVE):
+        store._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

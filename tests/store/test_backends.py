@@ -240,7 +240,7 @@ def statements_run(store: SQLiteStore, read: Any) -> list[str]:
 COUNTERS = ["SELECT changed, added FROM changes"]
 
 
-def test_sqlite_kept_reads_of_an_unchanged_store_read_only_the_counters(sqlite_url: str) -> None:
+def test_sqlite_kept_reads_of_an_unchanged_store_run_no_statement(sqlite_url: str) -> None:
     store = open_store(sqlite_url)
     assert isinstance(store, SQLiteStore)
     other = open_store(sqlite_url)
@@ -249,14 +249,16 @@ def test_sqlite_kept_reads_of_an_unchanged_store_read_only_the_counters(sqlite_u
         store.add_token(record(alice.id))
         grant = store.get_token_grant("tok-1", None)
         assert grant is not None and not grant.token.revoked
-        # Nothing that can change a decision was committed since: one single-row read.
-        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == COUNTERS
+        # Nothing was committed since: the wal-index header says so, without a query.
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == []
         assert other.revoke_token("tok-1")  # another connection, as another process
         seen: list[Any] = []
         ran = statements_run(store, lambda: seen.append(store.get_token_grant("tok-1", None)))
         assert ran[0] == COUNTERS[0] and len(ran) == 2
         assert seen[0] is not None and seen[0].token.revoked
-        # A new token changes only reads that found nothing: the grant stays kept.
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == []
+        # A new token changes only reads that found nothing: the grant stays kept (the
+        # commit is seen, so the counters are read once).
         other.add_token(record(alice.id, "tok-2"))
         assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == COUNTERS
         # ... but an id that was unknown is read again, and found.
@@ -267,9 +269,71 @@ def test_sqlite_kept_reads_of_an_unchanged_store_read_only_the_counters(sqlite_u
         other.add_event(AuditEvent(1, "denied", "tok-1", "alice", None, None, "x"))
         other.touch_token("tok-1", 1_700_000_000)
         assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == COUNTERS
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == []
     finally:
         other.close()
         store.close()
+
+
+def test_sqlite_store_without_a_commit_watch_asks_the_counters(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    assert isinstance(store, SQLiteStore)
+    try:
+        alice = store.add_user("alice")
+        store.add_token(record(alice.id))
+        assert store._watch is not None
+        store._watch.close()
+        store._watch = None  # as when the -shm file cannot be mapped
+        store.get_token_grant("tok-1", None)
+        assert statements_run(store, lambda: store.get_token_grant("tok-1", None)) == COUNTERS
+        assert store.revoke_token("tok-1")
+        grant = store.get_token_grant("tok-1", None)
+        assert grant is not None and grant.token.revoked
+    finally:
+        store.close()
+
+
+def test_sqlite_reads_inside_a_write_see_its_own_changes(sqlite_url: str) -> None:
+    """The wal-index header moves at commit: a read in a transaction that has changed
+    something must not be answered from memory on the strength of an unmoved header."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SQLiteStore)
+    try:
+        alice = store.add_user("alice")
+        store.add_token(record(alice.id))
+        store.get_token_grant("tok-1", None)
+        with pytest.raises(LookupError), store._tx() as conn:
+            conn.execute("UPDATE tokens SET revoked = 1 WHERE id = ?", ("tok-1",))
+            grant = store.get_token_grant("tok-1", None)
+            assert grant is not None and grant.token.revoked
+            raise LookupError("roll back")
+        grant = store.get_token_grant("tok-1", None)
+        assert grant is not None and not grant.token.revoked
+    finally:
+        store.close()
+
+
+def test_sqlite_closing_one_store_keeps_the_others_watch(sqlite_url: str) -> None:
+    """The shared mapping (and its descriptor, whose closing would drop SQLite's locks)
+    goes with the last store of a database, not the first."""
+    first = open_store(sqlite_url)
+    second = open_store(sqlite_url)
+    assert isinstance(second, SQLiteStore)
+    try:
+        alice = second.add_user("alice")
+        second.add_token(record(alice.id))
+        first.close()
+        second.get_token_grant("tok-1", None)
+        assert statements_run(second, lambda: second.get_token_grant("tok-1", None)) == []
+        writer = open_store(sqlite_url)
+        try:
+            assert writer.revoke_token("tok-1")
+        finally:
+            writer.close()
+        grant = second.get_token_grant("tok-1", None)
+        assert grant is not None and grant.token.revoked
+    finally:
+        second.close()
 
 
 def test_sqlite_a_forged_token_is_never_answered_from_memory(
