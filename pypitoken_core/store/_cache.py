@@ -13,7 +13,9 @@ snapshot). A later read is answered from memory when they still allow it
 (:func:`still_valid`), which a read of one row tells, instead of the joined read:
 whatever committed before the read began is seen, in every process and on every host,
 as uncached reads see it (``store.base``). The counters are asked on every read, never
-trusted for a while: no request acts on a decision older than itself. A new token can
+trusted for a while: no request acts on a decision older than itself. (On SQLite the
+wal-index header, which every commit rewrites, answers "nothing committed since the
+counters were last read" without a query: ``store.sqlite._CommitWatch``.) A new token can
 change only reads that found nothing (its id was unknown until then), so minting, which
 CI systems do all day, leaves every other kept read in place.
 
