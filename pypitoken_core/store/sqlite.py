@@ -309,6 +309,13 @@ class _Files:
         one database. Raises OSError if there is none yet (no file, or no header)."""
         with self._lock:
             entry = self._open[key]
+            if entry[1] is not None and not _same_file(entry[1][0], shm):
+                # A store of an earlier file with this inode was dropped without close()
+                # (its mapping stayed, of a -shm file since deleted): never answer for the
+                # new file with it. The old descriptor stays open (closing it could drop
+                # locks still held on that file) and is forgotten.
+                _STALE.append(entry[1])
+                entry[1] = None
             if entry[1] is None:
                 fd = os.open(shm, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
                 try:
@@ -344,6 +351,19 @@ class _Files:
 
 
 _FILES = _Files()
+
+#: Mappings of files no store can reach any more (see :meth:`_Files.mapping`).
+_STALE: list[tuple[int, mmap.mmap | None]] = []
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether descriptor ``fd`` is open on the file now at ``path``."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
 
 
 class SQLiteStore(SQLStore):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import mmap
 import os
 import socket
 import sqlite3
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 import pypitoken_core.store
+import pypitoken_core.store.sqlite as sqlite_backend
 from pypitoken_core import Context, Token
 from pypitoken_core.exceptions import StoreError, ValidationError
 from pypitoken_core.service import TokenService
@@ -365,6 +367,41 @@ def test_sqlite_a_forged_token_is_never_answered_from_memory(
 def _refused(service: TokenService, raw: str, use: Context) -> None:
     with pytest.raises(ValidationError, match=r"^invalid or unknown token$"):
         service.authenticate(raw, use)
+
+
+def test_sqlite_never_watches_through_a_mapping_of_another_file(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A store dropped without close() leaves its mapping registered under its file's
+    inode, which a new file may get: a new store must map its own -shm file."""
+    first = open_store(sqlite_url)
+    assert isinstance(first, SQLiteStore)
+    old = tmp_path / "deleted-shm"
+    old.write_bytes(bytes(96))
+    fd = os.open(old, os.O_RDONLY)
+    stale = mmap.mmap(fd, 96, access=mmap.ACCESS_READ)
+    entry = sqlite_backend._FILES._open[first._file]
+    real, entry[1] = entry[1], (fd, stale)  # as an earlier file with this inode left it
+    second = open_store(sqlite_url)
+    assert isinstance(second, SQLiteStore)
+    try:
+        assert second._watch is not None and second._watch._map is not stale
+        alice = first.add_user("alice")
+        first.add_token(record(alice.id))
+        assert second.get_token_grant("tok-1", None) is not None
+        assert statements_run(second, lambda: second.get_token_grant("tok-1", None)) == []
+        assert first.revoke_token("tok-1")
+        grant = second.get_token_grant("tok-1", None)
+        assert grant is not None and grant.token.revoked
+    finally:
+        second.close()
+        first.close()
+        sqlite_backend._STALE.remove((fd, stale))
+        stale.close()
+        os.close(fd)
+        if real is not None:  # first's own mapping, orphaned by the swap above
+            real[1].close()
+            os.close(real[0])
 
 
 # -- migrations (both SQL backends) ------------------------------------------------------
