@@ -39,7 +39,7 @@ BUSY_TIMEOUT_MS = 10_000
 #: 2 MB page cache cannot hold: mapped, they come from the OS page cache, shared by all
 #: connections and processes, without a system call each (the grant read alone, at 10^6
 #: tokens: 15.0 -> 9.8 µs, 1.9x -> 1.2x its cost at 10^3; a first-use ``authenticate`` in
-#: bench_tokens.py 1.47x -> 1.28x). Address space, not memory: only the pages read are
+#: bench_tokens.py 1.47x -> 1.21-1.28x). Address space, not memory: only the pages read are
 #: resident, and they are the OS's to evict.
 MMAP_BYTES = 2**31
 
