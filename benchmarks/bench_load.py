@@ -565,7 +565,8 @@ class Load:
                         self.target.server.url + self.target.upload_path(),
                         "-u", TOKEN_USER, "-p", held.raw, str(wheel)]  # fmt: skip
             start = time.monotonic()
-            with self._in_flight(wheel.name if name == "twine" else ""):
+            uploading = self._in_flight(wheel.name) if name == "twine" else contextlib.nullcontext()
+            with uploading:
                 proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
             self.tally.note(name, time.monotonic() - start)
             with self.tally.lock:
