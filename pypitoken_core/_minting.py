@@ -18,6 +18,7 @@ from ._keys import derive_key, new_salt, note_fingerprint
 from .exceptions import ConfigurationError, InvalidRestriction
 from .restrictions import ACTIONS
 from .store import TokenRecord, TokenRecords, User
+from .times import duration_text
 from .token import Token
 
 __all__ = ["DEFAULT_ACTIONS", "checked_lifetime", "issue", "mint_actions", "mint_window"]
@@ -78,7 +79,7 @@ def mint_window(
     if max_lifetime is not None and (not_after_ts is None or not_after_ts - now > max_lifetime):
         raise InvalidRestriction(
             f"tokens on this server must expire within {max_lifetime} seconds"
-            " (its maximum token lifetime)"
+            f" ({duration_text(max_lifetime)}, its maximum token lifetime)"
         )
     return not_before_ts, not_after_ts
 

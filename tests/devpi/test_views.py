@@ -164,7 +164,7 @@ def test_the_maximum_expiry_binds_everyone_but_root(make_app: MakeApp) -> None:
     response = app.request("POST", "/alice/+api-tokens", json_body={"expires": 7200}, user="alice")
     assert (response.status_int, response.json["message"]) == (
         400,
-        "tokens on this server must expire within 3600 seconds (its maximum token lifetime)",
+        "tokens on this server must expire within 3600 seconds (1h, its maximum token lifetime)",
     )
     default_id, _ = app.mint()
     root_id, _ = app.mint(by="root", expires=7200)

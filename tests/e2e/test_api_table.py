@@ -88,8 +88,9 @@ TABLE = [
     Row("create for another", "POST", "/+api-tokens?user=alice", "bob", 403,
         "no permission to manage the API tokens of user 'alice'", data={}),
     Row("create too long", "POST", "/+api-tokens", "alice", 400,
-        f"tokens on this server must expire within {MAX_LIFETIME} seconds (its maximum token"
-        " lifetime)", data={"expires": 2 * MAX_LIFETIME}),
+        f"tokens on this server must expire within {MAX_LIFETIME} seconds"
+        " (1w, its maximum token lifetime)",
+        data={"expires": 2 * MAX_LIFETIME}),
     Row("admin creates longer", "POST", "/+api-tokens?user=alice", "root", 201,
         data={"expires": 2 * MAX_LIFETIME}, check=unlimited),
     Row("not JSON", "POST", "/+api-tokens", "alice", 400, NOT_JSON, body=b"{nope",

@@ -280,8 +280,8 @@ def test_the_user_parameter_is_given_once(api: TokenAPI) -> None:
 def test_the_maximum_lifetime_binds_everyone_but_administrators() -> None:
     api = make_api(max_lifetime=DAY)
     assert answer(post(api, ALICE, {"expires": 2 * DAY})) == (
-        400, f"tokens on this server must expire within {DAY} seconds (its maximum token"
-        " lifetime)")  # fmt: skip
+        400, f"tokens on this server must expire within {DAY} seconds (1d, its maximum"
+        " token lifetime)")  # fmt: skip
     default = post(api, ALICE, {}).result
     assert default["expires"] == default["created"] + DAY  # the longest, not a refusal
     root = post(api, ROOT, {"expires": 2 * DAY}).result

@@ -32,7 +32,8 @@ def test_options_from_config_file_and_environment(tmp_path, monkeypatch) -> None
         too_long = d.api("POST", "/alice/+api-tokens", {"expires": 7200}, user="alice")
         assert (too_long.status, too_long.body["message"]) == (
             400,
-            "tokens on this server must expire within 3600 seconds (its maximum token lifetime)",
+            "tokens on this server must expire within 3600 seconds"
+            " (1h, its maximum token lifetime)",
         )
         by_root = d.api("POST", "/alice/+api-tokens", {"expires": 7200}, user="root")
         assert by_root.status == 201
