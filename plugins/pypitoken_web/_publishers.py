@@ -1,4 +1,5 @@
-"""The page's trusted-publisher section: list, add (GitHub Actions, GitLab CI), remove.
+"""The page's trusted-publisher section: list, add (GitHub Actions, GitLab CI, any OIDC
+issuer), remove.
 
 A trusted publisher lets a CI workflow upload without a stored secret: the job's OIDC
 token is exchanged at the index's ``/_/oidc/mint-token`` for a short-lived upload token
@@ -21,7 +22,7 @@ from pypitoken_core.api import Reply
 from ._app import _ID, ROUTES, SECTIONS, Page, Section, TokenPages, _route, log
 from ._http import Response, redirect
 
-__all__ = ["KINDS"]
+__all__ = ["KINDS", "MULTILINE", "claims_from_text"]
 
 #: The kinds the page registers, with the form's fields: (name, label, required, hint).
 KINDS: dict[str, tuple[str, tuple[tuple[str, str, bool, str], ...]]] = {
@@ -44,7 +45,21 @@ KINDS: dict[str, tuple[str, tuple[tuple[str, str, bool, str], ...]]] = {
             ("issuer", "Issuer", False, "optional: a self-managed GitLab's URL"),
         ),
     ),
+    "oidc": (
+        "generic OIDC",
+        (
+            ("issuer", "Issuer", True, "its URL: Forgejo, Gitea, Buildkite, Keycloak, ..."),
+            (
+                "claims",
+                "Claims",
+                True,
+                "one KEY=VALUE per line, each matched exactly, such as sub=...",
+            ),
+        ),
+    ),
 }
+#: Fields typed as several lines (a textarea), read as KEY=VALUE pairs.
+MULTILINE = frozenset({"claims"})
 _SPLIT = re.compile(r"[\s,]+")
 _NOTICES = {
     "added": "Trusted publisher {id} saved.",
@@ -104,6 +119,7 @@ def _form(
         title=f"New trusted publisher: {label}",
         kind=kind,
         fields=fields,
+        multiline=MULTILINE,
         indexes=indexes,
         has_indexes=page.site.indexes is not None,
         error=error,
@@ -118,7 +134,14 @@ def add_publisher(page: Page, app: TokenPages, match: re.Match[str]) -> Response
     form = {name: request.field(name).strip() for name, _, _, _ in fields}
     form["projects"] = request.field("projects")
     form["index"] = request.field("index")
-    body: dict[str, Any] = {name: form[name] for name, _, _, _ in fields if form[name]}
+    body: dict[str, Any] = {
+        name: form[name] for name, _, _, _ in fields if form[name] and name not in MULTILINE
+    }
+    if "claims" in form:
+        claims = claims_from_text(form["claims"])
+        if isinstance(claims, str):
+            return _form(page, app, kind, 400, claims, form)
+        body["claims"] = claims
     body["kind"] = kind
     body["projects"] = [p for p in _SPLIT.split(form["projects"]) if p]
     if page.site.indexes is not None:
@@ -132,6 +155,24 @@ def add_publisher(page: Page, app: TokenPages, match: re.Match[str]) -> Response
         reply.result["id"],
     )
     return redirect(request.url("/+tokens/publishers", added=reply.result["id"]))
+
+
+def claims_from_text(text: str) -> dict[str, str] | str:
+    """The claims typed on the form, one ``KEY=VALUE`` per line (blank lines skipped), or
+    why they cannot be read. The values are the core's to check (names, lengths, claims
+    every token is checked for)."""
+    claims: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, equals, value = line.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            return f"claims: line {number} is not KEY=VALUE"
+        if key in claims:
+            return f"claims: {key[:100]!r} is given twice"
+        claims[key] = value.strip()
+    return claims
 
 
 def _find(page: Page, publisher_id: str) -> dict[str, Any] | None:
@@ -165,7 +206,7 @@ def remove_publisher(page: Page, app: TokenPages, match: re.Match[str]) -> Respo
     return redirect(page.request.url("/+tokens/publishers", removed=match["id"]))
 
 
-_KIND = r"(?P<kind>github|gitlab)"
+_KIND = r"(?P<kind>github|gitlab|oidc)"
 
 SECTIONS.append(Section("publishers", "/+tokens/publishers", lambda page: "Trusted publishers"))
 ROUTES.extend(

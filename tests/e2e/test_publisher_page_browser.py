@@ -146,3 +146,53 @@ def test_another_users_project_is_refused_on_the_page(served: Served, issuer: Is
         assert b.find("#error").text == expected
         b.shot("publisher-refused-for-bob")
     assert served.call("GET", "/+api-publishers", user="bob").body["result"]["publishers"] == []
+
+
+def test_a_generic_oidc_publisher_on_the_page(
+    served: Served, issuer: Issuer, tmp_path: Path
+) -> None:
+    """Any OIDC issuer (Forgejo, Gitea, Buildkite, ...): alice types the issuer and the
+    claims a job's token must carry, one KEY=VALUE a line; a line that is not one is
+    refused with its number and the form keeps what she typed."""
+    with browser(f"{served.kind}-publishers-oidc") as b:
+        log_in(b, served, "alice")
+        b.get(served.url + "/+tokens/publishers")
+        b.go("#new-oidc-publisher")
+        assert b.url == served.url + "/+tokens/publishers/new/oidc"
+        assert b.find("h1").text == "New trusted publisher: generic OIDC"
+        b.fill("#projects", "tinypkg")
+        b.fill("#issuer", issuer.url)
+        b.fill("#claims", "repository=octo-org/octo-repo\nenvironment release")
+        b.go("#add-publisher")
+        assert b.find("#error").text == "claims: line 2 is not KEY=VALUE"
+        assert b.find("#claims").get_attribute("value") == (
+            "repository=octo-org/octo-repo\nenvironment release"
+        )
+        assert b.find("#issuer").get_attribute("value") == issuer.url
+        b.shot("oidc-publisher-refused")
+        b.fill("#claims", "repository=octo-org/octo-repo\n\nenvironment = release\n")
+        b.go("#add-publisher")
+        (publisher,) = served.call("GET", "/+api-publishers", user="alice").body["result"][
+            "publishers"
+        ]
+        assert b.url == served.url + f"/+tokens/publishers?added={publisher['id']}", b.text
+        assert (publisher["kind"], publisher["issuer"], publisher["claims"]) == (
+            "oidc",
+            issuer.url,
+            {"environment": "release", "repository": "octo-org/octo-repo"},
+        )
+        row = b.find(f"#publisher-{publisher['id']}").text
+        assert (
+            f"OIDC issuer {issuer.url} with environment=release, repository=octo-org/octo-repo"
+            in row
+        )
+        b.shot("oidc-publisher-added")
+
+    minted = exchange(served.url, ci_token(issuer, served.url))
+    assert minted.status == 200, minted.body
+    ok = served.twine(minted.body["token"], make_wheel(tmp_path, "tinypkg", "4.0"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    staging = exchange(served.url, ci_token(issuer, served.url, environment="staging"))
+    assert (staging.status, staging.code) == (422, "invalid-publisher"), staging.body
+    removed = served.call("DELETE", f"/+api-publishers/{publisher['id']}", user="alice")
+    assert removed.status == 200, removed.body
