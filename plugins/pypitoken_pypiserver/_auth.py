@@ -270,9 +270,10 @@ def refusals_logged() -> None:
 def _log_refusal(
     user: str | None, token_id: str | None, target: Target | None, reason: object
 ) -> None:
-    # Every value may come from the request: one line of printable ASCII, each cut short.
+    # Every value may come from the request: one line of printable ASCII, each cut short,
+    # credential-shaped text masked (a token typed as the user name, say).
     def shown(value: object) -> str:
-        return "-" if value is None else reason_phrase(str(value), 120)
+        return "-" if value is None else reason_phrase(redact(str(value)), 120)
 
     refusal_log.info(
         "pypitoken: refused user=%s token=%s project=%s action=%s: %s",

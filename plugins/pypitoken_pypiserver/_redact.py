@@ -29,6 +29,8 @@ LOGGER_NAMES = (
     "gunicorn.error",
     "gunicorn.access",
     "pypitoken_pypiserver",
+    # A filter applies to the records of its own logger only, never to a child's.
+    "pypitoken_pypiserver.refusals",
 )
 
 MASK = "<redacted>"

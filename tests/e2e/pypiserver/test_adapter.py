@@ -282,6 +282,30 @@ def test_auther_never_answers_500_and_never_logs_the_token(
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
 
 
+def test_refusal_lines_mask_a_token_sent_as_the_user_name() -> None:
+    """The refusal logger is a child of the adapter's: it needs the filter of its own (a
+    logger's filters never see a child's records), and the line masks what it quotes."""
+    from pypitoken_pypiserver._auth import refusals_logged
+    from pypitoken_pypiserver._redact import install_log_redaction
+
+    install_log_redaction()
+    refusals_logged()  # as install_auther does: the lines at INFO
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda rec: lines.append(logging.Formatter().format(rec))  # type: ignore[method-assign]
+    refusals = logging.getLogger("pypitoken_pypiserver.refusals")
+    refusals.addHandler(handler)
+    try:
+        refusals.info("pypitoken: refused user=%s: %s", TOKEN, "wrong password")
+        bound()
+        with pytest.raises(HTTPError):
+            auther(FakeService())(TOKEN, "not-the-password")
+    finally:
+        refusals.removeHandler(handler)
+    assert len(lines) == 2, lines
+    assert all(TOKEN[:40] not in line and MASK in line for line in lines), lines
+
+
 def test_auther_catch_all_without_a_bound_request(caplog: pytest.LogCaptureFixture) -> None:
     def broken() -> TokenService:
         raise OSError("no database")
