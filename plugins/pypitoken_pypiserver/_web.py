@@ -19,7 +19,7 @@ from http import HTTPStatus
 from typing import Any
 
 from pypiserver.bottle_wrapper.bottle import parse_auth
-from pypitoken_web import Site, TokenPages, Urls, read_body
+from pypitoken_web import BadRequest, Site, TokenPages, Urls, read_body
 
 from pypitoken_core.api import (
     MAX_BODY,
@@ -119,18 +119,26 @@ class APIEndpoint:
             return unauthenticated()
         user, password = credentials
         service = self._service()
-        if user == TOKEN_USERNAME or password.startswith(service.prefix + "-"):
+        if user == TOKEN_USERNAME or service.recognizes(password):
             return token_refused()
         if not self._fallback(user, password):
             return unauthenticated()
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        try:
+            query = urllib.parse.parse_qs(
+                str(environ.get("QUERY_STRING", "")), keep_blank_values=True, max_num_fields=20
+            )
+        except ValueError:
+            return Reply(400, {"message": "the query string has too many parameters"})
+        try:
+            body = read_body(environ, MAX_BODY) if method in ("POST", "PUT", "PATCH") else b""
+        except BadRequest as exc:
+            return Reply(exc.status, {"message": str(exc)})
         request = Request(
             method=method,
             path=str(environ.get("PATH_INFO", "")),
-            query=urllib.parse.parse_qs(
-                str(environ.get("QUERY_STRING", "")), keep_blank_values=True, max_num_fields=20
-            ),
-            body=read_body(environ, MAX_BODY) if method in ("POST", "PUT", "PATCH") else b"",
+            query=query,
+            body=body,
             content_type=environ.get("CONTENT_TYPE"),
         )
         caller = Caller(user, user in self._settings.admins)

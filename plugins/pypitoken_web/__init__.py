@@ -13,8 +13,18 @@ from ._app import IndexView as IndexView
 from ._app import Site as Site
 from ._app import TokenPages as TokenPages
 from ._app import Urls as Urls
+from ._http import BadRequest as BadRequest
 from ._http import read_body as read_body
 from ._session import IDLE as IDLE
 from ._session import LIFETIME as LIFETIME
 
-__all__ = ["IDLE", "LIFETIME", "IndexView", "Site", "TokenPages", "Urls", "read_body"]
+__all__ = [
+    "IDLE",
+    "LIFETIME",
+    "BadRequest",
+    "IndexView",
+    "Site",
+    "TokenPages",
+    "Urls",
+    "read_body",
+]

@@ -261,6 +261,17 @@ def test_an_api_token_never_logs_in(web: Web) -> None:
     assert client.log_in("alice").status == 303  # the control
 
 
+def test_a_password_that_merely_starts_like_a_token_logs_in(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is a token is told by its shape (``recognizes``), as the adapters tell it, not
+    by its first five letters."""
+    monkeypatch.setitem(PASSWORDS, "alice", "pypi-is-what-alice-chose")
+    client = web.client()
+    assert client.log_in("alice").status == 303
+    assert SESSION_COOKIE in client.jar
+
+
 def test_wrong_passwords_say_nothing_about_the_user(web: Web) -> None:
     client = web.client()
     known = client.log_in("alice", "wrong")

@@ -373,6 +373,43 @@ def store(tmp_path: Path) -> tuple[str, str, Path]:
     return db, raw, packages
 
 
+def test_token_api_answers_unreadable_requests_with_a_4xx(
+    store: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    """A body without a Content-Length (chunked, as gunicorn passes it on) or a query of
+    too many fields is the client's mistake: a 4xx with its reason, never a 500."""
+    from passlib.apache import HtpasswdFile
+
+    db, _raw, packages = store
+    htpasswd = HtpasswdFile(str(tmp_path / "htpasswd"), new=True)
+    htpasswd.set_password("ulla", "ulla-pw")
+    htpasswd.save()
+    app = make_app(
+        roots=[packages], token_db=db, disable_fallback=True, password_file=str(htpasswd.path)
+    )
+
+    def answer(method: str, query: str = "", length: str | None = None) -> str:
+        environ = {
+            "REQUEST_METHOD": method, "PATH_INFO": "/+api-tokens", "SCRIPT_NAME": "",
+            "QUERY_STRING": query, "SERVER_NAME": "test", "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b"{}"), "wsgi.errors": io.StringIO(),
+            "HTTP_AUTHORIZATION": basic("ulla", "ulla-pw"), "CONTENT_TYPE": "application/json",
+        }  # fmt: skip
+        if length is not None:
+            environ["CONTENT_LENGTH"] = length
+        status: list[str] = []
+        for _chunk in app(environ, lambda s, h, e=None: status.append(s)):
+            pass
+        return status[0]
+
+    assert answer("GET") == "200 OK"  # the control
+    assert answer("GET", "&".join(f"f{n}=1" for n in range(21))) == "400 Bad Request"
+    assert answer("POST") == "411 Length Required"
+    assert answer("POST", length="two") == "400 Bad Request"
+    assert answer("POST", length="2") == "201 Created"  # the control
+
+
 def test_make_app_checks_uploads_by_file_name(store, tmp_path: Path) -> None:
     db, token, packages = store
     app = make_app(roots=[str(packages)], token_db=db, disable_fallback=True)
