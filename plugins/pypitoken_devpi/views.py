@@ -31,6 +31,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
+from devpi_server.main import get_remote_ip
 from devpi_server.view_auth import RootFactory
 from devpi_server.view_auth import devpiserver_get_identity as devpi_identity
 from devpi_server.views import apiresult
@@ -241,6 +242,9 @@ def make_pages(xom: Any, plugin: Any) -> TokenPages:
         is_admin=is_admin,
         urls=urls,
         indexes=indexes,
+        # As devpi reads it (X-Real-IP, set by the nginx devpi-gen-config writes): behind
+        # that proxy every client would otherwise be the proxy, one throttle for all.
+        client_address=lambda environ: str(get_remote_ip(environ[_REQUEST_KEY])),
     )
     return TokenPages(site)
 

@@ -104,7 +104,9 @@ class Site:
     ``indexes(user, groups)`` lists the indexes the page shows (devpi; None where
     projects are managed here). ``passwords`` is False when the index has no password users at all.
     ``trust_proxy_headers``: read https and the client address from the proxy's
-    X-Forwarded-Proto and X-Forwarded-For.
+    X-Forwarded-Proto and X-Forwarded-For. ``client_address(environ)``: the client's
+    address as the index itself reads it (devpi: X-Real-IP from its proxy), for the log-in
+    throttle and the log; it wins over ``trust_proxy_headers``.
     """
 
     name: str
@@ -116,6 +118,7 @@ class Site:
     indexes: Callable[[str, tuple[str, ...]], Sequence[IndexView]] | None = None
     passwords: bool = True
     trust_proxy_headers: bool = False
+    client_address: Callable[[Mapping[str, Any]], str] | None = None
     login_hint: str = ""
 
 
@@ -176,7 +179,11 @@ class TokenPages:
         return f"<TokenPages {self.site.name}>"
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        request = PageRequest(environ, trust_proxy_headers=self.site.trust_proxy_headers)
+        request = PageRequest(
+            environ,
+            trust_proxy_headers=self.site.trust_proxy_headers,
+            client_address=self.site.client_address,
+        )
         try:
             response = self._answer(request)
         except Exception as exc:  # never a traceback, never a credential in the log

@@ -9,7 +9,7 @@ header for one odd cookie, and another site's cookies share the header).
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,8 @@ class PageRequest:
     environ: Mapping[str, Any]
     #: Whether X-Forwarded-Proto and X-Forwarded-For come from a proxy the operator trusts.
     trust_proxy_headers: bool = False
+    #: The index's own reading of the client's address, where it has one (devpi's).
+    client_address: Callable[[Mapping[str, Any]], str] | None = None
     _form: dict[str, list[str]] | None = field(default=None, repr=False)
 
     @property
@@ -108,7 +110,10 @@ class PageRequest:
 
     @property
     def address(self) -> str:
-        """The client's address: the last one the trusted proxy added, else the peer's."""
+        """The client's address: as the index reads it (if it says), else the last one the
+        trusted proxy added, else the peer's."""
+        if self.client_address is not None:
+            return str(self.client_address(self.environ) or "unknown")[:100]
         if self.trust_proxy_headers:
             forwarded = str(self.environ.get("HTTP_X_FORWARDED_FOR", "")).split(",")[-1].strip()
             if forwarded:

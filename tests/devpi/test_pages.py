@@ -10,6 +10,7 @@ import urllib.parse
 from typing import Any
 
 import pytest
+from pypitoken_web._session import ADDRESS_LIMIT
 
 from tests.e2e.devpi.conftest import PASSWORDS
 
@@ -23,8 +24,10 @@ class Browser:
         self.app = app
         self.jar: dict[str, str] = {}
 
-    def send(self, method: str, path: str, form: dict[str, str] | None = None) -> Any:
-        headers = {"Accept": "text/html"}
+    def send(
+        self, method: str, path: str, form: dict[str, str] | None = None, **extra: str
+    ) -> Any:
+        headers = {"Accept": "text/html", **extra}
         if self.jar:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.jar.items())
         body = None if form is None else urllib.parse.urlencode(form).encode()
@@ -45,10 +48,10 @@ class Browser:
         assert found is not None
         return found.group(1)
 
-    def log_in(self, user: str, password: str) -> Any:
+    def log_in(self, user: str, password: str, **extra: str) -> Any:
         csrf = self.csrf("/+tokens/login")
         return self.send(
-            "POST", "/+tokens/login", {"csrf": csrf, "user": user, "password": password}
+            "POST", "/+tokens/login", {"csrf": csrf, "user": user, "password": password}, **extra
         )
 
 
@@ -79,6 +82,19 @@ def test_no_token_logs_in(app: App) -> None:
         assert answer.status_int == 401 and "pypitoken_session" not in browser.jar
     assert "API tokens cannot log in here" in Browser(app).log_in("alice", ours).text
     assert Browser(app).log_in("alice", PASSWORDS["alice"]).status_int == 303  # the control
+
+
+def test_the_throttle_counts_the_client_devpi_sees(app: App) -> None:
+    """Behind devpi's nginx every request comes from the proxy: the page reads the client
+    as devpi does (X-Real-IP), or one client's failures would lock everyone out."""
+    browser = Browser(app)
+    for n in range(ADDRESS_LIMIT):
+        answer = browser.log_in(f"nobody{n % 4}", "wrong", **{"X-Real-IP": "192.0.2.1"})
+        assert answer.status_int == 401
+    locked = browser.log_in("alice", PASSWORDS["alice"], **{"X-Real-IP": "192.0.2.1"})
+    assert locked.status_int == 429
+    other = Browser(app).log_in("alice", PASSWORDS["alice"], **{"X-Real-IP": "192.0.2.2"})
+    assert other.status_int == 303
 
 
 def test_sessions_live_in_keyfs(app: App) -> None:
