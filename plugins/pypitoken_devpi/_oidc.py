@@ -66,7 +66,7 @@ def _endpoints(request: Any) -> Endpoints:
     return endpoints
 
 
-def _guarded(request: Any, answer: Any) -> PyramidResponse:
+def _guarded(answer: Any) -> PyramidResponse:
     """Run ``answer()``; a failure of the adapter is a 503 problem document, never a 500."""
     try:
         return _send(answer())
@@ -85,17 +85,17 @@ def _body(request: Any) -> bytes:
 
 def audience(request: Any) -> PyramidResponse:
     """``GET /_/oidc/audience``."""
-    return _guarded(request, lambda: _endpoints(request).get_audience())
+    return _guarded(lambda: _endpoints(request).get_audience())
 
 
 def mint(request: Any) -> PyramidResponse:
     """``POST /_/oidc/mint-token``."""
-    return _guarded(request, lambda: _endpoints(request).mint(_body(request)))
+    return _guarded(lambda: _endpoints(request).mint(_body(request)))
 
 
 def burn(request: Any) -> PyramidResponse:
     """``POST /_/oidc/burn-token``."""
-    return _guarded(request, lambda: _endpoints(request).burn(_body(request)))
+    return _guarded(lambda: _endpoints(request).burn(_body(request)))
 
 
 def _uploads_to(request: Any, path: str) -> bool:
@@ -129,7 +129,6 @@ def _upload_hashes(request: Any) -> dict[str, str]:
 def discover(request: Any) -> PyramidResponse:
     """``GET /.well-known/pytp?discover=<upload path>``."""
     return _guarded(
-        request,
         lambda: _endpoints(request).discover(
             request.query_string,
             request.headers.get("Accept"),
@@ -142,7 +141,6 @@ def discover(request: Any) -> PyramidResponse:
 def discover_by_hash(request: Any) -> PyramidResponse:
     """``GET /.well-known/pytp/<sha256 of the upload path>`` (the drafts' form)."""
     return _guarded(
-        request,
         lambda: _endpoints(request).discover_by_hash(
             request.matchdict["key"],
             request.headers.get("Accept"),

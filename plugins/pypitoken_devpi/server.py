@@ -112,7 +112,7 @@ class _Plugin:
         settings = TrustedPublishingSettings(
             enabled=not getattr(args, "pypitoken_no_trusted_publishing", False),
             audience=getattr(args, "pypitoken_oidc_audience", None),
-            lifetime=int(getattr(args, "pypitoken_oidc_token_lifetime", 0) or 900),
+            lifetime=int(getattr(args, "pypitoken_oidc_token_lifetime", 900)),
             jwks_file=getattr(args, "pypitoken_oidc_jwks_file", None),
         )
         #: The trusted-publishing endpoints (their issuer keys are cached for the process).

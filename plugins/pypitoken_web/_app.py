@@ -381,10 +381,14 @@ def tokens(page: Page, app: TokenPages, match: re.Match[str]) -> Response:
     everyone: list[dict[str, Any]] | None = None
     shown_user = page.request.query_value("user") or ""
     if caller.admin:
-        reply = page.api.list_all_tokens(caller)
+        reply = (
+            page.api.list_tokens(caller, user=shown_user)
+            if shown_user
+            else page.api.list_all_tokens(caller)
+        )
         if reply.status != 200:
             return app.reply_error(page, reply)
-        everyone = [t for t in reply.result["tokens"] if not shown_user or t["user"] == shown_user]
+        everyone = reply.result["tokens"]
     revoked = page.request.query_value("revoked")
     return app.render(
         page,

@@ -17,9 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pypitoken_core.api import Reply
-
-from ._app import _ID, ROUTES, SECTIONS, Page, Section, TokenPages, _route, log
+from ._app import _ID, _SPLIT, ROUTES, SECTIONS, Page, Section, TokenPages, _indexes, _route, log
 from ._http import Response, redirect
 
 __all__ = ["KINDS", "MULTILINE", "claims_from_text"]
@@ -60,7 +58,6 @@ KINDS: dict[str, tuple[str, tuple[tuple[str, str, bool, str], ...]]] = {
 }
 #: Fields typed as several lines (a textarea), read as KEY=VALUE pairs.
 MULTILINE = frozenset({"claims"})
-_SPLIT = re.compile(r"[\s,]+")
 _NOTICES = {
     "added": "Trusted publisher {id} saved.",
     "removed": "Trusted publisher {id} removed; its tokens are revoked.",
@@ -107,10 +104,7 @@ def _form(
     page: Page, app: TokenPages, kind: str, status: int, error: str, form: dict[str, str]
 ) -> Response:
     label, fields = KINDS[kind]
-    indexes = []
-    if page.site.indexes is not None and page.session is not None:
-        views = page.site.indexes(page.session.user, page.session.groups)
-        indexes = [i.name for i in views if i.may_upload]
+    indexes = [i.name for i in _indexes(page) if i.may_upload]
     return app.render(
         page,
         "publisher_new.html",
@@ -187,8 +181,7 @@ def _find(page: Page, publisher_id: str) -> dict[str, Any] | None:
 def remove_publisher_form(page: Page, app: TokenPages, match: re.Match[str]) -> Response:
     publisher = _find(page, match["id"])
     if publisher is None:
-        missing = Reply(404, {"message": "There is no such trusted publisher of yours."})
-        return app.reply_error(page, missing)
+        return app._error(page, 404, "There is no such trusted publisher of yours.")
     return app.render(
         page,
         "publisher_remove.html",
