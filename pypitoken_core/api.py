@@ -54,7 +54,7 @@ from .exceptions import (
     StoreError,
     ValidationError,
 )
-from .oidc import from_record, gitlab_token_variable
+from .oidc import describe_record, gitlab_token_variable
 from .restrictions import ACTIONS
 from .service import TokenService
 from .store import Project, PublisherRecord, TokenRecord, User
@@ -445,7 +445,7 @@ class TokenAPI:
         try:
             owner = self._target(caller, user, "projects")
             projects = [
-                _project_json(self.service, project, role)
+                _project_json(project, role, self.service.list_roles(project))
                 for project, role in self.service.list_user_projects(owner.name)
             ]
         except _Refused as refused:
@@ -461,7 +461,10 @@ class TokenAPI:
         if not self.keeps_projects:
             return _reply(404, "this server keeps no projects: its indexes' ACLs decide")
         try:
-            projects = [_project_json(self.service, p, None) for p in self.service.list_projects()]
+            projects = [
+                _project_json(p, None, self.service.list_roles(p))
+                for p in self.service.list_projects()
+            ]
         except StoreError as exc:
             return _store_failed(exc)
         return _data(200, "projects", {"user": None, "projects": projects})
@@ -473,15 +476,16 @@ class TokenAPI:
             return _reply(404, "this server keeps no projects: its indexes' ACLs decide")
         try:
             record = self.service.get_project(project)
-            roles = dict(self.service.list_roles(record))
+            roles = self.service.list_roles(record)
         except (NotFound, InvalidInput):
             return _reply(404, f"no project {_short(project)}")
         except StoreError as exc:
             return _store_failed(exc)
-        if caller.name not in roles and not caller.admin:
+        role = dict(roles).get(caller.name)
+        if role is None and not caller.admin:
             # Only who may see it learns more than that it is not theirs.
             return _reply(403, f"user {caller.name} has no role on project {record.name!r}")
-        return _data(200, "project", _project_json(self.service, record, roles.get(caller.name)))
+        return _data(200, "project", _project_json(record, role, roles))
 
     def add_maintainer(self, caller: Caller, project: str, body: object) -> Reply:
         """Let the user the body names (``{"user": NAME}``) upload to ``project``."""
@@ -554,7 +558,7 @@ class TokenAPI:
         registered, oldest first."""
         try:
             owner = self._target(caller, user, "trusted publishers")
-            records = [r for r in self.service.list_publishers() if r.added_by == owner.id]
+            records = self.service.list_publishers(owner.name)
         except _Refused as refused:
             return refused.reply
         except StoreError as exc:
@@ -576,10 +580,7 @@ class TokenAPI:
 
     def _publisher_json(self, record: PublisherRecord, added_by: str | None) -> dict[str, Any]:
         shown = publisher_json(record, added_by=added_by, epoch=True)
-        try:
-            shown["description"] = from_record(record).describe()
-        except InvalidInput:  # a damaged record is still listed, so that it can be removed
-            shown["description"] = f"{record.kind} (damaged configuration)"
+        shown["description"] = describe_record(record)
         if record.kind == "gitlab":
             # A GitLab job declares its OIDC token itself: the variable and its audience.
             audience = self.service.publisher_audience()
@@ -672,12 +673,15 @@ class TokenAPI:
             return None
 
 
-def _project_json(service: TokenService, project: Project, role: str | None) -> dict[str, Any]:
+def _project_json(
+    project: Project, role: str | None, roles: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """A project with the caller's ``role`` and everyone's ``roles`` (as read)."""
     return {
         "name": project.name,
         "id": project.id,
         "role": role,
-        "roles": [{"user": name, "role": r} for name, r in service.list_roles(project)],
+        "roles": [{"user": name, "role": r} for name, r in roles],
     }
 
 

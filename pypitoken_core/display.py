@@ -43,6 +43,15 @@ def reason_phrase(text: str, limit: int = MAX_REASON_PHRASE) -> str:
     return phrase if len(phrase) <= limit else phrase[: limit - 3] + "..."
 
 
+def token_status(revoked: bool, expires: int | None, now: int) -> str:
+    """A token's state in a listing: "revoked", "expired" or "active"."""
+    if revoked:
+        return "revoked"
+    if expires is not None and expires <= now:
+        return "expired"
+    return "active"
+
+
 def token_json(record: TokenRecord, *, owner: str | None, epoch: bool = False) -> dict[str, Any]:
     """A token's record as a JSON object, without its secret half (the salt).
 

@@ -297,7 +297,7 @@ class TokenService:
             raise InvalidInput(f"invalid user name {name!r}")
         return self._directory().add_user(name)
 
-    def remove_user(self, name: str, *, transfer_to: str | None = None) -> None:
+    def remove_user(self, name: str, *, transfer_to: str | None = None) -> list[Project]:
         """Remove a user; all their tokens are refused from the next request on, and their
         token-page sessions end.
 
@@ -305,7 +305,8 @@ class TokenService:
         administrator's tokens) could upload: while ``name`` is the only owner of a
         project (see :meth:`sole_owned_projects`), the removal is refused with
         :class:`ValidationError`, unless ``transfer_to`` names the user who becomes the
-        owner of those projects first. Raises :class:`NotFound` for an unknown user.
+        owner of those projects first. Returns the projects given to ``transfer_to``.
+        Raises :class:`NotFound` for an unknown user.
         """
         user = self._user(name)
         orphans = self.sole_owned_projects(name)
@@ -332,6 +333,7 @@ class TokenService:
         self._directory().remove_user(
             name, event=event("user_removed", user=name, reason="user removed")
         )
+        return orphans
 
     def sole_owned_projects(self, name: str) -> list[Project]:
         """The projects whose only owner is the user ``name``, by name."""

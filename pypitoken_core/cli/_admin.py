@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from .. import _time
-from ..display import event_json, token_json
-from ..exceptions import AlreadyExists
+from ..display import event_json, token_json, token_status
+from ..exceptions import AlreadyExists, ValidationError
 from ..service import TokenService
 from ..store import TokenRecord
 from ._common import (
@@ -70,17 +70,14 @@ def user_remove(admin: Admin, name: str, transfer_to: str | None) -> None:
     Refused while NAME is the only owner of a project, unless --transfer-to names who
     takes those projects over: a project without an owner can take no uploads.
     """
-    service = admin.service()
-    orphans = service.sole_owned_projects(name)
-    if orphans and transfer_to is None:
-        listed = ", ".join(p.name for p in orphans)
+    try:
+        moved = admin.service().remove_user(name, transfer_to=transfer_to)
+    except ValidationError as exc:
         fail(
-            f"user {name} is the only owner of {listed}; add --transfer-to USER to give"
-            f" them to another user, or run `pypitoken project transfer PROJECT USER`"
-            f" (or `pypitoken project remove PROJECT`) first"
+            f"{exc} (add --transfer-to USER, or run `pypitoken project transfer PROJECT"
+            " USER` or `pypitoken project remove PROJECT`)"
         )
-    service.remove_user(name, transfer_to=transfer_to)
-    for project in orphans:
+    for project in moved:
         click.echo(f"{project.name} now belongs to {transfer_to}")
     click.echo(f"removed user {name}; their tokens are revoked")
 
@@ -245,7 +242,7 @@ def token_list(admin: Admin, user_name: str | None, as_json: bool) -> None:
             (
                 rec["id"],
                 rec["user"] or "(removed)",
-                _status(record, now),
+                token_status(record.revoked, record.expires, now),
                 rec["expires"] or "never",
                 rec["last_used"] or "never",
                 ",".join(rec["projects"]) or "all projects",
@@ -254,14 +251,6 @@ def token_list(admin: Admin, user_name: str | None, as_json: bool) -> None:
             )
         )
     table(rows)
-
-
-def _status(record: TokenRecord, now: int) -> str:
-    if record.revoked:
-        return "revoked"
-    if record.expires is not None and record.expires <= now:
-        return "expired"
-    return "active"
 
 
 @token.command("show")

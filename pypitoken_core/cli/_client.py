@@ -19,6 +19,7 @@ import base64
 import datetime
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,6 +28,7 @@ from typing import Any
 
 import click
 
+from ..display import token_status
 from ._common import fail, iso, parse_expiry, table
 
 __all__ = ["remote"]
@@ -207,6 +209,7 @@ def list_tokens(remote: Remote, as_json: bool, owner: str | None) -> None:
         click.echo("no API tokens", err=True)
         return
     rows = [("ID", "STATUS", "EXPIRES", "LAST USED", "SCOPE", "ACTIONS", "DESCRIPTION")]
+    now = int(time.time())
     for t in tokens:
         scope = ", ".join(t["projects"]) or "all projects"
         if t["indexes"]:
@@ -214,7 +217,7 @@ def list_tokens(remote: Remote, as_json: bool, owner: str | None) -> None:
         rows.append(
             (
                 t["id"],
-                "revoked" if t["revoked"] else "active",
+                token_status(t["revoked"], t["expires"], now),
                 iso(t["expires"]) or "never",
                 iso(t["last_used"]) or "never",
                 scope,

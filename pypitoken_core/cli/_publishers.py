@@ -16,9 +16,7 @@ from typing import Any
 import click
 
 from ..display import publisher_json
-from ..exceptions import InvalidInput
-from ..oidc import from_record, gitlab_token_variable
-from ..service import TokenService
+from ..oidc import describe_record, from_record, gitlab_token_variable
 from ..store import PublisherRecord
 from ._common import Admin, admin_errors, fail, pass_admin
 
@@ -52,7 +50,7 @@ _environment = click.option(
 )
 
 
-def _added(service: TokenService, record: PublisherRecord) -> None:
+def _added(record: PublisherRecord) -> None:
     shown = from_record(record).describe()
     click.echo(f"publisher {record.id} ({shown}) for {_projects(record)}")
 
@@ -101,7 +99,7 @@ def add_github(
         "issuer": issuer,
     }
     service = admin.service()
-    _added(service, service.add_publisher("github", fields, projects=projects, user=user))
+    _added(service.add_publisher("github", fields, projects=projects, user=user))
 
 
 @add.command("gitlab")
@@ -141,7 +139,7 @@ def add_gitlab(
         "issuer": issuer,
     }
     service = admin.service()
-    _added(service, service.add_publisher("gitlab", fields, projects=projects, user=user))
+    _added(service.add_publisher("gitlab", fields, projects=projects, user=user))
     audience = service.publisher_audience()
     click.echo(
         f"the job needs: id_tokens: {{{gitlab_token_variable(audience)}: {{aud: {audience}}}}}"
@@ -182,7 +180,7 @@ def add_oidc(
         fail("each claim may be given once")
     service = admin.service()
     fields = {"issuer": issuer, "claims": pairs}
-    _added(service, service.add_publisher("oidc", fields, projects=projects, user=user))
+    _added(service.add_publisher("oidc", fields, projects=projects, user=user))
 
 
 @publisher.command("list")
@@ -199,12 +197,8 @@ def list_publishers(admin: Admin, user: str | None, as_json: bool) -> None:
         click.echo(json.dumps(shown, indent=2))
         return
     for record in records:
-        try:
-            described = from_record(record).describe()
-        except InvalidInput:  # a damaged record is listed, so that it can be removed
-            described = f"{record.kind} (damaged configuration)"
         by = service.user_name(record.added_by) or "(removed user)"
-        click.echo(f"{record.id}\t{_projects(record)}\t{described}\tby {by}")
+        click.echo(f"{record.id}\t{_projects(record)}\t{describe_record(record)}\tby {by}")
 
 
 @publisher.command("remove")

@@ -40,6 +40,7 @@ from ._publishers import GenericPublisher as GenericPublisher
 from ._publishers import GitHubPublisher as GitHubPublisher
 from ._publishers import GitLabPublisher as GitLabPublisher
 from ._publishers import Publisher as Publisher
+from ._publishers import describe_record as describe_record
 from ._publishers import from_record as from_record
 from ._publishers import publisher_kind as publisher_kind
 from ._settings import DEFAULT_LIFETIME as DEFAULT_LIFETIME
@@ -80,6 +81,7 @@ __all__ = [
     "check_issuer",
     "check_length",
     "default_audience",
+    "describe_record",
     "from_record",
     "gitlab_token_variable",
     "load_pinned",

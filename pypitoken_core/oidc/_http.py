@@ -106,10 +106,7 @@ def path_hashes(paths: Iterable[str]) -> dict[str, str]:
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    if len(body) > MAX_BODY:
-        raise ExchangeError(
-            "payload-too-large", f"the request body is larger than {MAX_BODY} bytes"
-        )
+    check_length(len(body))
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):

@@ -36,6 +36,7 @@ __all__ = [
     "GitHubPublisher",
     "GitLabPublisher",
     "Publisher",
+    "describe_record",
     "from_record",
     "publisher_kind",
 ]
@@ -126,6 +127,15 @@ def from_record(record: PublisherRecord) -> Publisher:
     """The publisher a store record describes; :class:`InvalidInput` if it is damaged or
     of a kind this version does not know."""
     return publisher_kind(record.kind).from_config(record.issuer, record.config)
+
+
+def describe_record(record: PublisherRecord) -> str:
+    """What a stored publisher trusts, in words; a damaged record still gets a line, so
+    that it can be listed and removed."""
+    try:
+        return from_record(record).describe()
+    except InvalidInput:
+        return f"{record.kind} (damaged configuration)"
 
 
 @dataclass(frozen=True, slots=True)

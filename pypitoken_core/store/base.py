@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, cast, runtime_checkable
 
 from .. import _time
@@ -240,7 +240,7 @@ class PageSession:
     key: str
     user: str
     groups: tuple[str, ...]
-    csrf: str
+    csrf: str = field(repr=False)  # a form secret: never in a repr, so never in a log
     created: int
     last_seen: int
     expires: int
@@ -671,8 +671,8 @@ def check_record(record: object) -> TokenRecord:
     )
     check_time("a token's times", record.created, record.expires, record.not_before)
     check_time("a token's times", record.last_used)
-    for field in ("projects", "project_ids", "indexes", "actions"):
-        _check_names(field, getattr(record, field))
+    for name in ("projects", "project_ids", "indexes", "actions"):
+        _check_names(name, getattr(record, name))
     if record.publisher_id is not None and (
         type(record.publisher_id) is not str or not record.publisher_id
     ):

@@ -56,9 +56,9 @@ def test_user_remove_refuses_a_sole_owner(store: Invoke) -> None:
     """It used to succeed and leave foo and bar without an owner: no uploads, ever."""
     stderr = failed(store("user", "remove", "alice"))
     assert stderr == (
-        "Error: user alice is the only owner of bar, foo; add --transfer-to USER to give"
-        " them to another user, or run `pypitoken project transfer PROJECT USER` (or"
-        " `pypitoken project remove PROJECT`) first\n"
+        "Error: user alice is the only owner of projects 'bar', 'foo': name the user who"
+        " takes them over, or transfer or remove them first (add --transfer-to USER, or run"
+        " `pypitoken project transfer PROJECT USER` or `pypitoken project remove PROJECT`)\n"
     )
     assert "alice" in ok(store("user", "list"))
     out = ok(store("user", "remove", "alice", "--transfer-to", "bob"))
