@@ -16,11 +16,15 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.pgcluster import REQUIRE_ENV, SCHEMA_DB, Cluster, find_bindir, start_cluster
+
+if TYPE_CHECKING:
+    from tests.oidc_issuer import Issuer
 
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -73,3 +77,15 @@ def pg_database_url(pg_cluster: Cluster) -> Iterator[str]:
         yield pg_cluster.url(name)
     finally:
         pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    """The local OIDC issuer (:class:`tests.oidc_issuer.Issuer`), one per test module."""
+    from tests.oidc_issuer import Issuer
+
+    made = Issuer()
+    try:
+        yield made
+    finally:
+        made.stop()

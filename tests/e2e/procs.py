@@ -11,13 +11,25 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["Server", "free_port", "run_server", "wait_http"]
+__all__ = ["Server", "exe", "free_port", "run_server", "wait_http"]
+
+
+def exe(name: str) -> str:
+    """The console script ``name`` of the test venv (never one found on PATH); fail (never
+    skip) if it is missing."""
+    import pytest
+
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `pip install -e '.[dev]'` in this venv")
+    return str(path)
 
 
 def free_port() -> int:

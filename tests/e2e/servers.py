@@ -29,7 +29,7 @@ from typing import Any
 from tests.e2e.devpi.conftest import PASSWORDS as DEVPI_PASSWORDS
 from tests.e2e.devpi.conftest import Devpi, devpi_init, devpi_server, make_secret
 from tests.e2e.dists import make_wheel
-from tests.e2e.pypiserver.conftest import pypiserver_running
+from tests.e2e.pypiserver.conftest import pypiserver_running, write_htpasswd
 
 __all__ = ["MAX_LIFETIME", "PASSWORDS", "Answer", "Served", "serve"]
 
@@ -39,11 +39,12 @@ MAX_LIFETIME = 7 * 86400
 
 @dataclass
 class Answer:
-    """Status, JSON body (or text) and headers of one answer."""
+    """Status, JSON body (or text), headers and raw body bytes of one answer."""
 
     status: int
     body: Any
     headers: dict[str, str]
+    raw: bytes
 
     @property
     def message(self) -> str | None:
@@ -95,7 +96,7 @@ class Served:
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = raw.decode(errors="replace")
-        return Answer(status, parsed, {k.lower(): v for k, v in rh.items()})
+        return Answer(status, parsed, {k.lower(): v for k, v in rh.items()}, raw)
 
     def mint(self, user: str = "alice", **fields: Any) -> tuple[str, str]:
         """A token of ``user`` through the API, as that user: (id, token)."""
@@ -136,19 +137,10 @@ class Served:
         return str(self.log())
 
 
-def _htpasswd(path: Path) -> None:
-    from passlib.apache import HtpasswdFile
-
-    htpasswd = HtpasswdFile(str(path), new=True, default_scheme="apr_md5_crypt")
-    for user, password in PASSWORDS.items():
-        htpasswd.set_password(user, password)
-    htpasswd.save()
-
-
 @contextlib.contextmanager
 def _pypiserver(work: Path, *options: str) -> Iterator[Served]:
     work.mkdir(parents=True, exist_ok=True)
-    _htpasswd(work / "htpasswd")
+    write_htpasswd(work / "htpasswd", PASSWORDS)
     with pypiserver_running(
         work / "run",
         "-P",

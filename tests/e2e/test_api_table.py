@@ -188,13 +188,16 @@ def test_both_servers_answer_alike(served: Served, row: Row) -> None:
 
 
 def test_the_answers_are_byte_for_byte_the_same(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Not just the same status and message: the same JSON, key by key, in the same order."""
+    """Not just the same status and message: the same body bytes, key by key, in the same
+    order, with the same layout. Bob's list is left empty: a listed token carries ids and
+    times that differ between the two servers."""
     bodies = []
     for kind in ("pypiserver", "devpi"):
         with serve(kind, tmp_path_factory.mktemp(f"bytes-{kind}")) as index:
             refused = index.call("POST", "/+api-tokens", user="alice", data={"expires": "x"})
             listing = index.call("GET", "/+api-tokens", user="bob")
-            bodies.append((refused.body, listing.body))
+            assert (refused.status, listing.status) == (400, 200)
+            bodies.append((refused.raw, listing.raw))
     assert bodies[0] == bodies[1]
 
 

@@ -31,15 +31,6 @@ from tests.oidc_issuer import Issuer
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    try:
-        yield made
-    finally:
-        made.stop()
-
-
 @pytest.fixture(scope="module", params=["pypiserver", "devpi"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

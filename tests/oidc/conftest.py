@@ -22,15 +22,6 @@ from tests.oidc_issuer import Issuer
 AUDIENCE = "pypi.example.com"
 
 
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    try:
-        yield made
-    finally:
-        made.stop()
-
-
 @pytest.fixture(autouse=True)
 def _fresh_issuer(issuer: Issuer) -> None:
     """Every test starts from the issuer's default claims and keys."""

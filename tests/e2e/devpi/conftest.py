@@ -31,20 +31,11 @@ from typing import Any
 import pytest
 
 from tests.e2e.dists import make_wheel
-from tests.e2e.procs import Server, free_port, run_server
+from tests.e2e.procs import Server, exe, free_port, run_server
 
-BIN = Path(sys.executable).parent
 ARGON2_FAST = ["--argon2-memory-cost", "8", "--argon2-parallelism", "1", "--argon2-time-cost", "1"]
 PASSWORDS = {"root": "rootpw", "alice": "alicepw", "bob": "bobpw"}
 READACL_SERVER = Path(__file__).with_name("_readacl_server.py")
-
-
-def tool(name: str) -> str:
-    """Path of a console script of this environment; fail (never skip) if missing."""
-    path = BIN / name
-    if not path.exists():
-        pytest.fail(f"{name} is not installed next to {sys.executable}: pip install -e '.[dev]'")
-    return str(path)
 
 
 def squash(text: str) -> str:
@@ -184,7 +175,7 @@ def make_secret(directory: Path) -> Path:
 
 def devpi_init(serverdir: Path, *extra: str) -> None:
     subprocess.run(
-        [tool("devpi-init"), "--serverdir", str(serverdir), *extra],
+        [exe("devpi-init"), "--serverdir", str(serverdir), *extra],
         check=True,
         capture_output=True,
         timeout=120,
@@ -213,7 +204,7 @@ def devpi_server(
         argv = [sys.executable, str(READACL_SERVER)]
         argv += ["--without-pypitoken"] if stock else []
     else:
-        argv = [tool("devpi-server")]
+        argv = [exe("devpi-server")]
     argv += [
         "--serverdir",
         str(serverdir),
@@ -341,7 +332,7 @@ class Devpi:
         env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "400", "TERM": "dumb"}
         return subprocess.run(
             [
-                tool("twine"),
+                exe("twine"),
                 "upload",
                 "--non-interactive",
                 "--disable-progress-bar",
@@ -376,7 +367,7 @@ def devpi_client(
     env.pop("DEVPI_INDEX", None)
     env.pop("DEVPI_USER", None)
     proc = subprocess.run(
-        [tool("devpi"), "--clientdir", str(clientdir), *args],
+        [exe("devpi"), "--clientdir", str(clientdir), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -409,4 +400,20 @@ def devpi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devpi]:
         d.create_user("bob")
         d.create_index("alice/dev")
         d.create_index("alice/other")
+        yield d
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devpi]:
+    """A server whose index alice/private lets only alice read packages (tinypkg and
+    otherpkg 1.0)."""
+    base = tmp_path_factory.mktemp("devpi-private")
+    secret = make_secret(base / "secret")
+    devpi_init(base / "server", "--no-root-pypi", "--root-passwd", PASSWORDS["root"])
+    with devpi_server(base / "server", secret, readacl=True) as srv:
+        d = Devpi(srv, base)
+        d.create_user("alice")
+        d.create_index("alice/private", acl_pkg_read=["alice"])
+        assert d.upload("alice/private", d.wheel("tinypkg", "1.0"), user="alice").status == 200
+        assert d.upload("alice/private", d.wheel("otherpkg", "1.0"), user="alice").status == 200
         yield d

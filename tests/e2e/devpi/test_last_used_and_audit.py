@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,9 @@ from pypitoken_devpi.server import AUDIT_FILE
 
 from tests.e2e.pypiserver.conftest import exe, run
 
-from .conftest import PASSWORDS, Devpi, devpi_init, devpi_server, make_secret, request
+from .conftest import PASSWORDS, Devpi, request
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devpi]:
-    """A server whose index alice/private lets only alice read packages."""
-    base = tmp_path_factory.mktemp("devpi-parity")
-    secret = make_secret(base / "secret")
-    devpi_init(base / "server", "--no-root-pypi", "--root-passwd", PASSWORDS["root"])
-    with devpi_server(base / "server", secret, readacl=True) as srv:
-        d = Devpi(srv, base)
-        d.create_user("alice")
-        d.create_index("alice/private", acl_pkg_read=["alice"])
-        assert d.upload("alice/private", d.wheel("tinypkg", "1.0"), user="alice").status == 200
-        yield d
 
 
 def file_url(devpi: Devpi) -> str:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.procs import exe
+
 from .conftest import (
     PASSWORDS,
     Devpi,
@@ -16,7 +18,6 @@ from .conftest import (
     devpi_server,
     make_secret,
     request,
-    tool,
     wait_until,
 )
 
@@ -114,14 +115,14 @@ def test_replica_authenticates_tokens_minted_on_the_primary(data: Data, primary:
 def test_export_import_keeps_tokens(data: Data) -> None:
     export = data.base / "export"
     subprocess.run(
-        [tool("devpi-export"), "--serverdir", str(data.serverdir), str(export)],
+        [exe("devpi-export"), "--serverdir", str(data.serverdir), str(export)],
         check=True,
         capture_output=True,
         timeout=120,
     )
     imported = data.base / "imported"
     subprocess.run(
-        [tool("devpi-import"), "--serverdir", str(imported), "--no-root-pypi", str(export)],
+        [exe("devpi-import"), "--serverdir", str(imported), "--no-root-pypi", str(export)],
         check=True,
         capture_output=True,
         timeout=120,

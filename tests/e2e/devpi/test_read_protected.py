@@ -5,36 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import (
-    PASSWORDS,
-    Devpi,
-    devpi_init,
-    devpi_server,
-    make_secret,
-    request,
-)
+from .conftest import Devpi, request
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devpi]:
-    """A server whose index alice/private lets only alice read packages."""
-    base = tmp_path_factory.mktemp("devpi-read")
-    secret = make_secret(base / "secret")
-    devpi_init(base / "server", "--no-root-pypi", "--root-passwd", PASSWORDS["root"])
-    with devpi_server(base / "server", secret, readacl=True) as srv:
-        d = Devpi(srv, base)
-        d.create_user("alice")
-        d.create_index("alice/private", acl_pkg_read=["alice"])
-        assert d.upload("alice/private", d.wheel("tinypkg", "1.0"), user="alice").status == 200
-        assert d.upload("alice/private", d.wheel("otherpkg", "1.0"), user="alice").status == 200
-        yield d
 
 
 def pip_install(devpi: Devpi, target: Path, credentials: str | None, project: str = "tinypkg"):

@@ -23,7 +23,7 @@ from tests.e2e.dists import make_wheel
 from tests.e2e.procs import Server, free_port, run_server
 
 from . import client
-from .conftest import Admin, exe, run
+from .conftest import Admin, exe, run, write_htpasswd
 
 PROJECT = "cluster-pkg"
 #: carla's password (htpasswd): the token API of every process logs her in with it.
@@ -106,11 +106,7 @@ def running_cluster(workdir: Path, db: str, *, workers: int = WORKERS) -> Iterat
     make_wheel(packages, PROJECT, "1.0")
     secret = workdir / "server.secret"
     secret.write_text("a-cluster-secret-of-enough-bytes\n")
-    from passlib.apache import HtpasswdFile
-
-    htpasswd = HtpasswdFile(str(workdir / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
-    htpasswd.set_password("carla", PASSWORD)
-    htpasswd.save()
+    write_htpasswd(workdir / "htpasswd", {"carla": PASSWORD})
     admin = SecretAdmin(db, secret=secret)
     admin.user("carla")
     admin("project", "add", PROJECT, "--owner", "carla")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.dists import make_sdist, make_wheel
-from tests.e2e.procs import Server, free_port, run_server
+from tests.e2e.procs import Server, exe, free_port, run_server
 
 with warnings.catch_warnings():
     # test_adapter.py runs pypiserver in-process. Its vendored bottle imports the deprecated
@@ -33,14 +33,6 @@ BIN = Path(sys.executable).parent
 TOKEN_USER = "__token__"
 
 
-def exe(name: str) -> str:
-    """The console script ``name`` of the test venv (never one found on PATH)."""
-    path = BIN / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run `pip install -e '.[dev]'` in this venv")
-    return str(path)
-
-
 def run(
     argv: Sequence[str], *, check: bool = True, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -51,6 +43,16 @@ def run(
     if check and proc.returncode != 0:
         pytest.fail(f"{argv[:4]}... exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def write_htpasswd(path: Path, passwords: Mapping[str, str]) -> None:
+    """Write a new htpasswd file at ``path`` with these users (apr1 hashes)."""
+    from passlib.apache import HtpasswdFile
+
+    htpasswd = HtpasswdFile(str(path), new=True, default_scheme="apr_md5_crypt")
+    for user, password in passwords.items():
+        htpasswd.set_password(user, password)
+    htpasswd.save()
 
 
 @dataclass

@@ -22,7 +22,7 @@ from tests.e2e.dists import make_sdist, make_wheel
 from tests.e2e.procs import free_port, run_server
 
 from .client import Response, basic, form_body, request
-from .conftest import TOKEN_USER, Admin, Index, exe, pypiserver_running, run
+from .conftest import TOKEN_USER, Admin, Index, exe, pypiserver_running, run, write_htpasswd
 
 pytestmark = pytest.mark.e2e
 
@@ -68,12 +68,8 @@ def said(proc) -> str:
 @pytest.fixture(scope="module")
 def claims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
     """A ``pypi``-mode server with tokens and an htpasswd password user, carol."""
-    from passlib.apache import HtpasswdFile
-
     work = tmp_path_factory.mktemp("claims")
-    htpasswd = HtpasswdFile(str(work / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
-    htpasswd.set_password("carol", PASSWORD)
-    htpasswd.save()
+    write_htpasswd(work / "htpasswd", {"carol": PASSWORD})
     with pypiserver_running(work / "run", "-P", str(work / "htpasswd")) as idx:
         yield idx
 

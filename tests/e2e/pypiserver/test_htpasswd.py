@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from .client import basic, request, upload_body
-from .conftest import TOKEN_USER, Index, pypiserver_running
+from .conftest import TOKEN_USER, Index, pypiserver_running, write_htpasswd
 
 pytestmark = pytest.mark.e2e
 
@@ -16,12 +16,8 @@ PASSWORD = "carol-secret-pw"
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
-    from passlib.apache import HtpasswdFile
-
     work = tmp_path_factory.mktemp("mixed")
-    htpasswd = HtpasswdFile(str(work / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
-    htpasswd.set_password("carol", PASSWORD)
-    htpasswd.save()
+    write_htpasswd(work / "htpasswd", {"carol": PASSWORD})
     with pypiserver_running(work / "run", "-P", str(work / "htpasswd")) as idx:
         yield idx
 

@@ -14,18 +14,14 @@ import pytest
 from tests.e2e.twine_output import twine_refusal
 
 from .client import basic, request, upload_body
-from .conftest import TOKEN_USER, pypiserver_running
+from .conftest import TOKEN_USER, pypiserver_running, write_htpasswd
 
 pytestmark = pytest.mark.e2e
 
 
 def test_tokens_and_passwords_never_reach_the_logs(tmp_path: Path, dists) -> None:
-    from passlib.apache import HtpasswdFile
-
     password = "log-password-1234"
-    htpasswd = HtpasswdFile(str(tmp_path / "htpasswd"), new=True, default_scheme="apr_md5_crypt")
-    htpasswd.set_password("lou", password)
-    htpasswd.save()
+    write_htpasswd(tmp_path / "htpasswd", {"lou": password})
     log_file = tmp_path / "pypiserver.log"
     options = (
         "-a",

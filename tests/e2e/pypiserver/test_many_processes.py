@@ -143,15 +143,6 @@ def test_a_token_minted_and_revoked_through_one_process_is_seen_by_every_other(
         )
 
 
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    try:
-        yield made
-    finally:
-        made.stop()
-
-
 def test_a_jti_taken_on_one_process_is_refused_by_every_other(
     cluster: Cluster, issuer: Issuer
 ) -> None:

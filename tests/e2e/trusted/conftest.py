@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,26 +26,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.dists import make_wheel
-from tests.e2e.trusted.tls import BIN, ConnectProxy, Front, client_env
+from tests.e2e.procs import exe
+from tests.e2e.trusted.tls import ConnectProxy, Front, client_env
 from tests.oidc_issuer import Issuer
 
 PROJECT = "tp-demo"
-
-
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    try:
-        yield made
-    finally:
-        made.stop()
-
-
-def tool(name: str) -> str:
-    path = BIN / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run `pip install -e '.[dev]'` in this venv")
-    return str(path)
 
 
 def run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -180,13 +164,13 @@ class Clients:
 
     def uv(self, upload_path: str, wheel: Path) -> subprocess.CompletedProcess[str]:
         env = client_env(self.issuer, self.work / "home-uv", SSL_CERT_FILE=str(self.front.ca))
-        argv = [tool("uv"), "publish", "--trusted-publishing", "always",
+        argv = [exe("uv"), "publish", "--trusted-publishing", "always",
                 "--publish-url", f"{self.front.url}{upload_path}", str(wheel)]  # fmt: skip
         return run(argv, env, wheel.parent)
 
     def pdm(self, upload_path: str, wheel: Path) -> subprocess.CompletedProcess[str]:
         env = client_env(self.issuer, self.work / "home-pdm", PDM_CHECK_UPDATE="false")
-        argv = [tool("pdm"), "publish", "--no-build", "-r", f"{self.front.url}{upload_path}",
+        argv = [exe("pdm"), "publish", "--no-build", "-r", f"{self.front.url}{upload_path}",
                 "--ca-certs", str(self.front.ca)]  # fmt: skip
         return run(argv, env, wheel.parent.parent)
 

@@ -13,6 +13,7 @@ from pypitoken_core import Context, ValidationError
 from pypitoken_core.display import iso
 from pypitoken_core.oidc import gitlab_token_variable
 from pypitoken_core.service import TokenService
+from tests.e2e.procs import exe
 from tests.e2e.pypiserver.conftest import Index, pypiserver_running
 from tests.e2e.trusted.conftest import (
     PROJECT,
@@ -23,7 +24,6 @@ from tests.e2e.trusted.conftest import (
     http,
     output,
     run,
-    tool,
 )
 from tests.e2e.trusted.tls import ConnectProxy, Front, client_env, tls_front
 from tests.e2e.twine_output import twine_refusal
@@ -217,7 +217,7 @@ def test_oidc_exchange_for_twine(
     index: Index, issuer: Issuer, clients: Clients, tmp_path: Path
 ) -> None:
     """``pypitoken oidc-exchange``: the job's side, for twine against a private index."""
-    exchange_argv = [tool("pypitoken"), "oidc-exchange", f"{index.url}/"]
+    exchange_argv = [exe("pypitoken"), "oidc-exchange", f"{index.url}/"]
     proc = run(exchange_argv, client_env(issuer, tmp_path / "gh"), tmp_path)
     assert proc.returncode == 0, output(proc)
     token = proc.stdout.strip()
